@@ -1,0 +1,236 @@
+//! Where a control socket lives: a Unix path, a Linux abstract name, or a TCP host and port.
+//!
+//! One parser for every command, accepting the spellings operators already use: socat's
+//! (`unix:`, `abstract:`, `tcp:`), HAProxy's (`unix@`, `abns@`, `ipv4@`, `ipv6@`) and plain
+//! forms (`/run/haproxy/admin.sock`, `@name`, `host:port`, `[::1]:9999`).
+
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// A socket file. Paths longer than `sun_path` are supported (see `connect`).
+    Unix(PathBuf),
+    /// A Linux abstract socket name, without the leading NUL byte.
+    Abstract(Vec<u8>),
+    Tcp {
+        host: String,
+        port: u16,
+        family: Family,
+    },
+}
+
+/// Which address families a TCP host name may resolve to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressError {
+    input: String,
+    reason: &'static str,
+}
+
+/// Shown with every address error so that the fix is on the screen.
+pub const ACCEPTED_FORMS: &str = "accepted forms: /path/to.sock, ./rel.sock, unix:PATH, \
+     unix@PATH, @NAME, abstract:NAME, abns@NAME, HOST:PORT, [V6]:PORT, tcp:HOST:PORT, \
+     ipv4@HOST:PORT, ipv6@HOST:PORT";
+
+impl AddressError {
+    fn new(input: &str, reason: &'static str) -> Self {
+        AddressError {
+            input: input.to_string(),
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid address '{}': {} ({ACCEPTED_FORMS})",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+impl FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err(AddressError::new(s, "empty"));
+        }
+        for prefix in ["unix:", "unix@"] {
+            if let Some(path) = s.strip_prefix(prefix) {
+                return unix(s, path);
+            }
+        }
+        for prefix in ["abstract:", "abns@", "@"] {
+            if let Some(name) = s.strip_prefix(prefix) {
+                if name.is_empty() {
+                    return Err(AddressError::new(s, "empty abstract socket name"));
+                }
+                return Ok(Address::Abstract(name.as_bytes().to_vec()));
+            }
+        }
+        for (prefix, family) in [
+            ("tcp:", Family::Any),
+            ("ipv4@", Family::V4),
+            ("ipv6@", Family::V6),
+        ] {
+            if let Some(rest) = s.strip_prefix(prefix) {
+                return tcp(s, rest, family);
+            }
+        }
+        if s.contains('/') {
+            return unix(s, s);
+        }
+        if looks_like_host_port(s) {
+            return tcp(s, s, Family::Any);
+        }
+        if Path::new(s).exists() {
+            return Ok(Address::Unix(PathBuf::from(s)));
+        }
+        Err(AddressError::new(
+            s,
+            "not a host:port and no such file in the current directory",
+        ))
+    }
+}
+
+fn unix(input: &str, path: &str) -> Result<Address, AddressError> {
+    if path.is_empty() {
+        return Err(AddressError::new(input, "empty socket path"));
+    }
+    if path.contains('\0') {
+        return Err(AddressError::new(input, "NUL byte in socket path"));
+    }
+    Ok(Address::Unix(PathBuf::from(path)))
+}
+
+fn looks_like_host_port(s: &str) -> bool {
+    s.starts_with('[')
+        || s.rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn tcp(input: &str, rest: &str, family: Family) -> Result<Address, AddressError> {
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| AddressError::new(input, "missing ']' after IPv6 address"))?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or_else(|| AddressError::new(input, "missing ':PORT' after ']'"))?;
+        if host.parse::<Ipv6Addr>().is_err() {
+            return Err(AddressError::new(input, "not an IPv6 address inside [ ]"));
+        }
+        (host, port)
+    } else {
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| AddressError::new(input, "missing ':PORT'"))?;
+        // `ipv6@::1:80` is HAProxy's own spelling; elsewhere a bare IPv6 needs brackets.
+        if host.contains(':') && !(family == Family::V6 && host.parse::<Ipv6Addr>().is_ok()) {
+            return Err(AddressError::new(input, "put an IPv6 address in brackets"));
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err(AddressError::new(input, "empty host"));
+    }
+    let port = match port.parse::<u16>() {
+        Ok(0) | Err(_) => return Err(AddressError::new(input, "port must be 1-65535")),
+        Ok(port) => port,
+    };
+    Ok(Address::Tcp {
+        host: host.to_string(),
+        port,
+        family,
+    })
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Unix(path) => write!(f, "{}", path.display()),
+            Address::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+            Address::Tcp { host, port, .. } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Address::Tcp { host, port, .. } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Address, AddressError> {
+        s.parse()
+    }
+
+    fn tcp(host: &str, port: u16, family: Family) -> Address {
+        Address::Tcp {
+            host: host.into(),
+            port,
+            family,
+        }
+    }
+
+    #[test]
+    fn unix_forms() {
+        for s in ["/run/haproxy/admin.sock", "unix:/run/a.sock", "unix@/run/a.sock"] {
+            assert!(matches!(parse(s), Ok(Address::Unix(_))), "{s}");
+        }
+        assert_eq!(parse("./a.sock"), Ok(Address::Unix("./a.sock".into())));
+        assert_eq!(parse("unix:rel.sock"), Ok(Address::Unix("rel.sock".into())));
+        assert!(parse("unix:").is_err());
+    }
+
+    #[test]
+    fn abstract_forms() {
+        for s in ["@haproxy", "abstract:haproxy", "abns@haproxy"] {
+            assert_eq!(parse(s), Ok(Address::Abstract(b"haproxy".to_vec())), "{s}");
+        }
+        assert!(parse("@").is_err());
+        assert!(parse("abns@").is_err());
+    }
+
+    #[test]
+    fn tcp_forms() {
+        assert_eq!(parse("127.0.0.1:9999"), Ok(tcp("127.0.0.1", 9999, Family::Any)));
+        assert_eq!(parse("lb1.example:9999"), Ok(tcp("lb1.example", 9999, Family::Any)));
+        assert_eq!(parse("tcp:localhost:80"), Ok(tcp("localhost", 80, Family::Any)));
+        assert_eq!(parse("[::1]:9999"), Ok(tcp("::1", 9999, Family::Any)));
+        assert_eq!(parse("ipv4@10.0.0.1:80"), Ok(tcp("10.0.0.1", 80, Family::V4)));
+        assert_eq!(parse("ipv6@::1:80"), Ok(tcp("::1", 80, Family::V6)));
+        assert_eq!(parse("ipv6@[::1]:80"), Ok(tcp("::1", 80, Family::V6)));
+        for bad in ["host:0", "host:70000", ":80", "[::1]", "[nope]:80", "::1:80", "tcp:host"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_name_needs_a_file() {
+        let err = parse("surely-not-here.sock").unwrap_err().to_string();
+        assert!(err.contains("no such file"), "{err}");
+        assert!(err.contains("unix:PATH"), "{err}");
+        assert_eq!(parse("Cargo.toml"), Ok(Address::Unix("Cargo.toml".into())));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["/run/a.sock", "@haproxy", "127.0.0.1:80", "[::1]:80"] {
+            assert_eq!(parse(s).unwrap().to_string(), s);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Replacing a file whole or not at all.
+//!
+//! Bytes go to a temporary file created exclusively beside the target (never through a
+//! symlink), which is flushed to disk and renamed over the target only on [`AtomicFile::commit`].
+//! Dropping an uncommitted file removes the temporary, so the target keeps its old contents on
+//! any failure. A replaced file keeps its permission bits and, when allowed, its owner; a new
+//! file is private (0600).
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+const TEMP_SUFFIX: &str = ".sockctl-tmp";
+
+#[derive(Debug)]
+pub struct AtomicFile {
+    dir: OwnedFd,
+    path: PathBuf,
+    name: OsString,
+    temp_name: OsString,
+    file: File,
+    renamed: bool,
+}
+
+impl AtomicFile {
+    /// Prepares to replace `path`. Fails, touching nothing, if `path` is a symlink or not a
+    /// regular file, or if its directory does not exist or is not writable.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("not a file name"))?
+            .to_os_string();
+        let dir_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = rustix::fs::open(
+            dir_path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let existing = match rustix::fs::statat(&dir, &*name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Some(stat),
+            Err(Errno::NOENT) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(stat) = &existing {
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::RegularFile => {}
+                FileType::Symlink => {
+                    return Err(io::Error::other(
+                        "is a symbolic link; give the path of the file it points to",
+                    ));
+                }
+                _ => return Err(io::Error::other("exists and is not a regular file")),
+            }
+        }
+
+        let (temp_name, fd) = create_temp(&dir, &name)?;
+        let file = File::from(fd);
+        let guard = AtomicFile {
+            dir,
+            path: path.to_path_buf(),
+            name,
+            temp_name,
+            file,
+            renamed: false,
+        };
+        if let Some(stat) = existing {
+            rustix::fs::fchmod(&guard.file, Mode::from_raw_mode(stat.st_mode & 0o7777))?;
+            if stat.st_uid != rustix::process::geteuid().as_raw()
+                || stat.st_gid != rustix::process::getegid().as_raw()
+            {
+                // Root replacing haproxy's file should leave it haproxy's; anyone else cannot,
+                // and then the file simply becomes theirs, as with any editor.
+                let owner = rustix::fs::Uid::from_raw(stat.st_uid);
+                let group = rustix::fs::Gid::from_raw(stat.st_gid);
+                match rustix::fs::fchown(&guard.file, Some(owner), Some(group)) {
+                    Ok(()) | Err(Errno::PERM) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(guard)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes the bytes to disk and puts them in place of the target.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
+        rustix::fs::renameat(&self.dir, &*self.temp_name, &self.dir, &*self.name)?;
+        self.renamed = true;
+        rustix::fs::fsync(&self.dir)?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.renamed {
+            return;
+        }
+        let _ = rustix::fs::unlinkat(&self.dir, &*self.temp_name, AtFlags::empty());
+    }
+}
+
+/// `.NAME.PID.N.sockctl-tmp`, created with `O_EXCL` (which never follows a symlink).
+fn create_temp(dir: &OwnedFd, name: &OsStr) -> io::Result<(OsString, OwnedFd)> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut temp = Vec::from(b".".as_slice());
+        temp.extend_from_slice(name.as_bytes());
+        temp.extend_from_slice(format!(".{pid}.{n}{TEMP_SUFFIX}").as_bytes());
+        let temp = OsString::from_vec(temp);
+        match rustix::fs::openat(
+            dir,
+            &*temp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => return Ok((temp, fd)),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Removes temporaries for `path` left by runs that were killed (their process is gone).
+/// Returns how many were removed.
+pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(0);
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let mut prefix = Vec::from(b".".as_slice());
+    prefix.extend_from_slice(name.as_bytes());
+    prefix.push(b'.');
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(middle) = file_name
+            .as_bytes()
+            .strip_prefix(prefix.as_slice())
+            .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX.as_bytes()))
+        else {
+            continue;
+        };
+        let Some(pid) = std::str::from_utf8(middle)
+            .ok()
+            .and_then(|m| m.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn process_alive(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(pid) => !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(Errno::SRCH)
+        ),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temps(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(TEMP_SUFFIX))
+            .collect()
+    }
+
+    #[test]
+    fn replaces_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(temps(dir.path()).is_empty());
+
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"new").unwrap();
+        file.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        assert!(temps(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn new_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reply");
+        let file = AtomicFile::create(&path).unwrap();
+        file.commit().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn refuses_symlinks_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = AtomicFile::create(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        let err = AtomicFile::create(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(temps(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        // PID 0x3fffffff is above pid_max on any Linux system: never alive.
+        let dead = dir.path().join(format!(".state.{}.0{TEMP_SUFFIX}", 0x3fff_ffff));
+        let mine = dir.path().join(format!(".state.{}.9{TEMP_SUFFIX}", std::process::id()));
+        std::fs::write(&dead, "x").unwrap();
+        std::fs::write(&mine, "x").unwrap();
+        assert_eq!(remove_stale_temps(&path).unwrap(), 1);
+        assert!(!dead.exists());
+        assert!(mine.exists());
+    }
+}

@@ -1,0 +1,399 @@
+//! One command, one connection, one complete reply.
+//!
+//! Connect, send the command and a newline, half-close (`shutdown(SHUT_WR)`) so the server
+//! knows no more is coming, then read until a clean EOF. A short read is never the end of a
+//! reply; running out of time, a reset, or a reply over the size limit is an error that says
+//! how many bytes did arrive.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use crate::address::Address;
+use crate::connect::{ConnectError, connect};
+use crate::stream::{IoFailure, Peer, Stream};
+use crate::units::format_duration;
+
+/// A command line that is safe to send: no byte in it can start a second command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command(Vec<u8>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError {
+    pub byte: u8,
+    pub offset: usize,
+}
+
+impl Command {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, CommandError> {
+        let bytes = bytes.into();
+        match bytes.iter().position(|b| matches!(b, b'\n' | b'\r' | 0)) {
+            Some(offset) => Err(CommandError {
+                byte: bytes[offset],
+                offset,
+            }),
+            None => Ok(Command(bytes)),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes that go on the wire: the command and its newline.
+    pub fn line(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(self.0.len() + 1);
+        line.extend_from_slice(&self.0);
+        line.push(b'\n');
+        line
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.byte {
+            b'\n' => "a newline",
+            b'\r' => "a carriage return",
+            _ => "a NUL byte",
+        };
+        write!(
+            f,
+            "command refused: it contains {name} at byte {}, which would let it run as more \
+             than one command; give each command as its own argument or line",
+            self.offset
+        )
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// What phase of the exchange an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Send,
+    Reply,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Send => "sending the command",
+            Phase::Reply => "reading the reply",
+        })
+    }
+}
+
+/// Why an exchange did not produce a complete reply. Every variant after `Connect` says how many
+/// reply bytes had arrived (and were passed to the sink) before it.
+#[derive(Debug)]
+pub enum ExchangeError {
+    Connect(ConnectError),
+    /// The overall deadline passed before EOF.
+    Timeout {
+        phase: Phase,
+        limit: Duration,
+        received: u64,
+    },
+    /// No byte arrived for the idle limit.
+    Idle { limit: Duration, received: u64 },
+    /// The peer reset the connection while we were reading the reply.
+    Reset { received: u64 },
+    /// The peer closed before reading the command (EPIPE or ECONNRESET while sending).
+    ClosedBeforeCommand,
+    /// The reply is larger than the caller allowed.
+    TooLarge { limit: u64, received: u64 },
+    /// The sink refused the bytes (a closed pipe, a full disk).
+    Sink { source: io::Error, received: u64 },
+    Interrupted { received: u64 },
+    Io {
+        phase: Phase,
+        source: io::Error,
+        received: u64,
+    },
+}
+
+impl ExchangeError {
+    /// Reply bytes received before the failure (all passed to the sink, except the chunk that
+    /// crossed the size limit).
+    pub fn received(&self) -> u64 {
+        match self {
+            ExchangeError::Connect(_) | ExchangeError::ClosedBeforeCommand => 0,
+            ExchangeError::Timeout { received, .. }
+            | ExchangeError::Idle { received, .. }
+            | ExchangeError::Reset { received }
+            | ExchangeError::TooLarge { received, .. }
+            | ExchangeError::Sink { received, .. }
+            | ExchangeError::Interrupted { received }
+            | ExchangeError::Io { received, .. } => *received,
+        }
+    }
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::Connect(e) => e.fmt(f),
+            ExchangeError::Timeout {
+                phase,
+                limit,
+                received,
+            } => write!(
+                f,
+                "timed out after {} while {phase} ({received} bytes received, no EOF)",
+                format_duration(*limit)
+            ),
+            ExchangeError::Idle { limit, received } => write!(
+                f,
+                "no data for {} while reading the reply ({received} bytes received, no EOF)",
+                format_duration(*limit)
+            ),
+            ExchangeError::Reset { received } => write!(
+                f,
+                "connection reset by peer while reading the reply ({received} bytes received)"
+            ),
+            ExchangeError::ClosedBeforeCommand => {
+                write!(f, "the server closed the connection before reading the command")
+            }
+            ExchangeError::TooLarge { limit, received } => write!(
+                f,
+                "reply larger than the limit of {limit} bytes ({received} bytes received); \
+                 raise --max-bytes"
+            ),
+            ExchangeError::Sink { source, received } => {
+                write!(f, "writing the reply: {source} ({received} bytes received)")
+            }
+            ExchangeError::Interrupted { received } => {
+                write!(f, "interrupted ({received} bytes received)")
+            }
+            ExchangeError::Io {
+                phase,
+                source,
+                received,
+            } => write!(f, "{phase}: {source} ({received} bytes received)"),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExchangeError::Connect(e) => Some(e),
+            ExchangeError::Sink { source, .. } | ExchangeError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The facts of a finished exchange, for `-v` and JSON output.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub peer: Peer,
+    pub sent: u64,
+    pub received: u64,
+    pub connected: Duration,
+    pub first_byte: Option<Duration>,
+    pub eof: Duration,
+}
+
+/// Limits for one exchange. `Exchange::default()` waits at most 10 s in all and 3 s to connect.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_bytes: Option<u64>,
+    buffer_size: usize,
+}
+
+impl Default for Exchange {
+    fn default() -> Self {
+        Exchange {
+            timeout: Some(Duration::from_secs(10)),
+            connect_timeout: Some(Duration::from_secs(3)),
+            idle_timeout: None,
+            max_bytes: None,
+            buffer_size: 64 * 1024,
+        }
+    }
+}
+
+impl Exchange {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The whole exchange, connect included (`None`: no limit).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest silence allowed between reply bytes.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    pub fn max_bytes(mut self, limit: Option<u64>) -> Self {
+        self.max_bytes = limit;
+        self
+    }
+
+    /// Size of the read buffer (at least 1 KiB).
+    pub fn buffer_size(mut self, size: usize) -> Self {
+        self.buffer_size = size.max(1024);
+        self
+    }
+
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Sends `command` to `addr` and streams the whole reply into `sink`.
+    pub fn run(
+        &self,
+        addr: &Address,
+        command: &Command,
+        sink: &mut dyn Write,
+    ) -> Result<Report, ExchangeError> {
+        let start = Instant::now();
+        let connect_timeout = match (self.connect_timeout, self.timeout) {
+            (Some(c), Some(t)) => Some(c.min(t)),
+            (c, t) => c.or(t),
+        };
+        let stream = connect(addr, connect_timeout).map_err(ExchangeError::Connect)?;
+        let connected = start.elapsed();
+        self.exchange_on(stream, command, sink, start, connected)
+    }
+
+    /// The exchange on an already connected stream, e.g. one the caller connected itself.
+    pub fn run_on(
+        &self,
+        stream: Stream,
+        command: &Command,
+        sink: &mut dyn Write,
+    ) -> Result<Report, ExchangeError> {
+        self.exchange_on(stream, command, sink, Instant::now(), Duration::ZERO)
+    }
+
+    fn exchange_on(
+        &self,
+        stream: Stream,
+        command: &Command,
+        sink: &mut dyn Write,
+        start: Instant,
+        connected: Duration,
+    ) -> Result<Report, ExchangeError> {
+        let deadline = self.timeout.map(|t| start + t);
+        let line = command.line();
+        let timed_out = |phase, received| ExchangeError::Timeout {
+            phase,
+            limit: self.timeout.unwrap_or_default(),
+            received,
+        };
+        stream
+            .send_all(&line, deadline)
+            .and_then(|()| stream.shutdown_write())
+            .map_err(|failure| match failure {
+                IoFailure::TimedOut => timed_out(Phase::Send, 0),
+                IoFailure::Interrupted => ExchangeError::Interrupted { received: 0 },
+                IoFailure::Reset(_) => ExchangeError::ClosedBeforeCommand,
+                IoFailure::Other(source) => ExchangeError::Io {
+                    phase: Phase::Send,
+                    source,
+                    received: 0,
+                },
+            })?;
+
+        let mut buf = vec![0u8; self.buffer_size];
+        let mut received: u64 = 0;
+        let mut first_byte = None;
+        let mut last_byte = Instant::now();
+        loop {
+            let idle_deadline = self.idle_timeout.map(|idle| last_byte + idle);
+            let wait_until = match (deadline, idle_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let n = match stream.read_some(&mut buf, wait_until) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(IoFailure::TimedOut) => {
+                    return Err(match (deadline, self.idle_timeout) {
+                        (Some(d), _) if Instant::now() >= d => timed_out(Phase::Reply, received),
+                        (_, Some(limit)) => ExchangeError::Idle { limit, received },
+                        _ => timed_out(Phase::Reply, received),
+                    });
+                }
+                Err(IoFailure::Interrupted) => return Err(ExchangeError::Interrupted { received }),
+                // A reset before any reply byte means the command was never read: that is the
+                // same failure as an EPIPE on send, only noticed later (TCP reports it here).
+                Err(IoFailure::Reset(_)) if received == 0 => {
+                    return Err(ExchangeError::ClosedBeforeCommand);
+                }
+                Err(IoFailure::Reset(_)) => return Err(ExchangeError::Reset { received }),
+                Err(IoFailure::Other(source)) => {
+                    return Err(ExchangeError::Io {
+                        phase: Phase::Reply,
+                        source,
+                        received,
+                    });
+                }
+            };
+            last_byte = Instant::now();
+            first_byte.get_or_insert_with(|| start.elapsed());
+            received += n as u64;
+            if let Some(limit) = self.max_bytes
+                && received > limit
+            {
+                return Err(ExchangeError::TooLarge { limit, received });
+            }
+            sink.write_all(&buf[..n])
+                .map_err(|source| ExchangeError::Sink { source, received })?;
+            if let Some(d) = deadline
+                && last_byte >= d
+            {
+                return Err(timed_out(Phase::Reply, received));
+            }
+        }
+        Ok(Report {
+            peer: stream.peer().clone(),
+            sent: line.len() as u64,
+            received,
+            connected,
+            first_byte,
+            eof: start.elapsed(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_cannot_smuggle_a_second_command() {
+        assert_eq!(Command::new("show info").unwrap().line(), b"show info\n");
+        assert_eq!(Command::new("").unwrap().line(), b"\n");
+        for (bad, byte, offset) in [
+            ("show info\nshutdown", b'\n', 9),
+            ("a\rb", b'\r', 1),
+            ("a\0", 0, 1),
+        ] {
+            assert_eq!(Command::new(bad), Err(CommandError { byte, offset }));
+        }
+        let msg = Command::new("x\ny").unwrap_err().to_string();
+        assert!(msg.contains("newline at byte 1"), "{msg}");
+    }
+}

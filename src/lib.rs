@@ -1,0 +1,17 @@
+//! sockctl: talk to the administrative sockets of Unix services correctly.
+//!
+//! The data flows one way: an [`address::Address`] is [`connect`]ed into a
+//! [`stream::Stream`], an [`exchange::Exchange`] sends one command on it and streams the whole
+//! reply into a sink, and [`atomic_file::AtomicFile`] makes a file of it only when complete.
+//! Nothing here prints or exits; the `sockctl` binary owns the terminal and the exit codes.
+
+pub mod address;
+pub mod atomic_file;
+pub mod connect;
+pub mod exchange;
+pub mod interrupt;
+pub mod stream;
+pub mod units;
+
+pub use address::Address;
+pub use exchange::{Command, Exchange, ExchangeError, Report};

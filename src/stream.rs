@@ -1,0 +1,145 @@
+//! A connected socket with deadline-bounded I/O.
+//!
+//! The descriptor is non-blocking: reads and writes are tried first and `poll` is used only
+//! when the kernel has nothing for us, so a fast peer costs one syscall per chunk while a slow
+//! or silent one can never hold us past a deadline.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags, Shutdown};
+
+use crate::interrupt;
+
+/// What a connection ended up talking to, for `-v` and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Unix(PathBuf),
+    Abstract(Vec<u8>),
+    Tcp(std::net::SocketAddr),
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Unix(path) => write!(f, "unix:{}", path.display()),
+            Peer::Abstract(name) => write!(f, "abstract:{}", String::from_utf8_lossy(name)),
+            Peer::Tcp(addr) => write!(f, "tcp:{addr}"),
+        }
+    }
+}
+
+/// Why a single read, write or wait did not complete.
+#[derive(Debug)]
+pub enum IoFailure {
+    /// The deadline passed first.
+    TimedOut,
+    /// The process was asked to stop (see [`interrupt`]).
+    Interrupted,
+    /// The peer reset the connection or had already closed it (ECONNRESET, EPIPE).
+    Reset(Errno),
+    Other(io::Error),
+}
+
+impl From<Errno> for IoFailure {
+    fn from(errno: Errno) -> Self {
+        match errno {
+            Errno::CONNRESET | Errno::PIPE => IoFailure::Reset(errno),
+            _ => IoFailure::Other(errno.into()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Stream {
+    fd: OwnedFd,
+    peer: Peer,
+}
+
+impl Stream {
+    /// Takes a connected socket and switches it to non-blocking mode.
+    pub(crate) fn new(fd: OwnedFd, peer: Peer) -> io::Result<Self> {
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        Ok(Stream { fd, peer })
+    }
+
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// Writes every byte of `data` or says why not.
+    pub fn send_all(&self, mut data: &[u8], deadline: Option<Instant>) -> Result<(), IoFailure> {
+        while !data.is_empty() {
+            match rustix::net::send(&self.fd, data, SendFlags::NOSIGNAL) {
+                Ok(n) => data = &data[n..],
+                Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::OUT, deadline)?,
+                Err(Errno::INTR) => interrupt::check()?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Half-closes: tells the peer that the command is complete. A peer that already hung up
+    /// is not an error here; the read that follows reports what it left us.
+    pub fn shutdown_write(&self) -> Result<(), IoFailure> {
+        match rustix::net::shutdown(&self.fd, Shutdown::Write) {
+            Ok(()) | Err(Errno::NOTCONN) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads what is available, waiting until `deadline` for something; `Ok(0)` is EOF.
+    pub fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, IoFailure> {
+        loop {
+            match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
+                Ok((n, _)) => return Ok(n),
+                Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::IN, deadline)?,
+                Err(Errno::INTR) => interrupt::check()?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Waits until `fd` is ready for `events` or `deadline` passes.
+pub(crate) fn wait(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> Result<(), IoFailure> {
+    loop {
+        let timeout = match deadline {
+            None => None,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(IoFailure::TimedOut);
+                }
+                Some(Timespec::try_from(left).unwrap_or(Timespec {
+                    tv_sec: i64::MAX,
+                    tv_nsec: 0,
+                }))
+            }
+        };
+        let mut fds = [PollFd::from_borrowed_fd(fd, events)];
+        match poll(&mut fds, timeout.as_ref()) {
+            // Readiness includes HUP and ERR: the read or write that follows reports them.
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) => continue,
+            Err(Errno::INTR) => interrupt::check()?,
+            Err(e) => return Err(IoFailure::Other(e.into())),
+        }
+    }
+}
