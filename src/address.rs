@@ -188,7 +188,11 @@ mod tests {
 
     #[test]
     fn unix_forms() {
-        for s in ["/run/haproxy/admin.sock", "unix:/run/a.sock", "unix@/run/a.sock"] {
+        for s in [
+            "/run/haproxy/admin.sock",
+            "unix:/run/a.sock",
+            "unix@/run/a.sock",
+        ] {
             assert!(matches!(parse(s), Ok(Address::Unix(_))), "{s}");
         }
         assert_eq!(parse("./a.sock"), Ok(Address::Unix("./a.sock".into())));
@@ -207,14 +211,34 @@ mod tests {
 
     #[test]
     fn tcp_forms() {
-        assert_eq!(parse("127.0.0.1:9999"), Ok(tcp("127.0.0.1", 9999, Family::Any)));
-        assert_eq!(parse("lb1.example:9999"), Ok(tcp("lb1.example", 9999, Family::Any)));
-        assert_eq!(parse("tcp:localhost:80"), Ok(tcp("localhost", 80, Family::Any)));
+        assert_eq!(
+            parse("127.0.0.1:9999"),
+            Ok(tcp("127.0.0.1", 9999, Family::Any))
+        );
+        assert_eq!(
+            parse("lb1.example:9999"),
+            Ok(tcp("lb1.example", 9999, Family::Any))
+        );
+        assert_eq!(
+            parse("tcp:localhost:80"),
+            Ok(tcp("localhost", 80, Family::Any))
+        );
         assert_eq!(parse("[::1]:9999"), Ok(tcp("::1", 9999, Family::Any)));
-        assert_eq!(parse("ipv4@10.0.0.1:80"), Ok(tcp("10.0.0.1", 80, Family::V4)));
+        assert_eq!(
+            parse("ipv4@10.0.0.1:80"),
+            Ok(tcp("10.0.0.1", 80, Family::V4))
+        );
         assert_eq!(parse("ipv6@::1:80"), Ok(tcp("::1", 80, Family::V6)));
         assert_eq!(parse("ipv6@[::1]:80"), Ok(tcp("::1", 80, Family::V6)));
-        for bad in ["host:0", "host:70000", ":80", "[::1]", "[nope]:80", "::1:80", "tcp:host"] {
+        for bad in [
+            "host:0",
+            "host:70000",
+            ":80",
+            "[::1]",
+            "[nope]:80",
+            "::1:80",
+            "tcp:host",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

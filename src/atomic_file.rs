@@ -157,7 +157,11 @@ pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(0);
     };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let mut prefix = Vec::from(b".".as_slice());
     prefix.extend_from_slice(name.as_bytes());
     prefix.push(b'.');
@@ -188,10 +192,7 @@ pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
 
 fn process_alive(pid: i32) -> bool {
     match rustix::process::Pid::from_raw(pid) {
-        Some(pid) => !matches!(
-            rustix::process::test_kill_process(pid),
-            Err(Errno::SRCH)
-        ),
+        Some(pid) => !matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH)),
         None => false,
     }
 }
@@ -262,8 +263,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         // PID 0x3fffffff is above pid_max on any Linux system: never alive.
-        let dead = dir.path().join(format!(".state.{}.0{TEMP_SUFFIX}", 0x3fff_ffff));
-        let mine = dir.path().join(format!(".state.{}.9{TEMP_SUFFIX}", std::process::id()));
+        let dead = dir
+            .path()
+            .join(format!(".state.{}.0{TEMP_SUFFIX}", 0x3fff_ffff));
+        let mine = dir
+            .path()
+            .join(format!(".state.{}.9{TEMP_SUFFIX}", std::process::id()));
         std::fs::write(&dead, "x").unwrap();
         std::fs::write(&mine, "x").unwrap();
         assert_eq!(remove_stale_temps(&path).unwrap(), 1);

@@ -26,18 +26,30 @@ pub enum ConnectError {
     /// A socket file exists but nothing accepts connections on it.
     Stale(PathBuf),
     /// The path exists but is not a socket.
-    NotASocket { path: PathBuf, actual: &'static str },
+    NotASocket {
+        path: PathBuf,
+        actual: &'static str,
+    },
     PermissionDenied(PathBuf),
     /// Nothing bound to an abstract name, or a TCP port that refuses.
     Refused(String),
     /// The host name did not resolve (or not to the requested family).
-    Resolve { host: String, why: String },
+    Resolve {
+        host: String,
+        why: String,
+    },
     /// The connect timeout passed: an unreachable host, or a listener whose backlog is full.
-    TimedOut { peer: String, after: Duration },
+    TimedOut {
+        peer: String,
+        after: Duration,
+    },
     /// The socket file name alone is too long for `sun_path`, even via its directory.
     NameTooLong(PathBuf),
     Interrupted,
-    Other { peer: String, source: io::Error },
+    Other {
+        peer: String,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for ConnectError {
@@ -60,7 +72,10 @@ impl fmt::Display for ConnectError {
                 path.display()
             ),
             ConnectError::Refused(what) => {
-                write!(f, "connect: connection refused (nothing is listening on {what})")
+                write!(
+                    f,
+                    "connect: connection refused (nothing is listening on {what})"
+                )
             }
             ConnectError::Resolve { host, why } => write!(f, "cannot resolve '{host}': {why}"),
             ConnectError::TimedOut { peer, after } => write!(
@@ -80,14 +95,8 @@ impl fmt::Display for ConnectError {
     }
 }
 
-impl std::error::Error for ConnectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ConnectError::Other { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// The messages above already include their causes; no `source()` so they are not repeated.
+impl std::error::Error for ConnectError {}
 
 /// Room in `sockaddr_un.sun_path`, without a terminating NUL (Linux accepts that).
 const SUN_PATH_MAX: usize = 108;
@@ -98,17 +107,19 @@ const PROC_FD_PREFIX_MAX: usize = 24;
 pub fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Stream, ConnectError> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let (fd, peer) = match addr {
-        Address::Unix(path) => (unix_path(path, deadline)?, Peer::Unix(path.clone())),
+        Address::Unix(path) => (
+            unix_path(path, deadline, timeout)?,
+            Peer::Unix(path.clone()),
+        ),
         Address::Abstract(name) => {
-            let sockaddr = SocketAddrUnix::new_abstract_name(name).map_err(|_| {
-                ConnectError::Resolve {
+            let sockaddr =
+                SocketAddrUnix::new_abstract_name(name).map_err(|_| ConnectError::Resolve {
                     host: addr.to_string(),
                     why: "abstract name longer than 107 bytes".into(),
-                }
-            })?;
+                })?;
             let fd = unix_connect(&sockaddr, deadline).map_err(|e| match e {
                 Errno::CONNREFUSED => ConnectError::Refused(addr.to_string()),
-                other => unix_error(other, addr.to_string(), deadline, timeout),
+                other => unix_error(other, addr.to_string(), timeout),
             })?;
             (fd, Peer::Abstract(name.clone()))
         }
@@ -120,7 +131,11 @@ pub fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Stream, Conn
     })
 }
 
-fn unix_path(path: &Path, deadline: Option<Instant>) -> Result<OwnedFd, ConnectError> {
+fn unix_path(
+    path: &Path,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<OwnedFd, ConnectError> {
     let result = match SocketAddrUnix::new(path) {
         Ok(sockaddr) => unix_connect(&sockaddr, deadline),
         Err(Errno::NAMETOOLONG) => long_unix_path(path, deadline)?,
@@ -131,14 +146,16 @@ fn unix_path(path: &Path, deadline: Option<Instant>) -> Result<OwnedFd, ConnectE
         Errno::ACCESS | Errno::PERM => ConnectError::PermissionDenied(path.to_path_buf()),
         // connect() on a regular file or directory also says "refused": look before blaming
         // the service.
-        Errno::CONNREFUSED => match rustix::fs::stat(path).map(|st| FileType::from_raw_mode(st.st_mode)) {
-            Ok(FileType::Socket) | Err(_) => ConnectError::Stale(path.to_path_buf()),
-            Ok(other) => ConnectError::NotASocket {
-                path: path.to_path_buf(),
-                actual: file_type_name(other),
-            },
-        },
-        other => unix_error(other, path.display().to_string(), deadline, None),
+        Errno::CONNREFUSED => {
+            match rustix::fs::stat(path).map(|st| FileType::from_raw_mode(st.st_mode)) {
+                Ok(FileType::Socket) | Err(_) => ConnectError::Stale(path.to_path_buf()),
+                Ok(other) => ConnectError::NotASocket {
+                    path: path.to_path_buf(),
+                    actual: file_type_name(other),
+                },
+            }
+        }
+        other => unix_error(other, path.display().to_string(), timeout),
     })
 }
 
@@ -151,7 +168,11 @@ fn long_unix_path(
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(Err(Errno::NAMETOOLONG));
     };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let dir_fd = match rustix::fs::openat(
         CWD,
         dir,
@@ -185,7 +206,11 @@ fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<
                 return Err(Errno::AGAIN);
             }
             // The kernel reads a zero timeout as "forever".
-            sockopt::set_socket_timeout(&fd, Timeout::Send, Some(left.max(Duration::from_micros(1))))?;
+            sockopt::set_socket_timeout(
+                &fd,
+                Timeout::Send,
+                Some(left.max(Duration::from_micros(1))),
+            )?;
         }
         match rustix::net::connect(&fd, sockaddr) {
             Ok(()) => break,
@@ -199,18 +224,11 @@ fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<
     Ok(fd)
 }
 
-fn unix_error(
-    errno: Errno,
-    peer: String,
-    deadline: Option<Instant>,
-    timeout: Option<Duration>,
-) -> ConnectError {
+fn unix_error(errno: Errno, peer: String, timeout: Option<Duration>) -> ConnectError {
     match errno {
         Errno::AGAIN => ConnectError::TimedOut {
             peer,
-            after: timeout.unwrap_or_else(|| {
-                deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()))
-            }),
+            after: timeout.unwrap_or_default(),
         },
         Errno::INTR => ConnectError::Interrupted,
         other => ConnectError::Other {
@@ -307,7 +325,11 @@ fn tcp_one(addr: SocketAddr, timeout: Option<Duration>) -> Result<OwnedFd, IoFai
     match rustix::net::connect(&fd, &addr) {
         Ok(()) => {}
         Err(Errno::INPROGRESS | Errno::INTR) => {
-            wait(fd.as_fd(), PollFlags::OUT, timeout.map(|t| Instant::now() + t))?;
+            wait(
+                fd.as_fd(),
+                PollFlags::OUT,
+                timeout.map(|t| Instant::now() + t),
+            )?;
             sockopt::socket_error(&fd)
                 .map_err(IoFailure::from)?
                 .map_err(|e| IoFailure::Other(e.into()))?;

@@ -101,16 +101,29 @@ pub enum ExchangeError {
         received: u64,
     },
     /// No byte arrived for the idle limit.
-    Idle { limit: Duration, received: u64 },
+    Idle {
+        limit: Duration,
+        received: u64,
+    },
     /// The peer reset the connection while we were reading the reply.
-    Reset { received: u64 },
+    Reset {
+        received: u64,
+    },
     /// The peer closed before reading the command (EPIPE or ECONNRESET while sending).
     ClosedBeforeCommand,
     /// The reply is larger than the caller allowed.
-    TooLarge { limit: u64, received: u64 },
+    TooLarge {
+        limit: u64,
+        received: u64,
+    },
     /// The sink refused the bytes (a closed pipe, a full disk).
-    Sink { source: io::Error, received: u64 },
-    Interrupted { received: u64 },
+    Sink {
+        source: io::Error,
+        received: u64,
+    },
+    Interrupted {
+        received: u64,
+    },
     Io {
         phase: Phase,
         source: io::Error,
@@ -158,7 +171,10 @@ impl fmt::Display for ExchangeError {
                 "connection reset by peer while reading the reply ({received} bytes received)"
             ),
             ExchangeError::ClosedBeforeCommand => {
-                write!(f, "the server closed the connection before reading the command")
+                write!(
+                    f,
+                    "the server closed the connection before reading the command"
+                )
             }
             ExchangeError::TooLarge { limit, received } => write!(
                 f,
@@ -180,15 +196,8 @@ impl fmt::Display for ExchangeError {
     }
 }
 
-impl std::error::Error for ExchangeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ExchangeError::Connect(e) => Some(e),
-            ExchangeError::Sink { source, .. } | ExchangeError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// The messages above already include their causes; no `source()` so they are not repeated.
+impl std::error::Error for ExchangeError {}
 
 /// The facts of a finished exchange, for `-v` and JSON output.
 #[derive(Debug, Clone)]

@@ -15,3 +15,8 @@ pub mod units;
 
 pub use address::Address;
 pub use exchange::{Command, Exchange, ExchangeError, Report};
+
+/// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

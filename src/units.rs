@@ -21,7 +21,11 @@ pub struct UnitError {
 
 impl fmt::Display for UnitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid value '{}': expected {}", self.input, self.expected)
+        write!(
+            f,
+            "invalid value '{}': expected {}",
+            self.input, self.expected
+        )
     }
 }
 

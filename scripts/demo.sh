@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The main job, end to end: sockctl against a real HAProxy.
+#   scripts/demo.sh                 starts a throwaway HAProxy in a temp dir and stops it after
+#   scripts/demo.sh MASTER_SOCKET   uses your running HAProxy's master CLI instead (read-only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+sockctl="$PWD/target/release/sockctl"
+
+run() {
+    printf '\n$ sockctl'
+    printf " %q" "$@"
+    printf '\n'
+    "$sockctl" "$@"
+}
+
+if [ $# -ge 1 ]; then
+    master=$1
+    run send "$master" "show proc"
+    run send "$master" "@1 show info"
+    run send "$master" "@1 show servers state"
+    exit 0
+fi
+
+. scripts/ensure-haproxy.sh
+ensure_haproxy
+export PATH="$PATH:/usr/sbin"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sockctl-demo.XXXXXX")
+cleanup() {
+    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+cat >"$dir/haproxy.cfg" <<CFG
+global
+    stats socket $dir/admin.sock level admin
+    server-state-file $dir/haproxy.state
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+    load-server-state-from-file global
+frontend fe
+    bind unix@$dir/fe.sock
+    default_backend be_app
+backend be_app
+    server s1 127.0.0.1:19261
+    server s2 127.0.0.1:19262
+    server s3 127.0.0.1:19263
+CFG
+haproxy -W -S "$dir/master.sock" -f "$dir/haproxy.cfg" 2>"$dir/haproxy.log" &
+pid=$!
+echo "started HAProxy $(haproxy -v | head -n1 | cut -d' ' -f3) in $dir (master pid $pid)"
+# Wait until the master CLI answers (it re-executes once right after starting).
+for _ in $(seq 100); do
+    "$sockctl" send --timeout 1s "$dir/master.sock" "show proc" 2>/dev/null | grep -q '^# workers' && break
+    sleep 0.05
+done
+run send "$dir/admin.sock" "show info"
+run send "$dir/master.sock" "show proc"
+run send "$dir/admin.sock" "set server be_app/s1 state drain" "show servers state be_app"
+run send -o "$dir/servers.state" "$dir/master.sock" "@1 show servers state"
+echo "(saved $(wc -c <"$dir/servers.state") bytes to $dir/servers.state atomically)"
+printf '\n$ sockctl send %s "show info"   # nothing is listening here\n' "$dir/nothing.sock"
+"$sockctl" send "$dir/nothing.sock" "show info" || echo "(exit code $?)"

@@ -1,0 +1,101 @@
+//! The command line, as clap sees it. Turned into library calls by the command modules.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sockctl::Address;
+use sockctl::units::{ByteSize, HumanDuration};
+
+use crate::exit::EXIT_CODES_HELP;
+
+#[derive(Parser)]
+#[command(
+    name = "sockctl",
+    version,
+    about = "Talk to the administrative sockets of Unix services (HAProxy first), correctly",
+    long_about = "Talk to the administrative sockets of Unix services (HAProxy first), correctly.\n\n\
+        sockctl sends a command, half-closes the connection so the server knows it is complete, \
+        and reads until a clean EOF: a short read is never taken for the end of a reply, and a \
+        reply that did not complete is an error with its own exit code.",
+    after_help = EXIT_CODES_HELP,
+)]
+pub struct Cli {
+    /// Print what happened on each connection to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Subcommand)]
+pub enum Commands {
+    /// Send commands to a socket, each on its own connection, and print the replies
+    #[command(after_help = SEND_HELP)]
+    Send(SendArgs),
+}
+
+const SEND_HELP: &str = "\
+Examples:
+  sockctl send /run/haproxy/admin.sock 'show info'
+  sockctl send -o servers.state /run/haproxy/admin.sock 'show servers state'
+  printf 'show info\\nshow stat\\n' | sockctl send @haproxy-master -
+
+Addresses:
+  /path/to.sock, ./rel.sock, unix:PATH, unix@PATH   Unix socket file (any path length)
+  @NAME, abstract:NAME, abns@NAME                   Linux abstract socket
+  HOST:PORT, [V6]:PORT, tcp:HOST:PORT               TCP (every resolved address is tried)
+  ipv4@HOST:PORT, ipv6@HOST:PORT                    TCP, one address family only
+
+Exit codes:
+  0    success
+  1    the server answered, but the command failed
+  2    usage error (bad option, address or command)
+  3    cannot connect (missing, refused, permission denied, not a socket, DNS)
+  4    timed out before the reply was complete (connect timeout included)
+  5    reply invalid or incomplete (reset, too large, failed validation)
+  6    cannot write the output (-o FILE or standard output)
+  130  interrupted";
+
+#[derive(Args)]
+pub struct ExchangeArgs {
+    /// Limit for the whole exchange, connect included (0 = none)
+    #[arg(long, value_name = "DUR", default_value = "10s")]
+    pub timeout: HumanDuration,
+
+    /// Limit for connecting (0 = none)
+    #[arg(long, value_name = "DUR", default_value = "3s")]
+    pub connect_timeout: HumanDuration,
+
+    /// Fail if no reply byte arrives for this long
+    #[arg(long, value_name = "DUR")]
+    pub idle_timeout: Option<HumanDuration>,
+
+    /// Fail if a reply is larger than this (e.g. 64KiB, 1GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes: Option<ByteSize>,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The socket (see Addresses below)
+    #[arg(value_name = "ADDR")]
+    pub address: Address,
+
+    /// Commands, one exchange each, in order; none or "-" reads them from stdin, one per line
+    /// (blank lines and # comments skipped)
+    #[arg(value_name = "COMMAND")]
+    pub commands: Vec<OsString>,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+
+    /// Write the replies to FILE, replaced atomically and only if every exchange succeeded
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Go on with the next command after a failure (exit with the highest failure code)
+    #[arg(long)]
+    pub keep_going: bool,
+}

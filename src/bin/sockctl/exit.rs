@@ -1,0 +1,111 @@
+//! The exit codes, one per kind of outcome a script may want to act on.
+
+use std::io;
+
+use sockctl::address::AddressError;
+use sockctl::connect::ConnectError;
+use sockctl::exchange::{CommandError, ExchangeError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Code {
+    Ok = 0,
+    /// The server answered, but the command failed.
+    CommandFailed = 1,
+    Usage = 2,
+    Connect = 3,
+    Timeout = 4,
+    BadReply = 5,
+    /// The reply could not be written where it was asked to go.
+    Output = 6,
+    Interrupted = 130,
+}
+
+/// Shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    the server answered, but the command failed
+  2    usage error (bad option, address or command)
+  3    cannot connect (missing, refused, permission denied, not a socket, DNS)
+  4    timed out before the reply was complete (connect timeout included)
+  5    reply invalid or incomplete (reset, too large, failed validation)
+  6    cannot write the output (-o FILE or standard output)
+  130  interrupted";
+
+/// Marks an error as a usage error wherever it comes from.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// An error whose message has been printed already; carries only the code.
+#[derive(Debug)]
+pub struct Reported(pub Code);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed with exit code {}", self.0 as i32)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+pub fn for_exchange(e: &ExchangeError) -> Code {
+    match e {
+        ExchangeError::Connect(c) => for_connect(c),
+        ExchangeError::Timeout { .. } | ExchangeError::Idle { .. } => Code::Timeout,
+        ExchangeError::Reset { .. }
+        | ExchangeError::ClosedBeforeCommand
+        | ExchangeError::TooLarge { .. }
+        | ExchangeError::Io { .. } => Code::BadReply,
+        ExchangeError::Sink { .. } => Code::Output,
+        ExchangeError::Interrupted { .. } => Code::Interrupted,
+    }
+}
+
+pub fn for_connect(e: &ConnectError) -> Code {
+    match e {
+        ConnectError::TimedOut { .. } => Code::Timeout,
+        ConnectError::Interrupted => Code::Interrupted,
+        _ => Code::Connect,
+    }
+}
+
+/// Finds the code for an error by looking down its chain for a type we know.
+pub fn for_error(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(Reported(code)) = cause.downcast_ref() {
+            return *code;
+        }
+        if let Some(e) = cause.downcast_ref::<ExchangeError>() {
+            return for_exchange(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ConnectError>() {
+            return for_connect(e);
+        }
+        if cause.is::<UsageError>() || cause.is::<AddressError>() || cause.is::<CommandError>() {
+            return Code::Usage;
+        }
+    }
+    if err.chain().any(|c| c.is::<io::Error>()) {
+        return Code::Output;
+    }
+    Code::CommandFailed
+}
+
+/// `sockctl … | head` must stop quietly: a closed stdout is the reader's choice, not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = match cause.downcast_ref::<ExchangeError>() {
+            Some(ExchangeError::Sink { source, .. }) => Some(source),
+            _ => cause.downcast_ref::<io::Error>(),
+        };
+        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,24 @@
+//! Messages on stderr: one line each, `sockctl: <where>: <what>: <why>`.
+
+use sockctl::units::format_duration;
+use sockctl::{Address, Command, Report};
+
+pub fn error(err: &anyhow::Error) {
+    eprintln!("sockctl: {err:#}");
+}
+
+pub fn exchange_facts(address: &Address, command: &Command, facts: &Report) {
+    let first = facts.first_byte.map_or_else(
+        || "no reply bytes".to_string(),
+        |d| format!("first byte after {}", format_duration(d)),
+    );
+    eprintln!(
+        "sockctl: {address}: '{command}' via {}: connected in {}, sent {} B, received {} B, \
+         {first}, EOF after {}",
+        facts.peer,
+        format_duration(facts.connected),
+        facts.sent,
+        facts.received,
+        format_duration(facts.eof),
+    );
+}

@@ -1,0 +1,333 @@
+//! Every way an exchange can fail, each with its exit code, its message and a time bound.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::send::leftovers;
+use crate::support::fake::{Behavior, FakeServer, FullBacklog};
+use crate::support::{assert_fails, sockctl, stderr};
+
+fn unix_server(behavior: Behavior) -> (tempfile::TempDir, FakeServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(dir.path().join("admin.sock"), behavior);
+    (dir, server)
+}
+
+/// Runs `sockctl send ARGS` and checks it ended within `bound`.
+fn send_within(bound: Duration, args: &[&str]) -> std::process::Output {
+    let start = Instant::now();
+    let out = sockctl().arg("send").args(args).output().unwrap();
+    assert!(start.elapsed() < bound, "took {:?}", start.elapsed());
+    out
+}
+
+#[test]
+fn silent_server_times_out() {
+    let (_dir, server) = unix_server(Behavior::Silent);
+    let out = send_within(
+        Duration::from_secs(3),
+        &["--timeout", "300ms", server.address(), "x"],
+    );
+    assert_fails(
+        &out,
+        4,
+        "timed out after 300 ms while reading the reply (0 bytes received, no EOF)",
+    );
+}
+
+#[test]
+fn reply_without_eof_is_not_a_success() {
+    let (_dir, server) = unix_server(Behavior::ReplyNoClose(b"looks complete\n\n".to_vec()));
+    let out = send_within(
+        Duration::from_secs(3),
+        &["--timeout", "300ms", server.address(), "x"],
+    );
+    assert_fails(&out, 4, "(16 bytes received, no EOF)");
+    // What did arrive is still shown: the user may need it to understand the failure.
+    assert_eq!(out.stdout, b"looks complete\n\n");
+}
+
+#[test]
+fn dripping_server_trips_the_idle_timeout() {
+    let (_dir, server) = unix_server(Behavior::Drip {
+        reply: vec![b'x'; 50],
+        every: Duration::from_millis(400),
+    });
+    let out = send_within(
+        Duration::from_secs(3),
+        &["--idle-timeout", "200ms", server.address(), "x"],
+    );
+    assert_fails(&out, 4, "no data for 200 ms while reading the reply");
+}
+
+#[test]
+fn drip_within_the_idle_timeout_completes() {
+    let (_dir, server) = unix_server(Behavior::Drip {
+        reply: b"abcde".to_vec(),
+        every: Duration::from_millis(50),
+    });
+    let out = send_within(
+        Duration::from_secs(3),
+        &["--idle-timeout", "1s", server.address(), "x"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"abcde");
+}
+
+#[test]
+fn overall_deadline_holds_against_a_steady_drip() {
+    let (_dir, server) = unix_server(Behavior::Drip {
+        reply: vec![b'x'; 100],
+        every: Duration::from_millis(20),
+    });
+    let out = send_within(
+        Duration::from_secs(3),
+        &[
+            "--timeout",
+            "500ms",
+            "--idle-timeout",
+            "1s",
+            server.address(),
+            "x",
+        ],
+    );
+    assert_fails(&out, 4, "timed out after 500 ms while reading the reply");
+}
+
+#[test]
+fn reset_mid_reply_is_an_incomplete_reply() {
+    let (_dir, server) = unix_server(Behavior::ResetMidReply(b"Name: HAProxy\nVers".to_vec()));
+    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
+    assert_fails(
+        &out,
+        5,
+        "connection reset by peer while reading the reply (18 bytes received)",
+    );
+}
+
+#[test]
+fn tcp_reset_is_an_incomplete_reply() {
+    let server = FakeServer::tcp(Behavior::ResetMidReply(b"partial".to_vec()));
+    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+#[test]
+fn server_closing_before_the_command_is_reported() {
+    let (_dir, server) = unix_server(Behavior::CloseBeforeRead);
+    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
+    assert_fails(
+        &out,
+        5,
+        "the server closed the connection before reading the command",
+    );
+}
+
+#[test]
+fn reply_over_max_bytes_is_refused() {
+    let (_dir, server) = unix_server(Behavior::Flood(10 << 20));
+    let out = send_within(
+        Duration::from_secs(5),
+        &["--max-bytes", "64KiB", server.address(), "x"],
+    );
+    assert_fails(&out, 5, "reply larger than the limit of 65536 bytes");
+    assert!(out.stdout.len() <= 65536);
+}
+
+#[test]
+fn one_gibibyte_reply_streams_through() {
+    let (_dir, server) = unix_server(Behavior::Flood(1 << 30));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+        .args(["send", "-v", "--timeout", "60s", server.address(), "x"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("received 1073741824 B"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn full_backlog_hits_the_connect_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let backlog = FullBacklog::new(dir.path().join("busy.sock"));
+    let out = send_within(
+        Duration::from_secs(3),
+        &[
+            "--connect-timeout",
+            "300ms",
+            backlog.path.to_str().unwrap(),
+            "x",
+        ],
+    );
+    assert_fails(&out, 4, "connect: timed out after 300 ms");
+}
+
+#[test]
+fn stale_socket_file_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let out = send_within(Duration::from_secs(3), &[path.to_str().unwrap(), "x"]);
+    assert_fails(
+        &out,
+        3,
+        "stale socket: the file exists but nothing is listening",
+    );
+    assert!(stderr(&out).starts_with(&format!("sockctl: {}: connect:", path.display())));
+}
+
+#[test]
+fn missing_socket_file() {
+    let out = send_within(
+        Duration::from_secs(3),
+        &["/nonexistent/dir/admin.sock", "x"],
+    );
+    assert_fails(
+        &out,
+        3,
+        "sockctl: /nonexistent/dir/admin.sock: connect: no such file or directory",
+    );
+}
+
+#[test]
+fn regular_file_and_directory_are_not_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("haproxy.cfg");
+    std::fs::write(&file, "").unwrap();
+    let out = send_within(Duration::from_secs(3), &[file.to_str().unwrap(), "x"]);
+    assert_fails(&out, 3, "not a socket (it is a regular file)");
+    let out = send_within(Duration::from_secs(3), &[dir.path().to_str().unwrap(), "x"]);
+    assert_fails(&out, 3, "not a socket (it is a directory)");
+}
+
+#[test]
+fn permission_denied_gets_a_hint() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Reply(b"x".to_vec()),
+    );
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("sockctl"));
+    command.args(["send", server.address(), "x"]);
+    if rustix::process::geteuid().is_root() {
+        // Root ignores file modes: ask as nobody, who may enter the directory but not write
+        // to the socket.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            server.path.as_ref().unwrap(),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        command.uid(65534).gid(65534);
+    } else {
+        std::fs::set_permissions(
+            server.path.as_ref().unwrap(),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+    }
+    let out = command.output().unwrap();
+    assert_fails(
+        &out,
+        3,
+        "connect: permission denied (check the socket's owner and mode",
+    );
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn socket_path_longer_than_sun_path_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("d".repeat(150)).join("e".repeat(40));
+    std::fs::create_dir_all(&deep).unwrap();
+    let path = deep.join("admin.sock");
+    assert!(path.as_os_str().len() > 200);
+    let server = FakeServer::unix_long(path.clone(), Behavior::Reply(b"long\n".to_vec()));
+    let out = send_within(
+        Duration::from_secs(3),
+        &[path.to_str().unwrap(), "show info"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"long\n");
+    assert!(server.received()[0].half_closed);
+}
+
+#[test]
+fn tcp_port_refusing() {
+    // Bind then drop: the port is free and, for a moment, nobody else's.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let out = send_within(Duration::from_secs(3), &[&address, "x"]);
+    assert_fails(
+        &out,
+        3,
+        &format!("connection refused (nothing is listening on {address})"),
+    );
+}
+
+#[test]
+fn name_that_does_not_resolve() {
+    let out = send_within(Duration::from_secs(10), &["no-such-host.invalid:9999", "x"]);
+    assert_fails(&out, 3, "cannot resolve 'no-such-host.invalid'");
+}
+
+#[test]
+fn bad_address_is_a_usage_error_listing_the_forms() {
+    let out = send_within(Duration::from_secs(3), &["admin-sock-not-here", "x"]);
+    assert_fails(&out, 2, "accepted forms: /path/to.sock");
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let (_dir, server) = unix_server(Behavior::Flood(64 << 20));
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+        .args(["send", server.address(), "x"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    child.stdout.as_mut().unwrap().read_exact(&mut one).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn sigint_during_a_long_reply_exits_130_and_leaves_no_files() {
+    let (dir, server) = unix_server(Behavior::Drip {
+        reply: vec![b'x'; 1000],
+        every: Duration::from_millis(10),
+    });
+    let file = dir.path().join("out");
+    std::fs::write(&file, "before").unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+        .args(["send", "-o", file.to_str().unwrap(), server.address(), "x"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"before");
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}

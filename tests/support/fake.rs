@@ -1,0 +1,364 @@
+//! A fake server on a Unix, abstract or TCP socket that records exactly what each client sent,
+//! notes whether the client half-closed, and can misbehave in the ways real servers do.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Behavior {
+    /// Read the command until the client half-closes, answer, close.
+    Reply(Vec<u8>),
+    /// Answer, then keep the connection open.
+    ReplyNoClose(Vec<u8>),
+    /// Read the command, never answer, never close.
+    Silent,
+    /// Answer one byte at a time with a pause before each.
+    Drip { reply: Vec<u8>, every: Duration },
+    /// Answer part of a reply, then reset the connection.
+    ResetMidReply(Vec<u8>),
+    /// Close as soon as the connection is accepted, before reading anything.
+    CloseBeforeRead,
+    /// Answer with this many bytes of a repeating pattern.
+    Flood(u64),
+    /// The n-th connection behaves like the n-th entry (the last one repeats).
+    Sequence(Vec<Behavior>),
+}
+
+/// What one client connection delivered.
+#[derive(Clone, Debug, Default)]
+pub struct Received {
+    pub bytes: Vec<u8>,
+    pub half_closed: bool,
+}
+
+pub struct FakeServer {
+    address: String,
+    pub path: Option<PathBuf>,
+    log: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+/// What the fake listens on.
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl FakeServer {
+    pub fn unix(path: PathBuf, behavior: Behavior) -> FakeServer {
+        let listener = UnixListener::bind(&path).unwrap();
+        let wake_path = path.clone();
+        Self::serve(
+            Listener::Unix(listener),
+            path.display().to_string(),
+            Some(path),
+            behavior,
+            Box::new(move || drop(UnixStream::connect(&wake_path))),
+        )
+    }
+
+    /// Listens at a path of any length, binding through the directory's /proc/self/fd alias
+    /// when the path does not fit in `sun_path`.
+    pub fn unix_long(path: PathBuf, behavior: Behavior) -> FakeServer {
+        let dir = std::fs::File::open(path.parent().unwrap()).unwrap();
+        let alias = format!(
+            "/proc/self/fd/{}/{}",
+            dir.as_raw_fd(),
+            path.file_name().unwrap().to_str().unwrap()
+        );
+        let listener = UnixListener::bind(&alias).unwrap();
+        drop(dir);
+        let mut server = Self::serve(
+            Listener::Unix(listener),
+            path.display().to_string(),
+            Some(path.clone()),
+            behavior,
+            Box::new(|| {}),
+        );
+        // Waking the acceptor needs the same trick; do it from the path's directory handle.
+        let wake_dir = std::fs::File::open(path.parent().unwrap()).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        server.wake = Box::new(move || {
+            let alias = format!("/proc/self/fd/{}/{}", wake_dir.as_raw_fd(), name);
+            drop(UnixStream::connect(alias));
+        });
+        server
+    }
+
+    pub fn abstract_name(name: &str, behavior: Behavior) -> FakeServer {
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixListener::bind_addr(&addr).unwrap();
+        Self::serve(
+            Listener::Unix(listener),
+            format!("@{name}"),
+            None,
+            behavior,
+            Box::new(move || drop(UnixStream::connect_addr(&addr))),
+        )
+    }
+
+    pub fn tcp(behavior: Behavior) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        Self::serve(
+            Listener::Tcp(listener),
+            addr.to_string(),
+            None,
+            behavior,
+            Box::new(move || drop(TcpStream::connect(addr))),
+        )
+    }
+
+    fn serve(
+        listener: Listener,
+        address: String,
+        path: Option<PathBuf>,
+        behavior: Behavior,
+        wake: Box<dyn Fn() + Send>,
+    ) -> FakeServer {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (log, stop, accepted) = (log.clone(), stop.clone(), accepted.clone());
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                loop {
+                    let conn = match &listener {
+                        Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
+                        Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
+                    };
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let n = accepted.fetch_add(1, Ordering::SeqCst) as usize;
+                    let behavior = match &behavior {
+                        Behavior::Sequence(list) => list[n.min(list.len() - 1)].clone(),
+                        other => other.clone(),
+                    };
+                    let (log, stop) = (log.clone(), stop.clone());
+                    held.push(std::thread::spawn(move || {
+                        handle(conn, behavior, log, stop)
+                    }));
+                }
+            })
+        };
+        FakeServer {
+            address,
+            path,
+            log,
+            stop,
+            accepted,
+            thread: Some(thread),
+            wake,
+        }
+    }
+
+    /// The address as a user would type it.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(buf),
+            Conn::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Conn {
+    fn set_read_timeout(&self, t: Duration) {
+        let _ = match self {
+            Conn::Unix(s) => s.set_read_timeout(Some(t)),
+            Conn::Tcp(s) => s.set_read_timeout(Some(t)),
+        };
+    }
+
+    /// Closes so that the client sees a reset: unread input for Unix sockets, a zero linger
+    /// for TCP.
+    fn reset(self) {
+        if let Conn::Tcp(s) = &self {
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: plain setsockopt on an open socket with a correctly sized value.
+            unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
+        drop(self);
+    }
+}
+
+/// Reads until the client half-closes (or 5 s pass), recording what came.
+fn read_command(conn: &mut Conn, log: &Mutex<Vec<Received>>) {
+    conn.set_read_timeout(Duration::from_secs(5));
+    let mut got = Received::default();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                got.half_closed = true;
+                break;
+            }
+            Ok(n) => got.bytes.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    log.lock().unwrap().push(got);
+}
+
+fn hold_open(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn handle(
+    mut conn: Conn,
+    behavior: Behavior,
+    log: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+) {
+    match behavior {
+        Behavior::Reply(reply) => {
+            read_command(&mut conn, &log);
+            let _ = conn.write_all(&reply);
+        }
+        Behavior::ReplyNoClose(reply) => {
+            read_command(&mut conn, &log);
+            let _ = conn.write_all(&reply);
+            hold_open(&stop);
+        }
+        Behavior::Silent => {
+            read_command(&mut conn, &log);
+            hold_open(&stop);
+        }
+        Behavior::Drip { reply, every } => {
+            read_command(&mut conn, &log);
+            for byte in reply {
+                std::thread::sleep(every);
+                if stop.load(Ordering::SeqCst) || conn.write_all(&[byte]).is_err() {
+                    break;
+                }
+            }
+        }
+        Behavior::ResetMidReply(partial) => {
+            // Leave the command unread so that closing resets the connection.
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = conn.write_all(&partial);
+            std::thread::sleep(Duration::from_millis(50));
+            conn.reset();
+        }
+        Behavior::CloseBeforeRead => conn.reset(),
+        Behavior::Flood(mut left) => {
+            read_command(&mut conn, &log);
+            let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                if conn.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                left -= n as u64;
+            }
+        }
+        Behavior::Sequence(_) => unreachable!("resolved per connection"),
+    }
+}
+
+/// A Unix listener whose backlog is full: connecting to it waits until the client gives up.
+pub struct FullBacklog {
+    pub path: PathBuf,
+    _listener: OwnedFd,
+    _queued: Vec<OwnedFd>,
+}
+
+impl FullBacklog {
+    pub fn new(path: PathBuf) -> FullBacklog {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let addr = SocketAddrUnix::new(&path).unwrap();
+        let listener = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&listener, &addr).unwrap();
+        rustix::net::listen(&listener, 0).unwrap();
+        // Queue connections that are never accepted until the kernel refuses one more.
+        let mut queued = Vec::new();
+        loop {
+            let fd = rustix::net::socket_with(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK,
+                None,
+            )
+            .unwrap();
+            match rustix::net::connect(&fd, &addr) {
+                Ok(()) => queued.push(fd),
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(e) => panic!("filling the backlog: {e}"),
+            }
+            assert!(queued.len() < 1000, "backlog never filled");
+        }
+        FullBacklog {
+            path,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! A real HAProxy in master-worker mode, in a temp dir, for the length of one test.
+//!
+//! Started as `haproxy -W -S <dir>/master.sock -f <dir>/haproxy.cfg` with a stats socket
+//! `<dir>/admin.sock level admin` and a backend `be_app` (s1, s2, s3), a server state file in
+//! the same dir, and a frontend on a Unix socket so that tests never fight over ports.
+//! Without haproxy installed the tests that need it skip, unless `SOCKCTL_REQUIRE_HAPROXY=1`
+//! (set by CI) makes that a failure.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[allow(dead_code)] // fields used by later test modules
+pub struct Haproxy {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub admin: PathBuf,
+    pub master: PathBuf,
+    pub state_file: PathBuf,
+    child: Child,
+}
+
+/// The HAProxy binary, or `None` when it is not installed.
+pub fn binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|dir| dir.join("haproxy"))
+        .find(|candidate| candidate.is_file())
+}
+
+pub fn config_text(dir: &Path, extra_global: &str, backend: &str) -> String {
+    let d = dir.display();
+    format!(
+        "global
+    stats socket {d}/admin.sock level admin
+    server-state-file {d}/haproxy.state
+{extra_global}
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+    load-server-state-from-file global
+
+frontend fe
+    bind unix@{d}/fe.sock
+    default_backend be_app
+
+{backend}
+"
+    )
+}
+
+pub const DEFAULT_BACKEND: &str = "backend be_app
+    server s1 127.0.0.1:19261
+    server s2 127.0.0.1:19262
+    server s3 127.0.0.1:19263
+";
+
+impl Haproxy {
+    /// Starts HAProxy, or returns `None` (after saying so) when it is not installed.
+    pub fn start() -> Option<Haproxy> {
+        Self::start_with("", DEFAULT_BACKEND)
+    }
+
+    pub fn start_with(extra_global: &str, backend: &str) -> Option<Haproxy> {
+        let Some(binary) = binary() else {
+            if std::env::var_os("SOCKCTL_REQUIRE_HAPROXY").is_some_and(|v| v == "1") {
+                panic!("haproxy is not installed but SOCKCTL_REQUIRE_HAPROXY=1");
+            }
+            eprintln!("skipping: haproxy is not installed (apt-get install haproxy)");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("sockctl-ha")
+            .tempdir()
+            .unwrap();
+        let config = dir.path().join("haproxy.cfg");
+        std::fs::write(&config, config_text(dir.path(), extra_global, backend)).unwrap();
+        let master = dir.path().join("master.sock");
+        let child = Command::new(binary)
+            .arg("-W")
+            .arg("-S")
+            .arg(&master)
+            .arg("-f")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("haproxy.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("starting haproxy");
+        let haproxy = Haproxy {
+            admin: dir.path().join("admin.sock"),
+            state_file: dir.path().join("haproxy.state"),
+            config,
+            master,
+            dir,
+            child,
+        };
+        haproxy.wait_ready();
+        Some(haproxy)
+    }
+
+    /// HAProxy 2.6's master re-executes itself once in "wait mode" right after starting its
+    /// worker; until the new image serves, connections may be queued on the old listener and
+    /// then reset, or refused. Ready means: re-executed, and both sockets answer a command.
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        let environ = format!("/proc/{}/environ", self.child.id());
+        let re_executed = || {
+            std::fs::read(&environ).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|var| var == b"HAPROXY_MWORKER_WAIT_ONLY=1")
+            })
+        };
+        while !re_executed()
+            || !answers(&self.master, "show proc", "# workers")
+            || !answers(&self.admin, "show info", "Name: HAProxy")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "haproxy did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("haproxy.log")).unwrap_or_default()
+    }
+
+    pub fn master_pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// One plain exchange, independent of the code under test.
+pub fn answers(socket: &Path, command: &str, expect: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = UnixStream::connect(socket) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reply = String::new();
+    stream.write_all(format!("{command}\n").as_bytes()).is_ok()
+        && stream.shutdown(std::net::Shutdown::Write).is_ok()
+        && stream.read_to_string(&mut reply).is_ok()
+        && reply.contains(expect)
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        // SIGUSR1 would wait for connections; SIGTERM stops master and workers at once.
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        );
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

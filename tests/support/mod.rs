@@ -1,0 +1,36 @@
+//! Shared test helpers: the built binary, fake servers, and a throwaway real HAProxy.
+
+pub mod fake;
+pub mod haproxy;
+
+use std::process::Output;
+
+/// The `sockctl` binary built for these tests.
+pub fn sockctl() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("sockctl").unwrap()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code and that stderr mentions `needle`, showing everything on failure.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, needle: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code; stderr: {}\nstdout: {}",
+        stderr(out),
+        stdout(out)
+    );
+    assert!(
+        stderr(out).contains(needle),
+        "stderr lacks {needle:?}: {}",
+        stderr(out)
+    );
+}
