@@ -6,13 +6,19 @@
 //! same code reads 2.6 and 3.x output. Nothing here panics on any input.
 
 use std::fmt;
+use std::sync::Arc;
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 pub mod proc_list;
+pub mod servers_state;
 mod text;
 
 pub use proc_list::{ProcList, Process};
+pub use servers_state::{
+    ServerState, ServersState, StateError, StateSummary, StateValidator, ValidatingWriter,
+};
 
 /// Why a reply could not be read as the output that was asked for. Line numbers start at 1;
 /// `found` texts are escaped and cut to about 80 characters.
@@ -146,6 +152,56 @@ impl fmt::Display for Value {
             Value::Int(n) => write!(f, "{n}"),
             Value::Text(s) => f.write_str(s),
         }
+    }
+}
+
+/// The values of one row, keyed by the header they came with.
+///
+/// The header names are shared by all rows of a reply rather than copied into each, so a reply
+/// with a long header and many short rows cannot make the result much larger than the input.
+/// Serializes as an object in header order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fields<V> {
+    names: Arc<[String]>,
+    values: Vec<V>,
+}
+
+impl<V> Fields<V> {
+    /// `values` must be as long as `names`; the parsers check it before calling.
+    fn new(names: Arc<[String]>, values: Vec<V>) -> Self {
+        Fields { names, values }
+    }
+
+    /// The value under the first column called `name`.
+    pub fn get(&self, name: &str) -> Option<&V> {
+        let index = self.names.iter().position(|n| n == name)?;
+        self.values.get(index)
+    }
+
+    /// Every (column, value) pair in header order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.values.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl<V: Serialize> Serialize for Fields<V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.values.len()))?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
 }
 
