@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 
 pub mod proc_list;
 pub mod servers_state;
+pub mod stat;
 mod text;
 
 pub use proc_list::{ProcList, Process};
 pub use servers_state::{
     ServerState, ServersState, StateError, StateSummary, StateValidator, ValidatingWriter,
 };
+pub use stat::{Stat, StatRow};
 
 /// Why a reply could not be read as the output that was asked for. Line numbers start at 1;
 /// `found` texts are escaped and cut to about 80 characters.
