@@ -11,11 +11,13 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+pub mod info;
 pub mod proc_list;
 pub mod servers_state;
 pub mod stat;
 mod text;
 
+pub use info::Info;
 pub use proc_list::{ProcList, Process};
 pub use servers_state::{
     ServerState, ServersState, StateError, StateSummary, StateValidator, ValidatingWriter,
@@ -240,5 +242,33 @@ mod tests {
         assert_eq!(json, r#"[null,-3,"UP"]"#);
         let back: Vec<Value> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, values);
+    }
+
+    /// Every recorded reply, whole and cut short, through every parser: errors are fine, panics
+    /// are not.
+    #[test]
+    fn no_recorded_reply_makes_a_parser_panic() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/haproxy");
+        let mut seen = 0;
+        for version in ["2.6", "3.4"] {
+            for entry in std::fs::read_dir(root.join(version)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "reply") {
+                    continue;
+                }
+                let reply = std::fs::read(&path).unwrap();
+                // Every byte of the short replies, a few hundred cuts of the long ones.
+                let step = (reply.len() / 256).max(1);
+                for end in (0..reply.len()).step_by(step).chain([reply.len()]) {
+                    let cut = &reply[..end];
+                    let _ = ProcList::parse(cut);
+                    let _ = servers_state::parse(cut);
+                    let _ = stat::parse(cut);
+                    let _ = Info::parse(cut);
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen > 300, "{seen} replies");
     }
 }
