@@ -48,6 +48,11 @@ impl Info {
     }
 }
 
+/// Same as [`Info::parse`], named like the other modules' entry points.
+pub fn parse(reply: &[u8]) -> Result<Info, ParseError> {
+    Info::parse(reply)
+}
+
 /// `Build info: 2.6.12` into (`Build info`, `2.6.12`). The server writes `key: ` even for an
 /// empty value, so the separator is colon-space.
 fn split_entry(line: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -192,7 +197,7 @@ mod tests {
                 Info::parse(reply)
             );
         }
-        assert_eq!(Info::parse(b""), Err(ParseError::Empty));
+        assert_eq!(parse(b""), Err(ParseError::Empty));
     }
 
     #[test]
