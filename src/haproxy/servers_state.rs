@@ -1,0 +1,1043 @@
+//! `show servers state`: the dump HAProxy reads back from its `server-state-file`.
+//!
+//! ```text
+//! 1
+//! # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight …
+//! 3 be_app 1 s1 127.0.0.1 2 8 1 1 91 1 0 2 0 0 0 0 - 19261 - 0 0 - - 0
+//!
+//! ```
+//!
+//! When HAProxy loads a state file and finds one short or truncated line, it ignores the whole
+//! file (with only a warning), so a partial dump must never be saved. [`StateValidator`] checks
+//! a dump as it streams in, keeping only the current line, and [`ValidatingWriter`] puts it in
+//! front of the file being written. [`parse`] gives a typed view for automation.
+//!
+//! Meaning of the state numbers, from HAProxy's `include/haproxy/server-t.h` (`enum srv_state`,
+//! `enum srv_admin`) and `include/haproxy/check-t.h` (`CHK_ST_*`), identical in 2.6 and 3.x
+//! except that bit 0x40 of `srv_admin_state` was called `SRV_ADMF_HMAINT` until 3.1 renamed it
+//! `SRV_ADMF_FQDN_CHANGED`; it marks a server whose FQDN was changed at runtime, not a
+//! maintenance state.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Fields;
+use super::text::{self, excerpt};
+
+/// Longest line accepted, without its `\n`. Real lines are a few hundred bytes; the limit only
+/// bounds memory on a runaway reply.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Why a reply is not a complete, well-formed server state dump. Line numbers start at 1;
+/// `found` texts are escaped and cut to about 80 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// The reply had no bytes at all.
+    Empty,
+    /// The server does not know the command (the master CLI without `@1`, or an old version).
+    UnknownCommand {
+        found: String,
+    },
+    /// The socket's level is too low for the command.
+    PermissionDenied {
+        found: String,
+    },
+    /// `show servers state <backend>` named a backend that does not exist.
+    NoSuchBackend {
+        found: String,
+    },
+    /// The first line is a number other than 1, the only format version HAProxy writes.
+    UnsupportedVersion {
+        found: String,
+    },
+    /// The first line is something else.
+    NotAStateDump {
+        found: String,
+    },
+    /// Line 2 is not the `# be_id be_name …` header.
+    BadHeader {
+        line: usize,
+        found: String,
+    },
+    /// The reply stops in the middle of a line.
+    Truncated {
+        line: usize,
+    },
+    /// The reply stops after a complete line but without the closing blank line.
+    MissingBlankLine {
+        line: usize,
+    },
+    /// A server line does not have as many fields as the header.
+    FieldCount {
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
+    LineTooLong {
+        line: usize,
+        limit: usize,
+    },
+    /// Bytes follow the closing blank line (a prompt, a second reply).
+    TrailingData {
+        line: usize,
+        found: String,
+    },
+    /// A field the typed view needs as a number holds something else.
+    BadValue {
+        line: usize,
+        field: &'static str,
+        found: String,
+    },
+    /// The header lacks a column the typed view needs.
+    MissingColumn {
+        name: &'static str,
+    },
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Empty => f.write_str("the reply is empty: no server state dump"),
+            StateError::UnknownCommand { found } => {
+                write!(f, "the server does not know the command: \"{found}\"")
+            }
+            StateError::PermissionDenied { found } => {
+                write!(f, "the server refused the command: \"{found}\"")
+            }
+            StateError::NoSuchBackend { found } => {
+                write!(f, "no such backend: the server says \"{found}\"")
+            }
+            StateError::UnsupportedVersion { found } => write!(
+                f,
+                "unsupported server state format version \"{found}\" (only 1 is known)"
+            ),
+            StateError::NotAStateDump { found } => {
+                write!(f, "not a server state dump: it starts with \"{found}\"")
+            }
+            StateError::BadHeader { line, found } => write!(
+                f,
+                "line {line} is not the \"# be_id be_name …\" header: \"{found}\""
+            ),
+            StateError::Truncated { line } => {
+                write!(f, "the dump is truncated: line {line} has no end of line")
+            }
+            StateError::MissingBlankLine { line } => write!(
+                f,
+                "the dump is incomplete: it stops after line {line} without the closing blank line"
+            ),
+            StateError::FieldCount {
+                line,
+                expected,
+                found,
+            } => write!(
+                f,
+                "line {line} has {found} fields but the header has {expected}"
+            ),
+            StateError::LineTooLong { line, limit } => {
+                write!(f, "line {line} is longer than {limit} bytes")
+            }
+            StateError::TrailingData { line, found } => write!(
+                f,
+                "unexpected bytes after the closing blank line, at line {line}: \"{found}\""
+            ),
+            StateError::BadValue { line, field, found } => {
+                write!(f, "line {line}: invalid {field} \"{found}\"")
+            }
+            StateError::MissingColumn { name } => {
+                write!(f, "the header has no '{name}' column")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// What a valid dump held. `backends` counts backends with at least one server line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StateSummary {
+    pub backends: usize,
+    pub servers: usize,
+}
+
+/// How many bytes after the end of the dump are kept to quote in the error.
+const TRAILING_QUOTE: usize = 80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Version,
+    Header,
+    Servers,
+    Done,
+}
+
+/// Checks a dump fed in chunks of any size, failing as soon as a line is wrong. Memory stays
+/// bounded by [`MAX_LINE`]. After an error every call returns that error again.
+#[derive(Debug, Clone)]
+pub struct StateValidator {
+    partial: Vec<u8>,
+    /// Complete lines seen so far.
+    lines: usize,
+    stage: Stage,
+    columns: usize,
+    be_id_column: usize,
+    last_backend: Vec<u8>,
+    summary: StateSummary,
+    failed: Option<StateError>,
+}
+
+impl Default for StateValidator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateValidator {
+    pub fn new() -> Self {
+        StateValidator {
+            partial: Vec::new(),
+            lines: 0,
+            stage: Stage::Version,
+            columns: 0,
+            be_id_column: 0,
+            last_backend: Vec::new(),
+            summary: StateSummary {
+                backends: 0,
+                servers: 0,
+            },
+            failed: None,
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), StateError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let result = self.consume(chunk);
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    /// Call at EOF: the dump is valid only if it ended right after its closing blank line.
+    pub fn finish(self) -> Result<StateSummary, StateError> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        let line = self.lines + 1;
+        if self.stage == Stage::Done && !self.partial.is_empty() {
+            return Err(self.trailing());
+        }
+        if !self.partial.is_empty() {
+            // An error message cut before its newline still says what it is.
+            if self.stage == Stage::Version {
+                check_version(&self.partial)?;
+            }
+            return Err(StateError::Truncated { line });
+        }
+        match self.stage {
+            Stage::Done => Ok(self.summary),
+            Stage::Version => Err(StateError::Empty),
+            Stage::Header | Stage::Servers => {
+                Err(StateError::MissingBlankLine { line: self.lines })
+            }
+        }
+    }
+
+    fn consume(&mut self, mut rest: &[u8]) -> Result<(), StateError> {
+        while !rest.is_empty() {
+            if self.stage == Stage::Done {
+                // Gather what to quote before failing, so that the error does not depend on
+                // where the chunks were cut.
+                let room = TRAILING_QUOTE.saturating_sub(self.partial.len());
+                let line_end = rest.iter().position(|&b| b == b'\n');
+                let take = line_end.unwrap_or(rest.len()).min(room);
+                self.partial
+                    .extend_from_slice(rest.get(..take).unwrap_or_default());
+                if line_end.is_some() || self.partial.len() >= TRAILING_QUOTE {
+                    return Err(self.trailing());
+                }
+                return Ok(());
+            }
+            let newline = rest.iter().position(|&b| b == b'\n');
+            let taken = newline.unwrap_or(rest.len());
+            if self.partial.len().saturating_add(taken) > MAX_LINE {
+                return Err(StateError::LineTooLong {
+                    line: self.lines + 1,
+                    limit: MAX_LINE,
+                });
+            }
+            let (head, tail) = rest.split_at(taken);
+            let Some(_) = newline else {
+                self.partial.extend_from_slice(head);
+                return Ok(());
+            };
+            rest = tail.get(1..).unwrap_or_default();
+            if self.partial.is_empty() {
+                self.line(head)?;
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(head);
+                let result = self.line(&line);
+                line.clear();
+                self.partial = line;
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    fn trailing(&self) -> StateError {
+        StateError::TrailingData {
+            line: self.lines + 1,
+            found: excerpt(&self.partial),
+        }
+    }
+
+    fn line(&mut self, text: &[u8]) -> Result<(), StateError> {
+        self.lines += 1;
+        let line = self.lines;
+        match self.stage {
+            Stage::Version => {
+                check_version(text)?;
+                self.stage = Stage::Header;
+            }
+            Stage::Header => {
+                let names = header_names(text).ok_or_else(|| StateError::BadHeader {
+                    line,
+                    found: excerpt(text),
+                })?;
+                self.be_id_column = names.iter().position(|n| *n == b"be_id").ok_or_else(|| {
+                    StateError::BadHeader {
+                        line,
+                        found: excerpt(text),
+                    }
+                })?;
+                self.columns = names.len();
+                self.stage = Stage::Servers;
+            }
+            Stage::Servers if text.is_empty() => self.stage = Stage::Done,
+            Stage::Servers => {
+                let mut found = 0;
+                let mut backend: &[u8] = &[];
+                for (i, field) in fields(text).enumerate() {
+                    if i == self.be_id_column {
+                        backend = field;
+                    }
+                    found += 1;
+                }
+                if found != self.columns {
+                    return Err(StateError::FieldCount {
+                        line,
+                        expected: self.columns,
+                        found,
+                    });
+                }
+                // The dump lists each backend's servers together.
+                if self.summary.servers == 0 || backend != self.last_backend.as_slice() {
+                    self.summary.backends += 1;
+                    self.last_backend.clear();
+                    self.last_backend.extend_from_slice(backend);
+                }
+                self.summary.servers += 1;
+            }
+            Stage::Done => {}
+        }
+        Ok(())
+    }
+}
+
+/// Checks a complete reply in one go.
+pub fn validate(reply: &[u8]) -> Result<StateSummary, StateError> {
+    let mut validator = StateValidator::new();
+    validator.push(reply)?;
+    validator.finish()
+}
+
+fn check_version(text: &[u8]) -> Result<(), StateError> {
+    if text == b"1" {
+        return Ok(());
+    }
+    let found = excerpt(text);
+    Err(if !text.is_empty() && text.iter().all(u8::is_ascii_digit) {
+        StateError::UnsupportedVersion { found }
+    } else if text.starts_with(b"Unknown command") {
+        StateError::UnknownCommand { found }
+    } else if text.starts_with(b"Permission denied") {
+        StateError::PermissionDenied { found }
+    } else if text.starts_with(b"Can't find backend") {
+        StateError::NoSuchBackend { found }
+    } else {
+        StateError::NotAStateDump { found }
+    })
+}
+
+/// Fields of a server line, split as HAProxy's loader does: on runs of spaces and tabs.
+fn fields(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b' ' || b == b'\t')
+        .filter(|f| !f.is_empty())
+}
+
+fn header_names(text: &[u8]) -> Option<Vec<&[u8]>> {
+    let names: Vec<&[u8]> = fields(text.strip_prefix(b"# ")?).collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// Streams bytes into `inner` after checking them, so that a file is only fed what can still
+/// become a valid dump. Call [`ValidatingWriter::finish`] at EOF before keeping the file; a
+/// write that fails validation returns an [`io::ErrorKind::InvalidData`] error wrapping the
+/// [`StateError`] and forwards nothing.
+pub struct ValidatingWriter<W: Write> {
+    inner: W,
+    validator: StateValidator,
+}
+
+impl<W: Write> ValidatingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        ValidatingWriter {
+            inner,
+            validator: StateValidator::new(),
+        }
+    }
+
+    /// The summary and the inner writer, or why the bytes written are not a valid dump.
+    pub fn finish(self) -> Result<(StateSummary, W), StateError> {
+        let summary = self.validator.finish()?;
+        Ok((summary, self.inner))
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for ValidatingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.validator
+            .push(buf)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A parsed dump. `fields` is the header as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServersState {
+    pub version: u32,
+    pub fields: Vec<String>,
+    pub servers: Vec<ServerState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerState {
+    /// `be_id`
+    pub backend_id: u32,
+    /// `be_name`
+    pub backend: String,
+    /// `srv_id`
+    pub id: u32,
+    /// `srv_name`
+    pub name: String,
+    /// `srv_addr`
+    pub address: String,
+    /// `srv_port`
+    pub port: u16,
+    /// `srv_uweight`, the weight set by the user.
+    pub weight: u32,
+    /// `srv_op_state`
+    pub op_state: u32,
+    /// `stopped`, `starting`, `running`, `stopping`, or `unknown`.
+    pub op_state_name: &'static str,
+    /// `srv_admin_state`, a set of bits.
+    pub admin_state: u32,
+    /// Names of the bits of `admin_state`: `FMAINT` (forced maintenance), `IMAINT` (inherited
+    /// from a tracked server), `CMAINT` (disabled in the configuration), `FDRAIN` (forced
+    /// drain), `IDRAIN` (inherited drain), `RMAINT` (address resolution failed),
+    /// `FQDN_CHANGED`; unknown bits as hex.
+    pub admin_flags: Vec<String>,
+    /// `srv_check_state`, a set of bits.
+    pub check_state: u32,
+    /// Names of the bits of `check_state`: `INPROGRESS`, `CONFIGURED`, `ENABLED`, `PAUSED`,
+    /// `AGENT`; unknown bits as hex.
+    pub check_flags: Vec<String>,
+    /// Every field as sent, keyed by its header name.
+    pub fields: Fields<String>,
+}
+
+const ADMIN_FLAGS: &[(u32, &str)] = &[
+    (0x01, "FMAINT"),
+    (0x02, "IMAINT"),
+    (0x04, "CMAINT"),
+    (0x08, "FDRAIN"),
+    (0x10, "IDRAIN"),
+    (0x20, "RMAINT"),
+    (0x40, "FQDN_CHANGED"),
+];
+
+const CHECK_FLAGS: &[(u32, &str)] = &[
+    (0x01, "INPROGRESS"),
+    (0x02, "CONFIGURED"),
+    (0x04, "ENABLED"),
+    (0x08, "PAUSED"),
+    (0x10, "AGENT"),
+];
+
+fn flag_names(bits: u32, table: &[(u32, &str)]) -> Vec<String> {
+    let mut names: Vec<String> = table
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| name.to_string())
+        .collect();
+    let known = table.iter().fold(0, |all, (bit, _)| all | bit);
+    if bits & !known != 0 {
+        names.push(format!("{:#x}", bits & !known));
+    }
+    names
+}
+
+fn op_state_name(state: u32) -> &'static str {
+    match state {
+        0 => "stopped",
+        1 => "starting",
+        2 => "running",
+        3 => "stopping",
+        _ => "unknown",
+    }
+}
+
+/// Where the typed fields are in the header.
+struct Columns {
+    backend_id: usize,
+    backend: usize,
+    id: usize,
+    name: usize,
+    address: usize,
+    port: usize,
+    weight: usize,
+    op_state: usize,
+    admin_state: usize,
+    check_state: usize,
+}
+
+impl Columns {
+    fn new(names: &[String]) -> Result<Columns, StateError> {
+        let find = |name: &'static str| {
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or(StateError::MissingColumn { name })
+        };
+        Ok(Columns {
+            backend_id: find("be_id")?,
+            backend: find("be_name")?,
+            id: find("srv_id")?,
+            name: find("srv_name")?,
+            address: find("srv_addr")?,
+            port: find("srv_port")?,
+            weight: find("srv_uweight")?,
+            op_state: find("srv_op_state")?,
+            admin_state: find("srv_admin_state")?,
+            check_state: find("srv_check_state")?,
+        })
+    }
+}
+
+struct Row<'a> {
+    values: &'a [String],
+    line: usize,
+}
+
+impl Row<'_> {
+    fn text(&self, index: usize) -> String {
+        self.values.get(index).cloned().unwrap_or_default()
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        index: usize,
+        field: &'static str,
+    ) -> Result<T, StateError> {
+        let value = self
+            .values
+            .get(index)
+            .map(String::as_str)
+            .unwrap_or_default();
+        value.parse().map_err(|_| StateError::BadValue {
+            line: self.line,
+            field,
+            found: excerpt(value.as_bytes()),
+        })
+    }
+}
+
+/// Validates `reply` as [`validate`] does, then reads every server line.
+pub fn parse(reply: &[u8]) -> Result<ServersState, StateError> {
+    validate(reply)?;
+    let mut lines = text::lines(reply).skip(1);
+    let header = lines.next().map(|l| l.text).unwrap_or_default();
+    let names: Vec<String> = header_names(header)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    let columns = Columns::new(&names)?;
+    let shared: Arc<[String]> = names.clone().into();
+
+    let mut servers = Vec::new();
+    for line in lines.take_while(|l| !l.text.is_empty()) {
+        let values: Vec<String> = fields(line.text)
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let row = Row {
+            values: &values,
+            line: line.number,
+        };
+        let op_state = row.number(columns.op_state, "srv_op_state")?;
+        let admin_state = row.number(columns.admin_state, "srv_admin_state")?;
+        let check_state = row.number(columns.check_state, "srv_check_state")?;
+        servers.push(ServerState {
+            backend_id: row.number(columns.backend_id, "be_id")?,
+            backend: row.text(columns.backend),
+            id: row.number(columns.id, "srv_id")?,
+            name: row.text(columns.name),
+            address: row.text(columns.address),
+            port: row.number(columns.port, "srv_port")?,
+            weight: row.number(columns.weight, "srv_uweight")?,
+            op_state,
+            op_state_name: op_state_name(op_state),
+            admin_state,
+            admin_flags: flag_names(admin_state, ADMIN_FLAGS),
+            check_state,
+            check_flags: flag_names(check_state, CHECK_FLAGS),
+            fields: Fields::new(Arc::clone(&shared), values),
+        });
+    }
+    Ok(ServersState {
+        version: 1,
+        fields: names,
+        servers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    macro_rules! reply {
+        ($version:literal, $name:literal) => {
+            &include_bytes!(concat!(
+                "../../tests/fixtures/haproxy/",
+                $version,
+                "/",
+                $name,
+                ".reply"
+            ))[..]
+        };
+    }
+
+    /// Every complete dump recorded without a prompt; all list the 8 servers of `be_app`.
+    fn dumps() -> Vec<&'static [u8]> {
+        vec![
+            reply!("2.6", "stats_show_servers_state"),
+            reply!("2.6", "stats_show_servers_state_after_drain"),
+            reply!("2.6", "stats_show_servers_state_be_app"),
+            reply!("2.6", "master_at1_show_servers_state"),
+            reply!("2.6", "dr_05_show_servers_state_before"),
+            reply!("2.6", "dr_06_master_at1_show_servers_state_for_file"),
+            reply!("2.6", "dr_11_show_servers_state_after_reload"),
+            reply!("2.6", "dr_15_show_servers_state_after_reload2"),
+            reply!("2.6", "sf_13_truncated_show_servers_state"),
+            reply!("2.6", "sf_23_garbage_show_servers_state"),
+            reply!("2.6", "sf_33_empty_show_servers_state"),
+            reply!("2.6", "sf_43_version_only_show_servers_state"),
+            reply!("2.6", "sf_53_wrong_version_show_servers_state"),
+            reply!("2.6", "sf_63_midfile_short_line_show_servers_state"),
+            reply!("2.6", "sf_73_no_trailing_blank_show_servers_state"),
+            reply!("3.4", "stats_show_servers_state"),
+            reply!("3.4", "stats_show_servers_state_after_drain"),
+            reply!("3.4", "stats_show_servers_state_be_app"),
+            reply!("3.4", "master_at1_show_servers_state"),
+            reply!("3.4", "dr_05_show_servers_state_before"),
+            reply!("3.4", "dr_06_master_at1_show_servers_state_for_file"),
+            reply!("3.4", "dr_11_show_servers_state_after_reload"),
+            reply!("3.4", "dr_15_show_servers_state_after_reload2"),
+            reply!("3.4", "prompt_i_master.04"),
+            reply!("3.4", "prompt_i_stats.03"),
+            reply!("3.4", "prompt_n_master.04"),
+            reply!("3.4", "sf_13_truncated_show_servers_state"),
+            reply!("3.4", "sf_23_garbage_show_servers_state"),
+            reply!("3.4", "sf_33_empty_show_servers_state"),
+            reply!("3.4", "sf_43_version_only_show_servers_state"),
+            reply!("3.4", "sf_53_wrong_version_show_servers_state"),
+            reply!("3.4", "sf_63_midfile_short_line_show_servers_state"),
+            reply!("3.4", "sf_73_no_trailing_blank_show_servers_state"),
+        ]
+    }
+
+    const EIGHT: StateSummary = StateSummary {
+        backends: 1,
+        servers: 8,
+    };
+
+    #[test]
+    fn every_recorded_dump_validates_and_parses() {
+        for (i, dump) in dumps().into_iter().enumerate() {
+            assert_eq!(validate(dump), Ok(EIGHT), "case {i}");
+            let state = parse(dump).unwrap_or_else(|e| panic!("case {i}: {e}"));
+            assert_eq!(state.fields.len(), 25, "case {i}");
+            let names: Vec<&str> = state.servers.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(
+                names,
+                ["s1", "s2", "s3", "tpl1", "tpl2", "tpl3", "tpl4", "tpl5"]
+            );
+            for server in &state.servers {
+                assert_eq!(server.fields.len(), 25);
+                assert_eq!(
+                    server.fields.get("be_name").map(String::as_str),
+                    Some("be_app")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typed_view_of_drain_weight_maint_and_address() {
+        for dump in [
+            reply!("2.6", "dr_05_show_servers_state_before"),
+            reply!("3.4", "dr_05_show_servers_state_before"),
+        ] {
+            let state = parse(dump).unwrap();
+            let [s1, s2, s3, tpl1, .., tpl5] = &state.servers[..] else {
+                panic!("{state:?}")
+            };
+            assert_eq!(
+                (s1.backend_id, s1.backend.as_str(), s1.id),
+                (3, "be_app", 1)
+            );
+            assert_eq!(s1.admin_flags, ["FDRAIN"]);
+            assert_eq!(s1.op_state_name, "running");
+            assert_eq!(s2.weight, 50);
+            assert!(s2.admin_flags.is_empty());
+            assert_eq!(s3.op_state_name, "stopped");
+            assert_eq!(s3.check_state, 6);
+            assert_eq!(s3.check_flags, ["CONFIGURED", "ENABLED"]);
+            assert_eq!(
+                s3.fields.get("srv_check_status").map(String::as_str),
+                Some("8")
+            );
+            assert_eq!((tpl1.address.as_str(), tpl1.port), ("127.0.0.2", 19999));
+            assert_eq!((tpl5.admin_state, tpl5.op_state), (1, 0));
+            assert_eq!(tpl5.admin_flags, ["FMAINT"]);
+        }
+    }
+
+    #[test]
+    fn flags_name_every_bit() {
+        assert_eq!(
+            flag_names(0x7f, ADMIN_FLAGS),
+            [
+                "FMAINT",
+                "IMAINT",
+                "CMAINT",
+                "FDRAIN",
+                "IDRAIN",
+                "RMAINT",
+                "FQDN_CHANGED"
+            ]
+        );
+        assert_eq!(flag_names(0x180, ADMIN_FLAGS), ["0x180"]);
+        assert_eq!(flag_names(0x21, CHECK_FLAGS), ["INPROGRESS", "0x20"]);
+    }
+
+    #[test]
+    fn json_has_typed_and_raw_fields() {
+        let state = parse(reply!("3.4", "dr_05_show_servers_state_before")).unwrap();
+        let json = serde_json::to_value(&state).unwrap();
+        let s1 = &json["servers"][0];
+        assert_eq!(s1["name"], "s1");
+        assert_eq!(s1["admin_flags"][0], "FDRAIN");
+        assert_eq!(s1["fields"]["srv_port"], "19341");
+        assert_eq!(json["fields"][0], "be_id");
+    }
+
+    #[test]
+    fn error_replies_have_their_own_variants() {
+        for reply in [
+            reply!("2.6", "stats_show_servers_state_nosuchbe"),
+            reply!("3.4", "stats_show_servers_state_nosuchbe"),
+        ] {
+            let err = validate(reply).unwrap_err();
+            assert_eq!(
+                err,
+                StateError::NoSuchBackend {
+                    found: "Can\\'t find backend.".into()
+                }
+            );
+            assert!(err.to_string().contains("no such backend"));
+        }
+        for reply in [
+            reply!("2.6", "master_unknown_foo"),
+            reply!("3.4", "master_unknown_foo"),
+            reply!("2.6", "stats_unknown_foo"),
+        ] {
+            assert!(matches!(
+                validate(reply),
+                Err(StateError::UnknownCommand { .. })
+            ));
+        }
+        assert!(matches!(
+            validate(b"Permission denied\n\n"),
+            Err(StateError::PermissionDenied { .. })
+        ));
+        assert_eq!(validate(b""), Err(StateError::Empty));
+        assert!(matches!(
+            validate(b"2\n# be_id\n\n"),
+            Err(StateError::UnsupportedVersion { .. })
+        ));
+        // `set …;show servers state`: the empty reply of `set` comes first.
+        assert!(matches!(
+            validate(reply!("2.6", "stats_semicolon_set_then_show")),
+            Err(StateError::NotAStateDump { .. })
+        ));
+        assert!(matches!(
+            validate(reply!("3.4", "dr_08_master_reload")),
+            Err(StateError::NotAStateDump { .. })
+        ));
+        // A prompt after the dump is not part of a state file.
+        assert!(matches!(
+            validate(reply!("2.6", "prompt_stats.03")),
+            Err(StateError::TrailingData { line: 12, .. })
+        ));
+    }
+
+    #[test]
+    fn broken_dumps_are_rejected() {
+        let good = reply!("2.6", "stats_show_servers_state");
+        let text = std::str::from_utf8(good).unwrap();
+        // The faulty state files HAProxy was shown to ignore as a whole.
+        let short = text.replacen(" 127.0.0.1 2 0 1 1", " 127.0.0.1 2 0 1", 1);
+        assert_eq!(
+            validate(short.as_bytes()),
+            Err(StateError::FieldCount {
+                line: 3,
+                expected: 25,
+                found: 24
+            })
+        );
+        let err = validate(short.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("24") && err.contains("25"));
+        assert_eq!(
+            validate(&good[..good.len() - 1]),
+            Err(StateError::MissingBlankLine { line: 10 })
+        );
+        assert_eq!(
+            validate(&good[..430]),
+            Err(StateError::Truncated { line: 4 })
+        );
+        assert_eq!(
+            validate(b"1\n"),
+            Err(StateError::MissingBlankLine { line: 1 })
+        );
+        assert!(matches!(
+            validate(b"1\nbe_id be_name\n\n"),
+            Err(StateError::BadHeader { line: 2, .. })
+        ));
+        assert!(matches!(
+            validate(b"1\n# be_name srv_name\n\n"),
+            Err(StateError::BadHeader { line: 2, .. })
+        ));
+        assert!(matches!(
+            validate(b"garbage line here\n\x00\xff\xfe random \x01 bytes\n1 2 3\n"),
+            Err(StateError::NotAStateDump { .. })
+        ));
+        assert_eq!(
+            validate(b"1\n# be_id be_name\n\n"),
+            Ok(StateSummary {
+                backends: 0,
+                servers: 0
+            })
+        );
+    }
+
+    #[test]
+    fn every_cut_fails_but_the_whole_dump() {
+        for dump in [
+            reply!("2.6", "stats_show_servers_state"),
+            reply!("3.4", "stats_show_servers_state"),
+        ] {
+            for end in 0..dump.len() {
+                assert!(validate(&dump[..end]).is_err(), "cut at {end}");
+                assert!(parse(&dump[..end]).is_err(), "cut at {end}");
+            }
+            assert_eq!(validate(dump), Ok(EIGHT));
+        }
+    }
+
+    #[test]
+    fn backends_are_counted() {
+        let dump = b"1\n# be_id be_name srv_id\n3 a 1\n3 a 2\n4 b 1\n5 c 1\n\n";
+        assert_eq!(
+            validate(dump),
+            Ok(StateSummary {
+                backends: 3,
+                servers: 4
+            })
+        );
+        // The typed view needs more columns than this header has.
+        assert_eq!(
+            parse(dump),
+            Err(StateError::MissingColumn { name: "srv_name" })
+        );
+    }
+
+    #[test]
+    fn bad_numbers_in_the_typed_view() {
+        let good = std::str::from_utf8(reply!("3.4", "stats_show_servers_state")).unwrap();
+        let bad = good.replacen("3 be_app 2 s2", "3 be_app x s2", 1);
+        assert!(validate(bad.as_bytes()).is_ok());
+        assert_eq!(
+            parse(bad.as_bytes()),
+            Err(StateError::BadValue {
+                line: 4,
+                field: "srv_id",
+                found: "x".into()
+            })
+        );
+    }
+
+    #[test]
+    fn lines_are_bounded() {
+        let mut validator = StateValidator::new();
+        validator.push(b"1\n# be_id\n").unwrap();
+        let chunk = vec![b'x'; 4096];
+        let mut result = Ok(());
+        for _ in 0..(MAX_LINE / chunk.len() + 1) {
+            result = validator.push(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(
+            result,
+            Err(StateError::LineTooLong {
+                line: 3,
+                limit: MAX_LINE
+            })
+        );
+        assert!(validator.partial.capacity() <= 2 * MAX_LINE);
+        // Errors are sticky.
+        assert!(validator.push(b"\n").is_err());
+        assert!(validator.finish().is_err());
+    }
+
+    #[test]
+    fn errors_come_early() {
+        let mut validator = StateValidator::new();
+        assert!(matches!(
+            validator.push(b"Can't find backend.\n"),
+            Err(StateError::NoSuchBackend { .. })
+        ));
+        let mut validator = StateValidator::new();
+        validator.push(b"1\n# be_id a b\n3 x\n").unwrap_err();
+        // Without a newline the message is still recognised at EOF.
+        let mut validator = StateValidator::new();
+        validator.push(b"Unknown command").unwrap();
+        assert!(matches!(
+            validator.finish(),
+            Err(StateError::UnknownCommand { .. })
+        ));
+    }
+
+    #[test]
+    fn the_writer_forwards_only_valid_bytes() {
+        let dump = reply!("3.4", "stats_show_servers_state");
+        let mut writer = ValidatingWriter::new(Vec::new());
+        for chunk in dump.chunks(7) {
+            writer.write_all(chunk).unwrap();
+        }
+        let (summary, bytes) = writer.finish().unwrap();
+        assert_eq!(summary, EIGHT);
+        assert_eq!(bytes, dump);
+
+        let mut writer = ValidatingWriter::new(Vec::new());
+        let err = writer
+            .write_all(reply!("3.4", "stats_show_servers_state_nosuchbe"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<StateError>());
+        assert!(matches!(inner, Some(StateError::NoSuchBackend { .. })));
+        assert!(writer.get_ref().is_empty());
+
+        let mut writer = ValidatingWriter::new(Vec::new());
+        writer.write_all(&dump[..dump.len() - 1]).unwrap();
+        assert_eq!(
+            writer.finish().map(|(s, _)| s),
+            Err(StateError::MissingBlankLine { line: 10 })
+        );
+    }
+
+    fn chunked(bytes: &[u8], cuts: &[usize]) -> Result<StateSummary, StateError> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut validator = StateValidator::new();
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            validator.push(&bytes[start..cut])?;
+            start = cut;
+        }
+        validator.finish()
+    }
+
+    fn sample() -> impl Strategy<Value = Vec<u8>> {
+        let dump = reply!("2.6", "stats_show_servers_state").to_vec();
+        let with_suffix = dump.clone();
+        prop_oneof![
+            Just(dump.clone()),
+            proptest::collection::vec(any::<u8>(), 1..200)
+                .prop_map(move |suffix| { [with_suffix.as_slice(), &suffix].concat() }),
+            (0..dump.len()).prop_map(move |end| dump[..end].to_vec()),
+            proptest::collection::vec(
+                prop_oneof![Just(b'1'), Just(b'\n'), Just(b' '), Just(b'#'), any::<u8>()],
+                0..64
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_does_not_change_the_result(
+            bytes in sample(),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            prop_assert_eq!(chunked(&bytes, &cuts), validate(&bytes));
+        }
+
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = validate(&bytes);
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_near_misses(
+            rows in proptest::collection::vec("[0-9a-z \t-]{0,60}", 0..6),
+        ) {
+            let reply = format!("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state \
+                srv_admin_state srv_uweight srv_check_state srv_port\n{}\n\n", rows.join("\n"));
+            let _ = parse(reply.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! `show stat`: CSV with a `# pxname,svname,…` header, one row per frontend, backend, server
+//! and listener, each line ending in a comma, then a blank line.
+//!
+//! Text values that contain a comma, a quote or a line break arrive quoted (`"a,b"`, `""` for a
+//! quote), so a row may span several lines. A column named `-` separates the fixed fields from
+//! those of statistics modules and is kept like any other column.
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use super::text::{self, excerpt};
+use super::{Fields, ParseError, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stat {
+    /// The header as sent, without the leading `# ` and trailing comma.
+    pub fields: Vec<String>,
+    pub rows: Vec<StatRow>,
+}
+
+/// One row, its values keyed by the header. Serializes as an object in header order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatRow {
+    values: Fields<Value>,
+}
+
+/// What a row describes, from its `type` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Frontend,
+    Backend,
+    Server,
+    Listener,
+}
+
+impl StatRow {
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.values.get(field)
+    }
+
+    /// `pxname`
+    pub fn proxy(&self) -> Option<&str> {
+        self.get("pxname").and_then(Value::as_str)
+    }
+
+    /// `svname`: a server name, or `FRONTEND`, `BACKEND`, or a listener name.
+    pub fn name(&self) -> Option<&str> {
+        self.get("svname").and_then(Value::as_str)
+    }
+
+    pub fn kind(&self) -> Option<Kind> {
+        match self.get("type")?.as_int()? {
+            0 => Some(Kind::Frontend),
+            1 => Some(Kind::Backend),
+            2 => Some(Kind::Server),
+            3 => Some(Kind::Listener),
+            _ => None,
+        }
+    }
+
+    pub fn fields(&self) -> &Fields<Value> {
+        &self.values
+    }
+}
+
+impl Serialize for StatRow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(serializer)
+    }
+}
+
+const EXPECTED: &str = "show stat";
+
+pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
+    let first = text::first_line(reply)?;
+    // Every header ends with a comma; other `# ` lines (`show table`) do not.
+    let header = first.strip_prefix(b"# ").and_then(|h| h.strip_suffix(b","));
+    let Some(header) = header else {
+        return Err(ParseError::NotThisOutput {
+            expected: EXPECTED,
+            found: excerpt(first),
+        });
+    };
+    let Some(mut rest) = reply.get(first.len() + 1..) else {
+        return Err(ParseError::Truncated { line: 1 });
+    };
+    let fields: Vec<String> = header
+        .split(|&b| b == b',')
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect();
+    let names: Arc<[String]> = fields.clone().into();
+
+    let mut rows = Vec::new();
+    let mut line = 2;
+    loop {
+        match rest.first() {
+            None => return Err(ParseError::Unterminated { line: line - 1 }),
+            Some(b'\n') => {
+                let after = rest.get(1..).unwrap_or_default();
+                if after.is_empty() {
+                    break;
+                }
+                return Err(ParseError::TrailingData {
+                    line: line + 1,
+                    found: excerpt(text::first_line(after).unwrap_or_default()),
+                });
+            }
+            Some(_) => {}
+        }
+        let record = read_record(rest, line)?;
+        if record.values.len() != names.len() {
+            return Err(ParseError::FieldCount {
+                line,
+                expected: names.len(),
+                found: record.values.len(),
+            });
+        }
+        rows.push(StatRow {
+            values: Fields::new(Arc::clone(&names), record.values),
+        });
+        rest = rest.get(record.consumed..).unwrap_or_default();
+        line += record.lines;
+    }
+    Ok(Stat { fields, rows })
+}
+
+struct Record {
+    values: Vec<Value>,
+    /// Bytes used, including the final `\n`.
+    consumed: usize,
+    /// Physical lines used (more than one when a quoted value holds a line break).
+    lines: usize,
+}
+
+/// Reads one CSV row starting at `input[0]`, which is not `\n`. A comma right before the end
+/// of line ends the row rather than starting an empty last value, as HAProxy ends every line
+/// with one.
+fn read_record(input: &[u8], line: usize) -> Result<Record, ParseError> {
+    let mut values = Vec::new();
+    let mut pos = 0;
+    let mut lines = 1;
+    let bad = |pos: usize| {
+        let start = input.get(..pos).unwrap_or_default();
+        let from = start.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let text = input.get(from..).unwrap_or_default();
+        let end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+        ParseError::BadLine {
+            line,
+            found: excerpt(text.get(..end).unwrap_or_default()),
+        }
+    };
+    loop {
+        let mut value = Vec::new();
+        if input.get(pos) == Some(&b'"') {
+            pos += 1;
+            loop {
+                match input.get(pos) {
+                    None => {
+                        return Err(ParseError::Truncated {
+                            line: line + lines - 1,
+                        });
+                    }
+                    Some(b'"') if input.get(pos + 1) == Some(&b'"') => {
+                        value.push(b'"');
+                        pos += 2;
+                    }
+                    Some(b'"') => {
+                        pos += 1;
+                        break;
+                    }
+                    Some(&b) => {
+                        if b == b'\n' {
+                            lines += 1;
+                        }
+                        value.push(b);
+                        pos += 1;
+                    }
+                }
+            }
+        } else {
+            let tail = input.get(pos..).unwrap_or_default();
+            let len = tail
+                .iter()
+                .position(|&b| b == b',' || b == b'\n' || b == b'"')
+                .unwrap_or(tail.len());
+            value.extend_from_slice(tail.get(..len).unwrap_or_default());
+            pos += len;
+        }
+        values.push(Value::from_bytes(&value));
+        match input.get(pos) {
+            None => {
+                return Err(ParseError::Truncated {
+                    line: line + lines - 1,
+                });
+            }
+            Some(b',') => {
+                pos += 1;
+                if input.get(pos) == Some(&b'\n') {
+                    pos += 1;
+                    break;
+                }
+                if pos == input.len() {
+                    return Err(ParseError::Truncated {
+                        line: line + lines - 1,
+                    });
+                }
+            }
+            Some(b'\n') => {
+                pos += 1;
+                break;
+            }
+            Some(_) => return Err(bad(pos)),
+        }
+    }
+    Ok(Record {
+        values,
+        consumed: pos,
+        lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! reply {
+        ($version:literal, $name:literal) => {
+            &include_bytes!(concat!(
+                "../../tests/fixtures/haproxy/",
+                $version,
+                "/",
+                $name,
+                ".reply"
+            ))[..]
+        };
+    }
+
+    #[test]
+    fn recorded_show_stat_parses() {
+        for reply in [
+            reply!("2.6", "stats_show_stat"),
+            reply!("3.4", "stats_show_stat"),
+        ] {
+            let stat = parse(reply).unwrap();
+            assert_eq!(stat.fields[0], "pxname");
+            assert!(stat.fields.len() > 100);
+            assert!(stat.fields.contains(&"-".to_string()));
+            let names: Vec<_> = stat.rows.iter().map(|r| r.name().unwrap()).collect();
+            assert_eq!(
+                names,
+                [
+                    "FRONTEND", "s1", "s2", "s3", "tpl1", "tpl2", "tpl3", "tpl4", "tpl5", "BACKEND"
+                ]
+            );
+            let kinds: Vec<_> = stat.rows.iter().map(|r| r.kind().unwrap()).collect();
+            assert_eq!(kinds[0], Kind::Frontend);
+            assert_eq!(kinds[1], Kind::Server);
+            assert_eq!(kinds[9], Kind::Backend);
+            let s3 = &stat.rows[3];
+            assert_eq!(s3.proxy(), Some("be_app"));
+            assert_eq!(s3.get("status"), Some(&Value::Text("DOWN".into())));
+            assert_eq!(s3.get("check_status"), Some(&Value::Text("L4CON".into())));
+            assert_eq!(s3.get("qlimit"), Some(&Value::Null));
+            assert_eq!(s3.get("sid"), Some(&Value::Int(3)));
+            assert_eq!(s3.get("lastsess"), Some(&Value::Int(-1)));
+            assert_eq!(s3.get("no such field"), None);
+            assert_eq!(
+                stat.rows[1].get("status"),
+                Some(&Value::Text("no check".into()))
+            );
+        }
+        // The 3.4 header is longer, and `-` sits at another place.
+        let old = parse(reply!("2.6", "stats_show_stat")).unwrap();
+        let new = parse(reply!("3.4", "stats_show_stat")).unwrap();
+        assert!(new.fields.len() > old.fields.len());
+        assert_eq!(
+            new.rows[1].get("addr"),
+            Some(&Value::Text("127.0.0.1:19341".into()))
+        );
+        assert_eq!(new.rows[1].get("proto"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn json_rows_are_objects_in_header_order() {
+        let stat = parse(reply!("2.6", "stats_show_stat")).unwrap();
+        let json = serde_json::to_string(&stat.rows[3]).unwrap();
+        assert!(json.starts_with(r#"{"pxname":"be_app","svname":"s3","qcur":0,"#));
+        assert!(json.contains(r#""slim":null"#));
+        let value = serde_json::to_value(&stat).unwrap();
+        assert_eq!(value["rows"][0]["svname"], "FRONTEND");
+        assert_eq!(value["fields"][1], "svname");
+    }
+
+    #[test]
+    fn quoted_values() {
+        let reply = b"# pxname,svname,check_desc,type,\n\
+            be,s1,\"says \"\"no\"\", then, a\nsecond line\",2,\n\
+            be,s2,plain,2,\n\n";
+        let stat = parse(reply).unwrap();
+        assert_eq!(
+            stat.rows[0].get("check_desc"),
+            Some(&Value::Text("says \"no\", then, a\nsecond line".into()))
+        );
+        assert_eq!(stat.rows[1].name(), Some("s2"));
+        // The second row starts on line 4; a bad one there is reported so.
+        let reply = b"# a,b,\n1,\"x\ny\",\n1,2,3,\n\n";
+        assert_eq!(
+            parse(reply),
+            Err(ParseError::FieldCount {
+                line: 4,
+                expected: 2,
+                found: 3
+            })
+        );
+        assert!(matches!(
+            parse(b"# a,b,\n1,\"x\"y,\n\n"),
+            Err(ParseError::BadLine { line: 2, .. })
+        ));
+        assert_eq!(
+            parse(b"# a,b,\n1,\"x\n\n"),
+            Err(ParseError::Truncated { line: 4 })
+        );
+    }
+
+    #[test]
+    fn rows_must_match_the_header() {
+        assert_eq!(
+            parse(b"# a,b,c,\n1,2,3,\n1,2,\n\n"),
+            Err(ParseError::FieldCount {
+                line: 3,
+                expected: 3,
+                found: 2
+            })
+        );
+        assert_eq!(
+            parse(b"# a,b,\n1,2,3,4,\n\n"),
+            Err(ParseError::FieldCount {
+                line: 2,
+                expected: 2,
+                found: 4
+            })
+        );
+        // Empty values are kept, only the final comma is dropped.
+        let stat = parse(b"# a,b,c,\n,,,\n\n").unwrap();
+        assert_eq!(stat.rows[0].get("c"), Some(&Value::Null));
+        let stat = parse(b"# a,\n\n").unwrap();
+        assert!(stat.rows.is_empty());
+    }
+
+    #[test]
+    fn other_replies_and_framing() {
+        assert!(matches!(
+            parse(reply!("2.6", "stats_show_info")),
+            Err(ParseError::NotThisOutput { .. })
+        ));
+        assert!(matches!(
+            parse(reply!("3.4", "stats_unknown_foo")),
+            Err(ParseError::NotThisOutput { .. })
+        ));
+        assert!(matches!(
+            parse(b"# table: be_app, type: ip, size:100, used:0\n\n"),
+            Err(ParseError::NotThisOutput { .. })
+        ));
+        assert_eq!(parse(b""), Err(ParseError::Empty));
+        let reply = reply!("3.4", "stats_show_stat");
+        for end in 0..reply.len() {
+            assert!(parse(&reply[..end]).is_err(), "cut at {end}");
+        }
+        let mut twice = reply.to_vec();
+        twice.extend_from_slice(reply);
+        assert!(matches!(
+            parse(&twice),
+            Err(ParseError::TrailingData { line: 13, .. })
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_near_misses(
+            rows in proptest::collection::vec("[0-9a-z,\"\n-]{0,30}", 0..6),
+        ) {
+            let reply = format!("# pxname,svname,type,\n{}\n\n", rows.join("\n"));
+            let _ = parse(reply.as_bytes());
+        }
+    }
+}
