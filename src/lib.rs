@@ -11,6 +11,7 @@ pub mod connect;
 pub mod exchange;
 pub mod haproxy;
 pub mod interrupt;
+pub mod lock;
 pub mod stream;
 pub mod units;
 

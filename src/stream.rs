@@ -75,6 +75,7 @@ impl Stream {
     /// Writes every byte of `data` or says why not.
     pub fn send_all(&self, mut data: &[u8], deadline: Option<Instant>) -> Result<(), IoFailure> {
         while !data.is_empty() {
+            interrupt::check()?;
             match rustix::net::send(&self.fd, data, SendFlags::NOSIGNAL) {
                 Ok(n) => data = &data[n..],
                 Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::OUT, deadline)?,
@@ -97,6 +98,9 @@ impl Stream {
     /// Reads what is available, waiting until `deadline` for something; `Ok(0)` is EOF.
     pub fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, IoFailure> {
         loop {
+            // A signal that lands between two syscalls interrupts none of them: look at the
+            // flag on every turn, not only after EINTR.
+            interrupt::check()?;
             match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
                 Ok((n, _)) => return Ok(n),
                 Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::IN, deadline)?,

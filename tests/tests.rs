@@ -2,6 +2,8 @@
 
 mod support;
 
+mod haproxy_fake;
+mod haproxy_reload;
 mod send;
 mod send_faults;
 mod send_haproxy;

@@ -1,4 +1,5 @@
-//! Parsers for the replies of HAProxy's runtime API and master CLI.
+//! What sockctl knows about HAProxy: parsers for the replies of its runtime API and master CLI
+//! (one module per output), and the jobs built on them (saving server state, reloading).
 //!
 //! Each parser takes the complete reply bytes of one command (what the server sent before EOF,
 //! without any prompt) and either returns a typed view or says precisely what was wrong. Columns
@@ -11,8 +12,13 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+pub mod config;
+pub mod discover;
 pub mod info;
+pub mod master;
 pub mod proc_list;
+pub mod reload;
+pub mod save_state;
 pub mod servers_state;
 pub mod stat;
 mod text;

@@ -662,7 +662,7 @@ mod tests {
 
         let err = ProcList::parse(reply!("3.4", "master_at9_show_info")).unwrap_err();
         assert!(
-            err.to_string().contains("Can\\'t find the target PID"),
+            err.to_string().contains("Can't find the target PID"),
             "{err}"
         );
         assert!(matches!(

@@ -783,7 +783,7 @@ mod tests {
             assert_eq!(
                 err,
                 StateError::NoSuchBackend {
-                    found: "Can\\'t find backend.".into()
+                    found: "Can't find backend.".into()
                 }
             );
             assert!(err.to_string().contains("no such backend"));

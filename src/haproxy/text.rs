@@ -10,7 +10,12 @@ const EXCERPT_CHARS: usize = 80;
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let mut out = String::new();
     for &b in bytes {
-        let escaped = std::ascii::escape_default(b).to_string();
+        // Quotes stay as they are: messages read better with "Can't find backend." than with
+        // escape_default's "Can\'t".
+        let escaped = match b {
+            b'\'' | b'"' => (b as char).to_string(),
+            _ => std::ascii::escape_default(b).to_string(),
+        };
         if out.len() + escaped.len() > EXCERPT_CHARS {
             out.push('…');
             break;
@@ -106,7 +111,7 @@ mod tests {
 
     #[test]
     fn excerpt_escapes_and_cuts() {
-        assert_eq!(excerpt(b"a\n\xff\""), "a\\n\\xff\\\"");
+        assert_eq!(excerpt(b"a\n\xff\"'\\"), "a\\n\\xff\"'\\\\");
         let long = excerpt(&[b'x'; 200]);
         assert!(long.ends_with('…'));
         assert_eq!(long.chars().count(), EXCERPT_CHARS + 1);

@@ -12,7 +12,24 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-#[derive(Clone, Debug)]
+/// Computes the reply from the command received.
+pub type Responder = Arc<dyn Fn(&[u8]) -> Reply + Send + Sync>;
+
+/// How a responder answers one command.
+pub enum Reply {
+    /// These bytes, then close.
+    Bytes(Vec<u8>),
+    /// These bytes, then a slow drip of more, one byte each `every`.
+    Then {
+        now: Vec<u8>,
+        drip: Vec<u8>,
+        every: Duration,
+    },
+    /// Close without a byte.
+    Close,
+}
+
+#[derive(Clone)]
 pub enum Behavior {
     /// Read the command until the client half-closes, answer, close.
     Reply(Vec<u8>),
@@ -30,6 +47,8 @@ pub enum Behavior {
     Flood(u64),
     /// The n-th connection behaves like the n-th entry (the last one repeats).
     Sequence(Vec<Behavior>),
+    /// The reply depends on the command: a scripted peer such as a fake master CLI.
+    Respond(Responder),
 }
 
 /// What one client connection delivered.
@@ -321,6 +340,25 @@ fn handle(
             }
         }
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
+        Behavior::Respond(responder) => {
+            read_command(&mut conn, &log);
+            let command = log.lock().unwrap().last().unwrap().bytes.clone();
+            match responder(&command) {
+                Reply::Bytes(bytes) => {
+                    let _ = conn.write_all(&bytes);
+                }
+                Reply::Then { now, drip, every } => {
+                    let _ = conn.write_all(&now);
+                    for byte in drip {
+                        std::thread::sleep(every);
+                        if stop.load(Ordering::SeqCst) || conn.write_all(&[byte]).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Reply::Close => {}
+            }
+        }
     }
 }
 

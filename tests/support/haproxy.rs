@@ -9,7 +9,21 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
+
+/// Tests that look for "the" running HAProxy master need to be alone with theirs.
+static RUNNING: RwLock<()> = RwLock::new(());
+
+/// Keeps every HAProxy of this test binary from running while held.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    RUNNING.write().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Guard {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
 
 #[allow(dead_code)] // fields used by later test modules
 pub struct Haproxy {
@@ -19,6 +33,8 @@ pub struct Haproxy {
     pub master: PathBuf,
     pub state_file: PathBuf,
     child: Child,
+    // Dropped after the child is stopped (fields drop after `Drop::drop`).
+    _guard: Guard,
 }
 
 /// The HAProxy binary, or `None` when it is not installed.
@@ -65,7 +81,18 @@ impl Haproxy {
         Self::start_with("", DEFAULT_BACKEND)
     }
 
+    /// Like `start`, but no other HAProxy of this test binary runs meanwhile.
+    pub fn start_alone() -> Option<Haproxy> {
+        let guard = Guard::Alone(exclusive());
+        Self::launch("", DEFAULT_BACKEND, guard)
+    }
+
     pub fn start_with(extra_global: &str, backend: &str) -> Option<Haproxy> {
+        let guard = Guard::Shared(RUNNING.read().unwrap_or_else(|e| e.into_inner()));
+        Self::launch(extra_global, backend, guard)
+    }
+
+    fn launch(extra_global: &str, backend: &str, guard: Guard) -> Option<Haproxy> {
         let Some(binary) = binary() else {
             if std::env::var_os("SOCKCTL_REQUIRE_HAPROXY").is_some_and(|v| v == "1") {
                 panic!("haproxy is not installed but SOCKCTL_REQUIRE_HAPROXY=1");
@@ -100,6 +127,7 @@ impl Haproxy {
             master,
             dir,
             child,
+            _guard: guard,
         };
         haproxy.wait_ready();
         Some(haproxy)

@@ -5,6 +5,11 @@ use std::io;
 use sockctl::address::AddressError;
 use sockctl::connect::ConnectError;
 use sockctl::exchange::{CommandError, ExchangeError};
+use sockctl::haproxy::discover::DiscoverError;
+use sockctl::haproxy::master::ProcError;
+use sockctl::haproxy::reload::ReloadError;
+use sockctl::haproxy::save_state::SaveError;
+use sockctl::lock::LockError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Code {
@@ -77,6 +82,33 @@ pub fn for_connect(e: &ConnectError) -> Code {
     }
 }
 
+fn for_save(e: &SaveError) -> Code {
+    match e {
+        SaveError::BadBackend(_) => Code::Usage,
+        SaveError::Lock(e) => for_lock(e),
+        SaveError::File { .. } => Code::Output,
+        SaveError::Exchange(e) => for_exchange(e),
+        SaveError::Invalid(_) => Code::BadReply,
+    }
+}
+
+fn for_proc(e: &ProcError) -> Code {
+    match e {
+        ProcError::Exchange(e) => for_exchange(e),
+        // The wrong socket was given: the user has to fix the command line.
+        ProcError::NotMaster(_) => Code::Usage,
+        ProcError::Parse(_) => Code::BadReply,
+    }
+}
+
+fn for_lock(e: &LockError) -> Code {
+    match e {
+        LockError::Busy { .. } => Code::Timeout,
+        LockError::Interrupted => Code::Interrupted,
+        LockError::Io { .. } => Code::Output,
+    }
+}
+
 /// Finds the code for an error by looking down its chain for a type we know.
 pub fn for_error(err: &anyhow::Error) -> Code {
     for cause in err.chain() {
@@ -89,7 +121,29 @@ pub fn for_error(err: &anyhow::Error) -> Code {
         if let Some(e) = cause.downcast_ref::<ConnectError>() {
             return for_connect(e);
         }
-        if cause.is::<UsageError>() || cause.is::<AddressError>() || cause.is::<CommandError>() {
+        if let Some(e) = cause.downcast_ref::<SaveError>() {
+            return for_save(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ReloadError>() {
+            return match e {
+                ReloadError::Proc(e) => for_proc(e),
+                ReloadError::Exchange(e) => for_exchange(e),
+                ReloadError::InProgress => Code::CommandFailed,
+                ReloadError::Unexpected(_) => Code::BadReply,
+                ReloadError::GaveUp { .. } => Code::Timeout,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<ProcError>() {
+            return for_proc(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LockError>() {
+            return for_lock(e);
+        }
+        if cause.is::<UsageError>()
+            || cause.is::<AddressError>()
+            || cause.is::<CommandError>()
+            || cause.is::<DiscoverError>()
+        {
             return Code::Usage;
         }
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod exit;
+mod haproxy;
 mod lines;
 mod output;
 mod report;
@@ -11,7 +12,7 @@ mod signals;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Commands};
+use crate::cli::{Cli, Commands, HaproxyCommand};
 use crate::exit::Code;
 
 fn main() {
@@ -19,6 +20,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Send(args) => send::run(args, cli.verbose),
+        Commands::Haproxy(command) => match command {
+            HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.verbose),
+            HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.verbose),
+            HaproxyCommand::Proc(args) => haproxy::proc::run(args, cli.verbose),
+        },
     };
     // Everything the command held (temp files, connections) has been dropped by now.
     let code = match result {

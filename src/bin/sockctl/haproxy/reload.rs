@@ -1,0 +1,142 @@
+//! `sockctl haproxy reload`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use sockctl::haproxy::discover::Want;
+use sockctl::haproxy::master::SocketKind;
+use sockctl::haproxy::reload::{Outcome, Reload, Status, lock_path};
+use sockctl::haproxy::save_state::{Saved, dump_command, save_state};
+use sockctl::lock::Lock;
+use sockctl::units::format_duration;
+
+use super::{at, socket, state_file};
+use crate::cli::ReloadArgs;
+use crate::exit::{self, Code};
+use crate::report;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    master: String,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+    state: Option<JsonState>,
+}
+
+#[derive(Serialize)]
+struct JsonState {
+    path: String,
+    servers: usize,
+    backends: usize,
+    bytes: u64,
+    saved: bool,
+    error: Option<String>,
+}
+
+pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
+    let address = socket(&args.socket, Want::Master, verbose)?;
+    let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
+    let reload = Reload::new(&address, timeout);
+    let _lock = at(Lock::acquire(&lock_path(&address), Some(timeout)), &address)
+        .context("waiting for another reload")?;
+    let before = at(reload.before(), &address)?;
+
+    let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>)> = None;
+    if args.save_state {
+        let path = state_file(
+            args.state_file.as_deref(),
+            &args.socket.config,
+            &address,
+            true,
+            verbose,
+        )?;
+        let command = dump_command(&SocketKind::Master(before.clone()), None)?;
+        let saved = save_state(&address, &command, &path, &reload.exchange)
+            .with_context(|| address.to_string());
+        if let Err(e) = &saved {
+            report::error(e);
+            if !args.force {
+                eprintln!(
+                    "sockctl: not reloading: the state could not be saved (use --force to reload anyway)"
+                );
+                return Ok(exit::for_error(e));
+            }
+        }
+        state = Some((path, saved));
+    }
+
+    let outcome = at(reload.run(before), &address)?;
+    if args.json {
+        let json_state = state.as_ref().map(|(path, saved)| match saved {
+            Ok(s) => JsonState {
+                path: path.display().to_string(),
+                servers: s.summary.servers,
+                backends: s.summary.backends,
+                bytes: s.bytes,
+                saved: true,
+                error: None,
+            },
+            Err(e) => JsonState {
+                path: path.display().to_string(),
+                servers: 0,
+                backends: 0,
+                bytes: 0,
+                saved: false,
+                error: Some(format!("{e:#}")),
+            },
+        });
+        let report = JsonReport {
+            master: address.to_string(),
+            outcome: &outcome,
+            state: json_state,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&outcome, state.as_ref().map(|(p, s)| (p, s.as_ref().ok())));
+    }
+    if outcome.status == Status::Failed {
+        if let Some(logs) = &outcome.logs {
+            eprintln!("--\n{logs}");
+        }
+        return Ok(Code::CommandFailed);
+    }
+    Ok(Code::Ok)
+}
+
+fn print_human(outcome: &Outcome, state: Option<(&std::path::PathBuf, Option<&Saved>)>) {
+    let pid = |p: Option<u32>| p.map_or("none".to_string(), |p| p.to_string());
+    let state_note = match state {
+        Some((path, Some(saved))) => format!(
+            "; state saved to {} ({} servers)",
+            path.display(),
+            saved.summary.servers
+        ),
+        Some((path, None)) => format!("; state NOT saved to {}", path.display()),
+        None => String::new(),
+    };
+    match outcome.status {
+        Status::Reloaded => println!(
+            "reloaded: worker {} -> {} in {}{state_note}",
+            pid(outcome.old_worker),
+            pid(outcome.new_worker),
+            format_duration(outcome.elapsed)
+        ),
+        Status::Failed => {
+            let before = outcome.before.master.failed.unwrap_or(0);
+            let after = outcome.after.master.failed.unwrap_or(0);
+            println!(
+                "reload failed: the new configuration was rejected (failed reloads {before} -> \
+                 {after}); worker {} still serves{state_note}",
+                pid(outcome.new_worker)
+            );
+            if outcome.logs.is_none() {
+                eprintln!(
+                    "sockctl: hint: this HAProxy does not return its startup log over the \
+                     master CLI; check the configuration with 'haproxy -c -f FILE' or the \
+                     service's log"
+                );
+            }
+        }
+    }
+}

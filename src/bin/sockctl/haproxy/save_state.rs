@@ -1,0 +1,39 @@
+//! `sockctl haproxy save-state`.
+
+use sockctl::haproxy::discover::Want;
+use sockctl::haproxy::master;
+use sockctl::haproxy::save_state::{dump_command, save_state};
+
+use super::{at, socket, state_file};
+use crate::cli::SaveStateArgs;
+use crate::exit::Code;
+use crate::send::exchange_from;
+
+pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
+    let address = socket(&args.socket, Want::Any, verbose)?;
+    let exchange = exchange_from(&args.exchange);
+    let kind = at(master::probe(&address, &exchange), &address)?;
+    let path = state_file(
+        args.output.as_deref(),
+        &args.socket.config,
+        &address,
+        false,
+        verbose,
+    )?;
+    let command = dump_command(&kind, args.backend.as_deref())?;
+    let saved = at(save_state(&address, &command, &path, &exchange), &address)?;
+    if verbose {
+        eprintln!(
+            "sockctl: {address}: '{command}': {} bytes in {}",
+            saved.bytes,
+            sockctl::units::format_duration(saved.elapsed)
+        );
+    }
+    println!(
+        "saved {} servers of {} backends to {}",
+        saved.summary.servers,
+        saved.summary.backends,
+        saved.path.display()
+    );
+    Ok(Code::Ok)
+}

@@ -1,0 +1,361 @@
+//! `sockctl haproxy save-state`, `reload` and `proc` against a real HAProxy 2.6.
+
+use std::collections::HashMap;
+
+use crate::support::haproxy::Haproxy;
+use crate::support::{assert_fails, sockctl, stderr, stdout};
+
+fn send(socket: &std::path::Path, commands: &[&str]) -> String {
+    let out = sockctl()
+        .arg("send")
+        .arg(socket)
+        .args(commands)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// `show servers state be_app` as one map per server, keyed by the header's field names.
+fn servers(ha: &Haproxy) -> HashMap<String, HashMap<String, String>> {
+    let text = send(&ha.admin, &["show servers state be_app"]);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("1"));
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(' ')
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let row: HashMap<String, String> = header
+                .iter()
+                .zip(l.split(' '))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            (row["srv_name"].clone(), row)
+        })
+        .collect()
+}
+
+fn current_worker(ha: &Haproxy) -> String {
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "proc",
+            "--json",
+            "-s",
+            ha.master.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["workers"][0]["pid"].to_string()
+}
+
+#[test]
+fn drain_weight_and_maintenance_survive_reload_with_save_state() {
+    let Some(ha) = Haproxy::start() else { return };
+    send(
+        &ha.admin,
+        &[
+            "set server be_app/s1 state drain",
+            "set server be_app/s2 weight 50",
+            "set server be_app/s3 state maint",
+        ],
+    );
+    let old_worker = current_worker(&ha);
+    let out = sockctl()
+        .args(["haproxy", "reload", "--save-state"])
+        .args(["-s", ha.master.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!("reloaded: worker {old_worker} -> ")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "state saved to {} (3 servers)",
+            ha.state_file.display()
+        )),
+        "{line}"
+    );
+    assert_ne!(current_worker(&ha), old_worker);
+
+    let after = servers(&ha);
+    let admin = |name: &str| after[name]["srv_admin_state"].parse::<u32>().unwrap();
+    assert_eq!(admin("s1") & 0x08, 0x08, "s1 drain lost: {:?}", after["s1"]);
+    assert_eq!(after["s2"]["srv_uweight"], "50", "{:?}", after["s2"]);
+    assert_eq!(
+        admin("s3") & 0x01,
+        0x01,
+        "s3 maintenance lost: {:?}",
+        after["s3"]
+    );
+}
+
+#[test]
+fn without_save_state_the_changes_are_lost() {
+    // The control for the test above: the reload alone really does forget runtime changes.
+    let Some(ha) = Haproxy::start() else { return };
+    send(&ha.admin, &["set server be_app/s2 weight 50"]);
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", ha.master.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(servers(&ha)["s2"]["srv_uweight"], "1");
+}
+
+#[test]
+fn broken_config_reload_fails_and_the_old_worker_still_serves() {
+    let Some(ha) = Haproxy::start() else { return };
+    let old_worker = current_worker(&ha);
+    let config = std::fs::read_to_string(&ha.config).unwrap();
+    std::fs::write(
+        &ha.config,
+        config.replacen("global\n", "global\n    no_such_keyword\n", 1),
+    )
+    .unwrap();
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", ha.master.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(
+            "reload failed: the new configuration was rejected (failed reloads 0 -> 1)"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("worker {old_worker} still serves")),
+        "{line}"
+    );
+    assert!(stderr(&out).contains("haproxy -c -f"), "{}", stderr(&out));
+    assert_eq!(current_worker(&ha), old_worker);
+    let info = send(&ha.admin, &["show info"]);
+    assert!(info.contains(&format!("\nPid: {old_worker}\n")), "{info}");
+
+    // Fixed again, the next reload works and says so in JSON.
+    std::fs::write(&ha.config, config).unwrap();
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "reload",
+            "--json",
+            "-s",
+            ha.master.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], "reloaded");
+    assert_eq!(json["protocol"], "polled-counters");
+    assert_eq!(json["before"]["master"]["failed"], 1);
+    assert_eq!(json["after"]["master"]["reloads"], 2);
+    assert_eq!(json["old_worker"].to_string(), old_worker);
+    assert_ne!(json["new_worker"].to_string(), old_worker);
+    assert!(json["elapsed_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["state"].is_null());
+}
+
+#[test]
+fn save_state_through_stats_socket_and_master_gives_the_same_servers() {
+    let Some(ha) = Haproxy::start() else { return };
+    for socket in [&ha.admin, &ha.master] {
+        let file = ha.path("saved.state");
+        let out = sockctl()
+            .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
+            .args(["-o", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("saved 3 servers of 1 backends to {}\n", file.display())
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("1\n# be_id "), "{text}");
+        assert!(text.ends_with("\n\n"), "{text:?}");
+    }
+}
+
+#[test]
+fn save_state_of_an_unknown_backend_keeps_the_old_file() {
+    let Some(ha) = Haproxy::start() else { return };
+    let file = ha.path("keep.state");
+    std::fs::write(&file, "previous contents\n").unwrap();
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
+        .args(["--backend", "no_such_backend", "-o", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_fails(&out, 5, "Can't find backend");
+    assert_eq!(std::fs::read(&file).unwrap(), b"previous contents\n");
+}
+
+#[test]
+fn reload_on_a_stats_socket_is_refused() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", ha.admin.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "not an HAProxy master CLI");
+}
+
+#[test]
+fn socket_and_state_file_from_the_config() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .env_remove("SOCKCTL_SOCKET")
+        .args([
+            "-v",
+            "haproxy",
+            "save-state",
+            "--config",
+            ha.config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "using socket {} from the 'stats socket' line of {}",
+            ha.admin.display(),
+            ha.config.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(server-state-file of"), "{err}");
+    assert!(stdout(&out).ends_with(&format!("to {}\n", ha.state_file.display())));
+    assert!(ha.state_file.exists());
+
+    // $SOCKCTL_SOCKET comes first.
+    let out = sockctl()
+        .env("SOCKCTL_SOCKET", &ha.master)
+        .args([
+            "-v",
+            "haproxy",
+            "save-state",
+            "--config",
+            ha.config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("from $SOCKCTL_SOCKET"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn master_socket_from_the_running_master() {
+    let Some(ha) = Haproxy::start_alone() else {
+        return;
+    };
+    let out = sockctl()
+        .env_remove("SOCKCTL_SOCKET")
+        .args([
+            "-v",
+            "haproxy",
+            "proc",
+            "--json",
+            "--config",
+            "/nonexistent.cfg",
+        ])
+        .output()
+        .unwrap();
+    let pid = ha.master_pid();
+    if out.status.code() == Some(2) {
+        // Another HAProxy master runs on this machine (not one of ours): the message must
+        // list ours among them.
+        assert_fails(&out, 2, "several HAProxy masters are running");
+        assert!(
+            stderr(&out).contains(&format!("(pid {pid})")),
+            "{}",
+            stderr(&out)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("the -S argument of HAProxy master {pid}")),
+        "{}",
+        stderr(&out)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["master"]["pid"], pid);
+}
+
+#[test]
+fn nothing_to_discover_is_a_usage_error_that_says_what_was_tried() {
+    let _alone = crate::support::haproxy::exclusive();
+    if !sockctl::haproxy::discover::running_masters().is_empty() {
+        eprintln!("skipping: an HAProxy master that is not ours runs on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("haproxy.cfg");
+    std::fs::write(&config, "global\n    maxconn 100\n").unwrap();
+    let out = sockctl()
+        .env_remove("SOCKCTL_SOCKET")
+        .args([
+            "haproxy",
+            "save-state",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        2,
+        &format!(
+            "no socket given and none found ($SOCKCTL_SOCKET is not set; {} has no 'stats \
+             socket' line; no running HAProxy master was started with -S); give one with -s ADDR",
+            config.display()
+        ),
+    );
+}
+
+#[test]
+fn proc_table_marks_the_current_worker() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["haproxy", "proc", "-s", ha.master.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("PID "), "{text}");
+    assert!(
+        text.contains(&format!("{}  master", ha.master_pid())),
+        "{text}"
+    );
+    assert!(text.contains("worker (current)"), "{text}");
+    let raw = sockctl()
+        .args([
+            "haproxy",
+            "proc",
+            "--raw",
+            "-s",
+            ha.master.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&raw).starts_with("#<PID>"));
+}
