@@ -9,7 +9,13 @@ sockctl="$PWD/target/release/sockctl"
 
 run() {
     printf '\n$ sockctl'
-    printf " %q" "$@"
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            *[[:space:]]*) printf " '%s'" "$arg" ;;
+            *) printf ' %s' "$arg" ;;
+        esac
+    done
     printf '\n'
     "$sockctl" "$@"
 }
@@ -57,10 +63,31 @@ for _ in $(seq 100); do
     "$sockctl" send --timeout 1s "$dir/master.sock" "show proc" 2>/dev/null | grep -q '^# workers' && break
     sleep 0.05
 done
-run send "$dir/admin.sock" "show info"
-run send "$dir/master.sock" "show proc"
-run send "$dir/admin.sock" "set server be_app/s1 state drain" "show servers state be_app"
-run send -o "$dir/servers.state" "$dir/master.sock" "@1 show servers state"
-echo "(saved $(wc -c <"$dir/servers.state") bytes to $dir/servers.state atomically)"
+export SOCKCTL_SOCKET="$dir/master.sock"   # so the haproxy commands below need no -s
+run haproxy proc
+run send "$dir/admin.sock" "show info" --max-bytes 64KiB -o "$dir/info.txt"
+echo "(show info: $(wc -l <"$dir/info.txt") lines saved atomically to $dir/info.txt)"
+
+echo
+echo "# Change servers at runtime: drain s1, weight 50 on s2, maintenance on s3."
+run send "$dir/admin.sock" "set server be_app/s1 state drain" "set server be_app/s2 weight 50" \
+    "set server be_app/s3 state maint"
+run send "$dir/admin.sock" "show servers state be_app"
+
+echo "# Save the state where HAProxy loads it, then reload through the master and verify."
+run haproxy reload --save-state --config "$dir/haproxy.cfg"
+
+echo
+echo "# After the reload: a new worker, and the runtime changes survived (admin state 8 = drain,"
+echo "# weight 50, admin state 1 = maintenance)."
+run send "$dir/admin.sock" "show servers state be_app"
+run haproxy proc
+
+echo "# A broken configuration: the reload fails, sockctl says so, the old worker keeps serving."
+cp "$dir/haproxy.cfg" "$dir/haproxy.cfg.good"
+sed -i 's/^global$/global\n    no_such_keyword/' "$dir/haproxy.cfg"
+run haproxy reload || echo "(exit code $?)"
+mv "$dir/haproxy.cfg.good" "$dir/haproxy.cfg"
+
 printf '\n$ sockctl send %s "show info"   # nothing is listening here\n' "$dir/nothing.sock"
 "$sockctl" send "$dir/nothing.sock" "show info" || echo "(exit code $?)"
