@@ -2,6 +2,7 @@
 
 mod support;
 
+mod faults_state;
 mod haproxy_fake;
 mod haproxy_reload;
 mod send;

@@ -11,8 +11,14 @@ extern "C" fn on_signal(signal: libc::c_int) {
 }
 
 /// Installs the handlers without `SA_RESTART`, so blocking calls return `EINTR` and notice the
-/// request, and with `SA_RESETHAND`, so a second Ctrl-C kills at once.
+/// request, and with `SA_RESETHAND`, so a second Ctrl-C kills at once. A write past the
+/// file-size limit becomes an `EFBIG` error instead of a silent death, so the temporary file is
+/// removed and the message says why.
 pub fn install() {
+    // SAFETY: setting a signal to be ignored has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: a zeroed sigaction is valid; the handler only does atomic stores.
         unsafe {
