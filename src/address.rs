@@ -148,6 +148,11 @@ fn tcp(input: &str, rest: &str, family: Family) -> Result<Address, AddressError>
     if host.is_empty() {
         return Err(AddressError::new(input, "empty host"));
     }
+    // Found by fuzzing: `ipv6@ipv4@10.0.0.1:80` used to pass with the host `ipv4@10.0.0.1`.
+    let name_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if !host.chars().all(name_chars) && host.parse::<Ipv6Addr>().is_err() {
+        return Err(AddressError::new(input, "not a host name or IP address"));
+    }
     let port = match port.parse::<u16>() {
         Ok(0) | Err(_) => return Err(AddressError::new(input, "port must be 1-65535")),
         Ok(port) => port,
@@ -165,6 +170,13 @@ impl fmt::Display for Address {
             Address::Unix(path) => write!(f, "{}", path.display()),
             Address::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
             Address::Tcp { host, port, .. } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            // Found by fuzzing: a host called `abstract` shown as `abstract:80` reads back as
+            // an abstract socket.
+            Address::Tcp { host, port, .. }
+                if matches!(host.as_str(), "unix" | "abstract" | "tcp") =>
+            {
+                write!(f, "tcp:{host}:{port}")
+            }
             Address::Tcp { host, port, .. } => write!(f, "{host}:{port}"),
         }
     }
@@ -253,7 +265,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["/run/a.sock", "@haproxy", "127.0.0.1:80", "[::1]:80"] {
+        for s in [
+            "/run/a.sock",
+            "@haproxy",
+            "127.0.0.1:80",
+            "[::1]:80",
+            "tcp:abstract:80",
+        ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
     }

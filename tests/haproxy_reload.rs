@@ -359,3 +359,46 @@ fn proc_table_marks_the_current_worker() {
         .unwrap();
     assert!(stdout(&raw).starts_with("#<PID>"));
 }
+
+/// A process of another user that merely calls itself haproxy must not be taken for the
+/// master: root would send it its reload and save its "state".
+#[test]
+fn discovery_ignores_impostor_masters_of_other_users() {
+    use std::os::unix::process::CommandExt;
+    let _alone = crate::support::haproxy::exclusive();
+    let impostor = |uid: Option<u32>, socket: &str| {
+        let mut command = std::process::Command::new("bash");
+        command.args([
+            "-c",
+            &format!("exec -a haproxy sh -c 'sleep 30' sh -W -S {socket}"),
+        ]);
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid);
+        }
+        command.spawn().unwrap()
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let other_user = if me == 0 { Some(65534) } else { None };
+    let mut mine = impostor(None, "/tmp/sockctl-test-mine.sock");
+    let mut theirs = other_user.map(|uid| impostor(Some(uid), "/tmp/sockctl-test-theirs.sock"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let found = sockctl::haproxy::discover::running_masters();
+    let _ = mine.kill();
+    let _ = mine.wait();
+    if let Some(child) = theirs.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let sockets: Vec<&str> = found.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(
+        sockets.contains(&"/tmp/sockctl-test-mine.sock"),
+        "{found:?}"
+    );
+    assert!(
+        !sockets.contains(&"/tmp/sockctl-test-theirs.sock"),
+        "{found:?}"
+    );
+    if other_user.is_none() {
+        eprintln!("note: not root, so no process of another user could be started");
+    }
+}

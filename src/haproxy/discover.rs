@@ -106,8 +106,11 @@ pub fn find_socket(config: &Path, want: Want) -> Result<(Address, Source), Disco
 
 /// Running HAProxy masters and their `-S` socket, found from command lines under /proc.
 /// Workers are forked, not executed, so they share the master's command line: a process
-/// whose parent is one of the candidates is a worker and is left out.
+/// whose parent is one of the candidates is a worker and is left out. Only processes owned by
+/// root or by the caller count: anyone can start a process called haproxy with `-S` pointing
+/// at a socket of theirs, and root must not send its reload or read its state dump there.
 pub fn running_masters() -> Vec<(u32, String)> {
+    let me = rustix::process::geteuid().as_raw();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -120,6 +123,11 @@ pub fn running_masters() -> Vec<(u32, String)> {
         else {
             continue;
         };
+        let trusted = rustix::fs::stat(format!("/proc/{pid}"))
+            .is_ok_and(|st| st.st_uid == 0 || st.st_uid == me);
+        if !trusted {
+            continue;
+        }
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
