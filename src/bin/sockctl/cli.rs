@@ -12,7 +12,7 @@ use crate::exit::EXIT_CODES_HELP;
 #[derive(Parser)]
 #[command(
     name = "sockctl",
-    version,
+    version = env!("SOCKCTL_VERSION"),
     about = "Talk to the administrative sockets of Unix services (HAProxy first), correctly",
     long_about = "Talk to the administrative sockets of Unix services (HAProxy first), correctly.\n\n\
         sockctl sends a command, half-closes the connection so the server knows it is complete, \
