@@ -2,8 +2,10 @@
 
 mod support;
 
+mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;
+mod haproxy_views;
 mod send;
 mod send_faults;
 mod send_haproxy;
