@@ -174,6 +174,8 @@ fn stat_table_shows_the_operator_columns() {
         stdout(&out)
     );
     assert!(stdout(&out).contains("127.0.0.1:19263"));
+    let out = view("stat", &ha.admin, &["--columns", "svname", "--json"]);
+    assert_fails(&out, 2, "cannot be used with");
     let out = view("stat", &ha.admin, &["--columns", "svname,nope"]);
     assert_fails(&out, 2, "no column \"nope\"");
     assert!(stderr(&out).contains("pxname,svname,"), "{}", stderr(&out));

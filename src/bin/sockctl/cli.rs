@@ -260,9 +260,13 @@ pub struct StatArgs {
     #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
     pub types: Vec<StatType>,
 
-    /// Columns of the table, by header name, separated by commas (implies --table unless
-    /// --json or --raw is given)
-    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    /// Columns of the table, by header name, separated by commas (implies --table)
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        conflicts_with_all = ["json", "raw"]
+    )]
     pub columns: Vec<String>,
 
     #[command(flatten)]
