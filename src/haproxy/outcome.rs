@@ -27,9 +27,10 @@
 //! On the master CLI, 2.6 cannot tag anything: the master forwards each command of a line on
 //! a new connection to the worker, so `@1 set severity-output number; @1 CMD` loses the
 //! setting before `CMD` runs, and the master itself does not know the command. HAProxy 3.0
-//! added a master-side `set severity-output` that is injected into every forwarded command,
-//! but the master's own CLI (`@master`) does not know that command; sockctl does not rely on
-//! it. Through the master, failures are therefore recognized by their text: the messages of
+//! added a master-side `set severity-output` that the master injects into every forwarded
+//! command; by HAProxy's sources the master's own CLI (`@master`) does not know that command,
+//! and no 3.x master was at hand to check, so sockctl does not use it yet. Through the master,
+//! failures are therefore recognized by their text: the messages of
 //! [`ALWAYS_FAILURES`] and [`PLAIN_FAILURES`], at the start of a block. That covers the
 //! common commands (servers, backends, frontends, maps, ACLs, tables, routing errors), not
 //! every message of every command.
