@@ -19,11 +19,12 @@ use crate::send::exchange_from;
 #[derive(Serialize)]
 struct Report {
     ok: bool,
-    results: Vec<Result>,
+    results: Vec<Entry>,
 }
 
+/// One command in one process.
 #[derive(Serialize)]
-struct Result {
+struct Entry {
     command: String,
     /// `socket`, `worker` or `master`.
     target: &'static str,
@@ -34,11 +35,11 @@ struct Result {
     output: String,
     #[serde(skip)]
     bytes: Vec<u8>,
-    errors: Vec<Error>,
+    errors: Vec<EntryError>,
 }
 
 #[derive(Serialize)]
-struct Error {
+struct EntryError {
     /// The exit code this error alone would give.
     code: i32,
     #[serde(skip)]
@@ -111,7 +112,7 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<Code> {
 }
 
 /// Every COMMAND is checked before anything is sent.
-fn check_commands(args: &ExecArgs) -> std::result::Result<(), UsageError> {
+fn check_commands(args: &ExecArgs) -> Result<(), UsageError> {
     for (i, command) in args.commands.iter().enumerate() {
         let n = i + 1;
         if let Err(e) = Command::new(command.as_bytes()) {
@@ -145,8 +146,8 @@ fn one(
     exchange: &sockctl::Exchange,
     target: &Target,
     command: &str,
-) -> anyhow::Result<Result> {
-    let mut result = Result {
+) -> anyhow::Result<Entry> {
+    let mut result = Entry {
         command: command.to_string(),
         target: target.process.kind(),
         pid: target.process.pid(),
@@ -156,7 +157,7 @@ fn one(
         bytes: Vec::new(),
         errors: Vec::new(),
     };
-    let simple = |code: Code, message: String| Error {
+    let simple = |code: Code, message: String| EntryError {
         code: code as i32,
         exit: code,
         severity: None,
@@ -168,7 +169,7 @@ fn one(
             result.output = String::from_utf8_lossy(&outcome.output).into_owned();
             result.bytes = outcome.output;
             for failure in &outcome.failures {
-                result.errors.push(Error {
+                result.errors.push(EntryError {
                     code: Code::CommandFailed as i32,
                     exit: Code::CommandFailed,
                     severity: failure.severity,
