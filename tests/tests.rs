@@ -3,8 +3,10 @@
 mod support;
 
 mod faults_state;
+mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;
+mod haproxy_views;
 mod send;
 mod send_faults;
 mod send_haproxy;

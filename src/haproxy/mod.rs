@@ -16,15 +16,19 @@ pub mod config;
 pub mod discover;
 pub mod info;
 pub mod master;
+pub mod outcome;
 pub mod proc_list;
 pub mod reload;
+pub mod route;
 pub mod save_state;
 pub mod servers_state;
 pub mod stat;
 mod text;
 
 pub use info::Info;
+pub use outcome::{Failure, Framing, Outcome};
 pub use proc_list::{ProcList, Process};
+pub use route::Route;
 pub use servers_state::{
     ServerState, ServersState, StateError, StateSummary, StateValidator, ValidatingWriter,
 };
@@ -105,6 +109,36 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// A proxy or server name given by the user that would change the command it goes into: empty,
+/// or holding a space, a `;` or a backslash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName(pub String);
+
+impl fmt::Display for BadName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid name {:?}: it must be one word without ';' or '\\'",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadName {}
+
+/// `name` if it can go into a command as one argument.
+pub fn check_name(name: &str) -> Result<&str, BadName> {
+    let bad = name.is_empty()
+        || name
+            .chars()
+            .any(|c| c == ';' || c == '\\' || c.is_whitespace() || c.is_control());
+    if bad {
+        Err(BadName(name.to_string()))
+    } else {
+        Ok(name)
+    }
+}
 
 /// One value of `show stat` or `show info`: empty, a whole number, or anything else as text.
 ///
@@ -271,6 +305,8 @@ mod tests {
                     let _ = servers_state::parse(cut);
                     let _ = stat::parse(cut);
                     let _ = Info::parse(cut);
+                    let _ = outcome::read(cut, Framing::Plain);
+                    let _ = outcome::read(cut, Framing::Tagged);
                 }
                 seen += 1;
             }

@@ -240,6 +240,12 @@ impl<'a> Reload<'a> {
                 Ok(list) if done(&list) => return Ok(list),
                 Ok(list) => last_seen = summary(&list),
                 Err(ProcError::Exchange(e)) if transient(&e) => last_seen = e.to_string(),
+                // The poll only had what was left of the deadline: running out of it there is
+                // the deadline passing, not a broken exchange.
+                Err(ProcError::Exchange(
+                    ExchangeError::Timeout { .. }
+                    | ExchangeError::Connect(crate::connect::ConnectError::TimedOut { .. }),
+                )) if Instant::now() >= deadline => continue,
                 Err(e) => return Err(ReloadError::Proc(e)),
             }
             if crate::interrupt::requested() {

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Fields;
 use super::text::{self, excerpt};
+use super::{BadName, Fields, check_name};
 
 /// Longest line accepted, without its `\n`. Real lines are a few hundred bytes; the limit only
 /// bounds memory on a runaway reply.
@@ -467,6 +467,9 @@ pub struct ServerState {
     /// drain), `IDRAIN` (inherited drain), `RMAINT` (address resolution failed),
     /// `FQDN_CHANGED`; unknown bits as hex.
     pub admin_flags: Vec<String>,
+    /// `admin_state` in the words of `set server … state`: `maint` when any maintenance bit
+    /// is set, else `drain` when any drain bit is, else `ready`.
+    pub admin_state_name: &'static str,
     /// `srv_check_state`, a set of bits.
     pub check_state: u32,
     /// Names of the bits of `check_state`: `INPROGRESS`, `CONFIGURED`, `ENABLED`, `PAUSED`,
@@ -505,6 +508,18 @@ fn flag_names(bits: u32, table: &[(u32, &str)]) -> Vec<String> {
         names.push(format!("{:#x}", bits & !known));
     }
     names
+}
+
+fn admin_state_name(bits: u32) -> &'static str {
+    const MAINT: u32 = 0x01 | 0x02 | 0x04 | 0x20;
+    const DRAIN: u32 = 0x08 | 0x10;
+    if bits & MAINT != 0 {
+        "maint"
+    } else if bits & DRAIN != 0 {
+        "drain"
+    } else {
+        "ready"
+    }
 }
 
 fn op_state_name(state: u32) -> &'static str {
@@ -582,6 +597,14 @@ impl Row<'_> {
     }
 }
 
+/// `show servers state`, of one backend when named.
+pub fn command(backend: Option<&str>) -> Result<String, BadName> {
+    Ok(match backend {
+        None => "show servers state".into(),
+        Some(name) => format!("show servers state {}", check_name(name)?),
+    })
+}
+
 /// Validates `reply` as [`validate`] does, then reads every server line.
 pub fn parse(reply: &[u8]) -> Result<ServersState, StateError> {
     validate(reply)?;
@@ -619,6 +642,7 @@ pub fn parse(reply: &[u8]) -> Result<ServersState, StateError> {
             op_state_name: op_state_name(op_state),
             admin_state,
             admin_flags: flag_names(admin_state, ADMIN_FLAGS),
+            admin_state_name: admin_state_name(admin_state),
             check_state,
             check_flags: flag_names(check_state, CHECK_FLAGS),
             fields: Fields::new(Arc::clone(&shared), values),
@@ -728,6 +752,8 @@ mod tests {
                 (3, "be_app", 1)
             );
             assert_eq!(s1.admin_flags, ["FDRAIN"]);
+            assert_eq!(s1.admin_state_name, "drain");
+            assert_eq!(s2.admin_state_name, "ready");
             assert_eq!(s1.op_state_name, "running");
             assert_eq!(s2.weight, 50);
             assert!(s2.admin_flags.is_empty());
@@ -741,6 +767,7 @@ mod tests {
             assert_eq!((tpl1.address.as_str(), tpl1.port), ("127.0.0.2", 19999));
             assert_eq!((tpl5.admin_state, tpl5.op_state), (1, 0));
             assert_eq!(tpl5.admin_flags, ["FMAINT"]);
+            assert_eq!(tpl5.admin_state_name, "maint");
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use super::text::{self, excerpt};
-use super::{Fields, ParseError, Value};
+use super::{BadName, Fields, ParseError, Value, check_name};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Stat {
@@ -33,6 +33,38 @@ pub enum Kind {
     Backend,
     Server,
     Listener,
+}
+
+impl Kind {
+    /// The bit of this kind in the `<type>` argument of `show stat`.
+    fn mask(self) -> u32 {
+        match self {
+            Kind::Frontend => 1,
+            Kind::Backend => 2,
+            Kind::Server => 4,
+            Kind::Listener => 8,
+        }
+    }
+}
+
+/// `show stat`, filtered by the server when a proxy or kinds are given:
+/// `show stat <proxy|-1> <type mask|-1> -1`. An unknown proxy is then an error
+/// (`No such proxy.`) rather than an unfiltered dump.
+pub fn command(proxy: Option<&str>, kinds: &[Kind]) -> Result<String, BadName> {
+    if proxy.is_none() && kinds.is_empty() {
+        return Ok("show stat".into());
+    }
+    let proxy = match proxy {
+        Some(name) => check_name(name)?.to_string(),
+        None => "-1".into(),
+    };
+    let mask = kinds.iter().fold(0, |mask, kind| mask | kind.mask());
+    let mask = if mask == 0 {
+        "-1".to_string()
+    } else {
+        mask.to_string()
+    };
+    Ok(format!("show stat {proxy} {mask} -1"))
 }
 
 impl StatRow {
@@ -280,6 +312,26 @@ mod tests {
             Some(&Value::Text("127.0.0.1:19341".into()))
         );
         assert_eq!(new.rows[1].get("proto"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn commands_filter_on_the_server() {
+        assert_eq!(command(None, &[]).unwrap(), "show stat");
+        assert_eq!(
+            command(Some("be_app"), &[]).unwrap(),
+            "show stat be_app -1 -1"
+        );
+        assert_eq!(
+            command(None, &[Kind::Backend, Kind::Server]).unwrap(),
+            "show stat -1 6 -1"
+        );
+        assert_eq!(
+            command(Some("fe"), &[Kind::Frontend]).unwrap(),
+            "show stat fe 1 -1"
+        );
+        for bad in ["", "a b", "a;b", "a\\b"] {
+            assert!(command(Some(bad), &[]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -46,8 +46,12 @@ pub fn binary() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The configuration; `{dir}` in `extra_global` and `backend` stands for the temp dir, so
+/// that extra sockets and files can live there.
 pub fn config_text(dir: &Path, extra_global: &str, backend: &str) -> String {
     let d = dir.display();
+    let extra_global = extra_global.replace("{dir}", &d.to_string());
+    let backend = backend.replace("{dir}", &d.to_string());
     format!(
         "global
     stats socket {d}/admin.sock level admin

@@ -10,6 +10,15 @@ pub fn sockctl() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("sockctl").unwrap()
 }
 
+/// A recorded HAProxy reply or request, e.g. `fixture("3.4/stats_show_stat.reply")`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/haproxy/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -35,7 +35,7 @@ pub enum Commands {
     #[command(after_help = SEND_HELP)]
     Send(SendArgs),
 
-    /// HAProxy: save server state, reload through the master CLI, show processes
+    /// HAProxy: run commands with error detection, typed views, save state, reload
     #[command(subcommand)]
     Haproxy(HaproxyCommand),
 }
@@ -53,6 +53,22 @@ pub enum HaproxyCommand {
     /// Show the master's process list (`show proc`): master, workers, reload counters
     #[command(after_help = PROC_HELP)]
     Proc(ProcArgs),
+
+    /// Run HAProxy commands and fail (exit 1) when HAProxy says they failed
+    #[command(after_help = EXEC_HELP)]
+    Exec(ExecArgs),
+
+    /// `show stat` as typed rows keyed by the header HAProxy sent
+    #[command(after_help = STAT_HELP)]
+    Stat(StatArgs),
+
+    /// `show info` as one object
+    #[command(after_help = INFO_HELP)]
+    Info(InfoArgs),
+
+    /// `show servers state` with names for the numeric states
+    #[command(after_help = SERVERS_HELP)]
+    Servers(ServersArgs),
 }
 
 /// Where to find HAProxy when `-s` is not given.
@@ -117,13 +133,178 @@ pub struct ProcArgs {
     #[command(flatten)]
     pub socket: SocketArgs,
 
-    /// Print one JSON object
-    #[arg(long, conflicts_with = "raw")]
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// How a view is printed. Without a flag: a table on a terminal, JSON otherwise (`proc`: always
+/// a table).
+#[derive(Args)]
+pub struct FormatArgs {
+    /// Print one JSON document (the default when standard output is not a terminal)
+    #[arg(long, conflicts_with_all = ["table", "raw"])]
     pub json: bool,
+
+    /// Print aligned columns for a person (the default on a terminal)
+    #[arg(long, conflicts_with = "raw")]
+    pub table: bool,
 
     /// Print HAProxy's reply as it came
     #[arg(long)]
     pub raw: bool,
+}
+
+/// Which process of a master socket runs the command. Refused on a stats socket, whose
+/// process is fixed.
+#[derive(Args)]
+pub struct RouteArgs {
+    /// On a master socket: `current` worker (the default), a worker's PID, or `all` current
+    /// and old workers, each result labelled
+    #[arg(long, value_name = "WHICH", conflicts_with = "master")]
+    pub worker: Option<WorkerChoice>,
+
+    /// On a master socket: run in the master itself
+    #[arg(long)]
+    pub master: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerChoice {
+    Current,
+    All,
+    Pid(u32),
+}
+
+impl std::str::FromStr for WorkerChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "current" => Ok(WorkerChoice::Current),
+            "all" => Ok(WorkerChoice::All),
+            _ => s
+                .parse()
+                .ok()
+                .filter(|&pid| pid > 0)
+                .map(WorkerChoice::Pid)
+                .ok_or_else(|| format!("expected current, all or a PID, not {s:?}")),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub socket: SocketArgs,
+
+    #[command(flatten)]
+    pub route: RouteArgs,
+
+    /// Let a COMMAND hold `;` to run several commands (refused otherwise: a `;` in a value
+    /// would silently run the rest as another command)
+    #[arg(long)]
+    pub allow_chaining: bool,
+
+    /// Go on with the next COMMAND after a failure (exit with the worst outcome)
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Print one JSON document with every result, its process, output and errors
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+
+    /// Print the output bytes exactly, also on a terminal (where control characters are
+    /// otherwise escaped)
+    #[arg(long)]
+    pub raw: bool,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+
+    /// HAProxy commands, each on its own connection, in order
+    #[arg(value_name = "COMMAND", required = true)]
+    pub commands: Vec<String>,
+}
+
+/// Which worker of a master socket answers a view.
+#[derive(Args)]
+pub struct ViewRouteArgs {
+    /// On a master socket: `current` worker (the default) or a worker's PID
+    #[arg(long, value_name = "WHICH")]
+    pub worker: Option<WorkerChoice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatType {
+    Frontend,
+    Backend,
+    Server,
+}
+
+#[derive(Args)]
+pub struct StatArgs {
+    #[command(flatten)]
+    pub socket: SocketArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// Only this proxy (backend, frontend or listen section), filtered by HAProxy
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+
+    /// Only rows of these types (repeat or separate with commas)
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<StatType>,
+
+    /// Columns of the table, by header name, separated by commas (implies --table)
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        conflicts_with_all = ["json", "raw"]
+    )]
+    pub columns: Vec<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub socket: SocketArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args)]
+pub struct ServersArgs {
+    #[command(flatten)]
+    pub socket: SocketArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// Only the servers of this backend
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
 
     #[command(flatten)]
     pub exchange: ExchangeArgs,
@@ -156,7 +337,47 @@ const PROC_HELP: &str = "\
 Examples:
   sockctl haproxy proc
   sockctl haproxy proc -s /run/haproxy-master.sock --json
-  sockctl haproxy proc -s @haproxy-master --raw";
+  sockctl haproxy proc -s @haproxy-master --raw
+
+The table is the default, also when standard output is not a terminal.";
+
+const EXEC_HELP: &str = "\
+Examples:
+  sockctl haproxy exec -s /run/haproxy/admin.sock 'set server be_app/s1 state drain'
+  sockctl haproxy exec -s /run/haproxy-master.sock --worker all 'show info'
+  sockctl haproxy exec --allow-chaining 'set weight be_app/s1 50; show servers state be_app'
+
+On a stats socket each COMMAND is sent after 'set severity-output number;': messages of
+severity 0-3 (emerg..err) are failures, their text goes to standard error, and the tags are
+removed from what is shown, which is otherwise exactly HAProxy's reply. 'Unknown command',
+'Permission denied', 'This command is restricted' and JSON 'errorStr' replies are failures
+too. Through a master socket HAProxy 2.6 gives no severities; failures are recognized by
+HAProxy's error texts ('No such server.', 'Can't find backend.', ...).
+Exit codes: 0 every command succeeded, 1 HAProxy said a command failed, 2 usage (a ';'
+without --allow-chaining, --worker on a stats socket), 3 cannot connect, 4 timeout, 5 bad
+reply; see sockctl --help.";
+
+const STAT_HELP: &str = "\
+Examples:
+  sockctl haproxy stat --backend be_app --type server
+  sockctl haproxy stat -s /run/haproxy/admin.sock --json | jq '.rows[] | {svname, status}'
+  sockctl haproxy stat --columns pxname,svname,status,scur,rate
+
+Rows are keyed by the header HAProxy sent, so every version works; numbers are numbers and
+empty fields null. Default table columns: pxname, svname, status, weight, scur, smax,
+check_status, lastchg.";
+
+const INFO_HELP: &str = "\
+Examples:
+  sockctl haproxy info
+  sockctl haproxy info -s /run/haproxy/admin.sock --json | jq .CurrConns
+  sockctl haproxy info -s /run/haproxy-master.sock --worker 4242";
+
+const SERVERS_HELP: &str = "\
+Examples:
+  sockctl haproxy servers
+  sockctl haproxy servers --backend be_app --json | jq '.servers[] | {name, admin_state_name}'
+  sockctl haproxy servers -s /run/haproxy-master.sock --worker 4242 --table";
 
 const SEND_HELP: &str = "\
 Examples:

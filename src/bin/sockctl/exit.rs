@@ -7,8 +7,12 @@ use sockctl::connect::ConnectError;
 use sockctl::exchange::{CommandError, ExchangeError};
 use sockctl::haproxy::discover::DiscoverError;
 use sockctl::haproxy::master::ProcError;
+use sockctl::haproxy::outcome::{Failure, OutcomeError};
 use sockctl::haproxy::reload::ReloadError;
+use sockctl::haproxy::route::RunError;
 use sockctl::haproxy::save_state::SaveError;
+use sockctl::haproxy::servers_state::StateError;
+use sockctl::haproxy::{BadName, ParseError};
 use sockctl::lock::LockError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,10 +143,32 @@ pub fn for_error(err: &anyhow::Error) -> Code {
         if let Some(e) = cause.downcast_ref::<LockError>() {
             return for_lock(e);
         }
+        if let Some(e) = cause.downcast_ref::<RunError>() {
+            return match e {
+                RunError::Command(_) => Code::Usage,
+                RunError::Exchange(e) => for_exchange(e),
+                RunError::Reply(_) => Code::BadReply,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<StateError>() {
+            return match e {
+                StateError::UnknownCommand { .. }
+                | StateError::PermissionDenied { .. }
+                | StateError::NoSuchBackend { .. } => Code::CommandFailed,
+                _ => Code::BadReply,
+            };
+        }
+        if cause.is::<Failure>() {
+            return Code::CommandFailed;
+        }
+        if cause.is::<ParseError>() || cause.is::<OutcomeError>() {
+            return Code::BadReply;
+        }
         if cause.is::<UsageError>()
             || cause.is::<AddressError>()
             || cause.is::<CommandError>()
             || cause.is::<DiscoverError>()
+            || cause.is::<BadName>()
         {
             return Code::Usage;
         }

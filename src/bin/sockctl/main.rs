@@ -7,8 +7,10 @@ mod haproxy;
 mod lines;
 mod output;
 mod report;
+mod sanitize;
 mod send;
 mod signals;
+mod table;
 
 use clap::Parser;
 
@@ -24,6 +26,10 @@ fn main() {
             HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.verbose),
             HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.verbose),
             HaproxyCommand::Proc(args) => haproxy::proc::run(args, cli.verbose),
+            HaproxyCommand::Exec(args) => haproxy::exec::run(args, cli.verbose),
+            HaproxyCommand::Stat(args) => haproxy::stat::run(args, cli.verbose),
+            HaproxyCommand::Info(args) => haproxy::info::run(args, cli.verbose),
+            HaproxyCommand::Servers(args) => haproxy::servers::run(args, cli.verbose),
         },
     };
     // Everything the command held (temp files, connections) has been dropped by now.

@@ -1,10 +1,13 @@
 //! Messages on stderr: one line each, `sockctl: <where>: <what>: <why>`.
 
 use sockctl::units::format_duration;
+
+use crate::sanitize;
 use sockctl::{Address, Command, Report};
 
+/// Messages may quote the server, so control characters are escaped.
 pub fn error(err: &anyhow::Error) {
-    eprintln!("sockctl: {err:#}");
+    eprintln!("sockctl: {}", sanitize::text(&format!("{err:#}")));
 }
 
 pub fn exchange_facts(address: &Address, command: &Command, facts: &Report) {

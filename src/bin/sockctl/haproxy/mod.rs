@@ -1,8 +1,14 @@
 //! `sockctl haproxy …`: the commands that know HAProxy.
 
+pub mod exec;
+pub mod info;
 pub mod proc;
 pub mod reload;
 pub mod save_state;
+pub mod servers;
+pub mod stat;
+mod target;
+mod view;
 
 use std::path::{Path, PathBuf};
 

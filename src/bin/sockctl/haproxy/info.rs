@@ -1,0 +1,36 @@
+//! `sockctl haproxy info`.
+
+use sockctl::haproxy::info::Info;
+
+use super::at;
+use super::view::{self, Mode, Source};
+use crate::cli::InfoArgs;
+use crate::exit::Code;
+use crate::table;
+
+pub fn run(args: InfoArgs, verbose: bool) -> anyhow::Result<Code> {
+    let mode = view::mode(&args.format, view::on_terminal());
+    let source = Source {
+        socket: &args.socket,
+        route: &args.route,
+        exchange: &args.exchange,
+    };
+    let (address, reply) = view::fetch(&source, "show info", verbose)?;
+    if mode == Mode::Raw {
+        view::print(&reply)?;
+        return Ok(Code::Ok);
+    }
+    let info = at(Info::parse(&reply), &address)?;
+    match mode {
+        Mode::Json => view::print_json(&info)?,
+        _ => {
+            let rows: Vec<Vec<String>> = info
+                .entries
+                .iter()
+                .map(|(key, value)| vec![key.clone(), value.to_string()])
+                .collect();
+            view::print(table::render(&["FIELD", "VALUE"], &rows).as_bytes())?;
+        }
+    }
+    Ok(Code::Ok)
+}

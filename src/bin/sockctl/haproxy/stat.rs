@@ -1,0 +1,121 @@
+//! `sockctl haproxy stat`.
+
+use sockctl::haproxy::Value;
+use sockctl::haproxy::stat::{self, Kind, Stat};
+
+use super::at;
+use super::view::{self, Mode, Source};
+use crate::cli::{StatArgs, StatType};
+use crate::exit::{Code, UsageError};
+use crate::table;
+
+/// What an operator looks at first: name, status, weight, current and highest sessions,
+/// last check, seconds since the last status change.
+const DEFAULT_COLUMNS: &[&str] = &[
+    "pxname",
+    "svname",
+    "status",
+    "weight",
+    "scur",
+    "smax",
+    "check_status",
+    "lastchg",
+];
+
+pub fn run(args: StatArgs, verbose: bool) -> anyhow::Result<Code> {
+    let kinds: Vec<Kind> = args
+        .types
+        .iter()
+        .map(|t| match t {
+            StatType::Frontend => Kind::Frontend,
+            StatType::Backend => Kind::Backend,
+            StatType::Server => Kind::Server,
+        })
+        .collect();
+    let command = stat::command(args.backend.as_deref(), &kinds)
+        .map_err(|e| UsageError(format!("--backend: {e}")))?;
+    let mode = view::mode(
+        &args.format,
+        !args.columns.is_empty() || view::on_terminal(),
+    );
+    let source = Source {
+        socket: &args.socket,
+        route: &args.route,
+        exchange: &args.exchange,
+    };
+    let (address, reply) = view::fetch(&source, &command, verbose)?;
+    if mode == Mode::Raw {
+        view::print(&reply)?;
+        return Ok(Code::Ok);
+    }
+    let stat = at(stat::parse(&reply), &address)?;
+    match mode {
+        Mode::Json => view::print_json(&stat)?,
+        _ => view::print(table(&stat, &args.columns)?.as_bytes())?,
+    }
+    Ok(Code::Ok)
+}
+
+/// The chosen columns (all must exist), or the default ones this version has.
+fn table(stat: &Stat, chosen: &[String]) -> Result<String, UsageError> {
+    let columns: Vec<&str> = if chosen.is_empty() {
+        DEFAULT_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| stat.fields.iter().any(|f| f == c))
+            .collect()
+    } else {
+        for name in chosen {
+            if !stat.fields.contains(name) {
+                return Err(UsageError(format!(
+                    "--columns: no column {name:?} in this HAProxy's 'show stat'; it has: {}",
+                    stat.fields.join(",")
+                )));
+            }
+        }
+        chosen.iter().map(String::as_str).collect()
+    };
+    let rows: Vec<Vec<String>> = stat
+        .rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| match row.get(c) {
+                    None | Some(Value::Null) => "-".to_string(),
+                    Some(value) => value.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    Ok(table::render(&columns, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_and_chosen_columns() {
+        let stat = stat::parse(include_bytes!(
+            "../../../../tests/fixtures/haproxy/3.4/stats_show_stat.reply"
+        ))
+        .unwrap();
+        let text = table(&stat, &[]).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+            DEFAULT_COLUMNS
+        );
+        assert!(text.contains("be_app"), "{text}");
+        assert!(text.contains("L4CON"), "{text}");
+        let chosen = table(&stat, &["svname".into(), "addr".into()]).unwrap();
+        assert!(chosen.starts_with("svname  "), "{chosen}");
+        assert!(chosen.contains("127.0.0.1:19341"), "{chosen}");
+        let err = table(&stat, &["nope".into()]).unwrap_err().to_string();
+        assert!(
+            err.contains("\"nope\"") && err.contains("pxname,svname"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! What the typed views share: choosing the output form, and fetching one command's output
+//! from one process with error detection.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
+use serde::Serialize;
+use sockctl::Address;
+use sockctl::haproxy::discover::Want;
+use sockctl::haproxy::{master, route};
+
+use super::target;
+use super::{at, socket};
+use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketArgs, ViewRouteArgs, WorkerChoice};
+use crate::exit::UsageError;
+use crate::send::exchange_from;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Json,
+    Table,
+    Raw,
+}
+
+/// The form asked for, else a table when `table_by_default`.
+pub fn mode(format: &FormatArgs, table_by_default: bool) -> Mode {
+    if format.json {
+        Mode::Json
+    } else if format.table {
+        Mode::Table
+    } else if format.raw {
+        Mode::Raw
+    } else if table_by_default {
+        Mode::Table
+    } else {
+        Mode::Json
+    }
+}
+
+/// Views are tables for a person at a terminal, JSON for programs.
+pub fn on_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Where a view's command runs: the stats socket's process, or one worker of a master.
+pub struct Source<'a> {
+    pub socket: &'a SocketArgs,
+    pub route: &'a ViewRouteArgs,
+    pub exchange: &'a ExchangeArgs,
+}
+
+/// Runs `command` in the process `source` names and returns its output, or the failure
+/// HAProxy reported, with the address in front of the error.
+pub fn fetch(
+    source: &Source<'_>,
+    command: &str,
+    verbose: bool,
+) -> anyhow::Result<(Address, Vec<u8>)> {
+    if source.route.worker == Some(WorkerChoice::All) {
+        return Err(UsageError(
+            "a view shows one process: give --worker current or --worker PID (exec runs a \
+             command in all workers)"
+                .into(),
+        )
+        .into());
+    }
+    let address = socket(source.socket, Want::Any, verbose)?;
+    let exchange = exchange_from(source.exchange);
+    let kind = at(master::probe(&address, &exchange), &address)?;
+    let route_args = RouteArgs {
+        worker: source.route.worker,
+        master: false,
+    };
+    let target = target::resolve(&kind, &route_args)?
+        .into_iter()
+        .next()
+        .expect("one target for one worker");
+    if verbose {
+        eprintln!("sockctl: {address}: '{command}' in {}", target.process);
+    }
+    let outcome = route::run(&address, &exchange, target.route, command)
+        .with_context(|| format!("{address}: '{command}'"))?;
+    let output = outcome
+        .into_result()
+        .with_context(|| format!("{address}: '{command}'"))?;
+    Ok((address, output))
+}
+
+/// One JSON document and a newline. Serialized first, so that a closed stdout is an
+/// `io::Error` (quietly ignored) rather than a serde error.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    print(&text)
+}
+
+pub fn print(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}

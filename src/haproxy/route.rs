@@ -1,0 +1,191 @@
+//! Sending a command where it should run, and reading whether it succeeded.
+//!
+//! On a stats socket a command runs in the process that owns the socket. On the master CLI a
+//! command runs in the master unless it starts with a routing prefix: `@1` for the current
+//! worker (the one with the fewest reloads), `@!PID` for any worker by PID, `@master` for the
+//! master. A prefix applies to one command only: in `@1 a; b`, `b` runs in the master. So a
+//! chain is routed by prefixing each of its commands.
+
+use std::fmt;
+
+use crate::address::Address;
+use crate::exchange::{Command, CommandError, Exchange, ExchangeError};
+use crate::haproxy::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
+
+/// Where a command goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A stats socket: the command goes as it is, after [`SEVERITY_PREFIX`].
+    Direct,
+    /// Through the master to the current worker (`@1`).
+    CurrentWorker,
+    /// Through the master to the worker with this PID (`@!PID`), current or old.
+    Worker(u32),
+    /// The master itself (`@master`).
+    Master,
+}
+
+impl Route {
+    /// The master CLI prefix, if any.
+    pub fn prefix(&self) -> Option<String> {
+        match self {
+            Route::Direct => None,
+            Route::CurrentWorker => Some("@1".into()),
+            Route::Worker(pid) => Some(format!("@!{pid}")),
+            Route::Master => Some("@master".into()),
+        }
+    }
+
+    /// How the reply of a command sent this way reads (see [`outcome`] for why the master
+    /// gives no severity tags).
+    pub fn framing(&self) -> Framing {
+        match self {
+            Route::Direct => Framing::Tagged,
+            _ => Framing::Plain,
+        }
+    }
+
+    /// The line to send to run `command` (one command, or a chain with `;`) this way.
+    pub fn line(&self, command: &str) -> Result<Command, CommandError> {
+        let line = match self.prefix() {
+            None => format!("{SEVERITY_PREFIX}{command}"),
+            Some(prefix) => split_chain(command)
+                .into_iter()
+                .map(|part| format!("{prefix} {part}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        Command::new(line)
+    }
+}
+
+/// The commands of a chain, split where HAProxy splits it: at each `;` that no backslash
+/// escapes. Parts are trimmed; empty ones are dropped (on the master, a lone prefix would
+/// change the session's default target).
+pub fn split_chain(command: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for at in separators(command) {
+        parts.push(command.get(start..at).unwrap_or_default());
+        start = at + 1;
+    }
+    parts.push(command.get(start..).unwrap_or_default());
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Whether `command` holds a `;` that HAProxy would take as the end of a command.
+pub fn is_chain(command: &str) -> bool {
+    !separators(command).is_empty()
+}
+
+/// Offsets of the unescaped `;` (a backslash escapes the byte after it, as in HAProxy).
+fn separators(command: &str) -> Vec<usize> {
+    let bytes = command.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b';' => {
+                found.push(i);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    found
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The command holds a line break.
+    Command(CommandError),
+    Exchange(ExchangeError),
+    Reply(OutcomeError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Command(e) => e.fmt(f),
+            RunError::Exchange(e) => e.fmt(f),
+            RunError::Reply(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Runs `command` by `route` on its own connection and reads the outcome. The whole reply is
+/// held in memory; bound it with [`Exchange::max_bytes`].
+pub fn run(
+    address: &Address,
+    exchange: &Exchange,
+    route: Route,
+    command: &str,
+) -> Result<Outcome, RunError> {
+    let line = route.line(command).map_err(RunError::Command)?;
+    let mut reply = Vec::new();
+    exchange
+        .run(address, &line, &mut reply)
+        .map_err(RunError::Exchange)?;
+    outcome::read(&reply, route.framing()).map_err(RunError::Reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(route: Route, command: &str) -> String {
+        route.line(command).unwrap().to_string()
+    }
+
+    #[test]
+    fn lines_per_route() {
+        assert_eq!(
+            line(Route::Direct, "show info"),
+            "set severity-output number; show info"
+        );
+        assert_eq!(line(Route::CurrentWorker, "show info"), "@1 show info");
+        assert_eq!(line(Route::Worker(42), "show info"), "@!42 show info");
+        assert_eq!(line(Route::Master, "show proc"), "@master show proc");
+        // Every command of a chain is routed, not only the first.
+        assert_eq!(
+            line(
+                Route::CurrentWorker,
+                "set server b/s state drain; show servers state b"
+            ),
+            "@1 set server b/s state drain; @1 show servers state b"
+        );
+        assert_eq!(
+            line(Route::Direct, "a; b"),
+            "set severity-output number; a; b"
+        );
+        assert!(Route::Direct.line("a\nb").is_err());
+    }
+
+    #[test]
+    fn chains_split_where_haproxy_splits() {
+        assert_eq!(split_chain("a; b ;c"), ["a", "b", "c"]);
+        assert_eq!(split_chain("set map m k a\\;b"), ["set map m k a\\;b"]);
+        assert_eq!(split_chain("a\\\\; b"), ["a\\\\", "b"]);
+        assert_eq!(split_chain(" ;; a ;"), ["a"]);
+        assert_eq!(split_chain("a\\"), ["a\\"]);
+        assert!(is_chain("a; b"));
+        assert!(is_chain("a;"));
+        assert!(!is_chain("a\\; b"));
+        assert!(!is_chain("show info"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_never_panics(command in "[a-z;\\\\ é]{0,40}") {
+            let _ = split_chain(&command);
+            let _ = is_chain(&command);
+        }
+    }
+}

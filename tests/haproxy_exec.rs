@@ -1,0 +1,326 @@
+//! `sockctl haproxy exec`: error detection and routing against a real HAProxy 2.6, and the
+//! JSON shape.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
+use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+
+/// The `--json` document as the README documents it; unknown fields fail the round trip.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecDoc {
+    ok: bool,
+    results: Vec<ResultDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultDoc {
+    command: String,
+    target: String,
+    pid: Option<u32>,
+    role: Option<String>,
+    ok: bool,
+    output: String,
+    errors: Vec<ErrorDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorDoc {
+    code: i32,
+    severity: Option<u8>,
+    severity_name: Option<String>,
+    message: String,
+}
+
+/// Parses `--json` output into the documented struct and checks nothing was lost.
+fn exec_json(out: &std::process::Output) -> ExecDoc {
+    let doc: ExecDoc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+    doc
+}
+
+fn exec(socket: &std::path::Path, args: &[&str]) -> std::process::Output {
+    sockctl()
+        .args(["haproxy", "exec", "-s"])
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn send(socket: &std::path::Path, command: &str) -> Vec<u8> {
+    let out = sockctl()
+        .arg("send")
+        .arg(socket)
+        .arg(command)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.stdout
+}
+
+#[test]
+fn successes_print_exactly_what_haproxy_sends() {
+    let Some(ha) = Haproxy::start() else { return };
+    for command in ["show version", "help", "set server be_app/s1 state drain"] {
+        let out = exec(&ha.admin, &[command]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(out.stdout, send(&ha.admin, command), "{command}");
+        assert_eq!(stderr(&out), "");
+        let through_master = exec(&ha.master, &[command]);
+        assert_eq!(through_master.status.code(), Some(0));
+        assert_eq!(
+            through_master.stdout,
+            send(&ha.master, &format!("@1 {command}")),
+            "{command}"
+        );
+    }
+    // A dump, and several commands in order (both outputs stable over time).
+    let out = exec(&ha.admin, &["show cli sockets", "show version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut expected = send(&ha.admin, "show cli sockets");
+    expected.extend(send(&ha.admin, "show version"));
+    assert_eq!(stdout(&out), String::from_utf8(expected).unwrap());
+}
+
+/// The four failures of the issue, on the stats socket (tagged) and through the master (by
+/// text): exit 1, HAProxy's message on stderr, nothing on stdout.
+#[test]
+fn failures_exit_1_with_the_message_on_stderr() {
+    let Some(ha) = Haproxy::start() else { return };
+    let cases = [
+        ("show servers state nosuch", "Can't find backend."),
+        ("disable server nosuch/s1", "No such backend."),
+        ("set server be_app/nosuch state drain", "No such server."),
+        ("foo", "Unknown command"),
+    ];
+    for socket in [&ha.admin, &ha.master] {
+        for (command, message) in cases {
+            let out = exec(socket, &[command]);
+            assert_fails(&out, 1, &format!("'{command}': {message}"));
+            assert_eq!(stdout(&out), "", "{command}");
+            assert!(!stderr(&out).contains("[3]"), "{}", stderr(&out));
+        }
+    }
+    let out = exec(&ha.master, &["set server be_app/nosuch state drain"]);
+    assert!(stderr(&out).contains("(current): "), "{}", stderr(&out));
+    // A failure stops the run unless --keep-going.
+    let out = exec(&ha.admin, &["foo", "show version"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let out = exec(&ha.admin, &["--keep-going", "foo", "show version"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, send(&ha.admin, "show version"));
+}
+
+#[test]
+fn commands_above_the_socket_level_are_refused() {
+    let Some(ha) = Haproxy::start_with(
+        "    stats socket {dir}/operator.sock level operator\n",
+        DEFAULT_BACKEND,
+    ) else {
+        return;
+    };
+    let operator = ha.path("operator.sock");
+    let out = exec(&operator, &["set server be_app/s1 state drain"]);
+    assert_fails(&out, 1, "Permission denied");
+    let out = exec(&operator, &["debug dev exit"]);
+    assert_fails(&out, 1, "restricted");
+    let out = exec(&operator, &["show version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The drain did not happen.
+    let state = String::from_utf8(send(&ha.admin, "show servers state be_app")).unwrap();
+    assert!(state.contains(" s1 127.0.0.1 2 0 "), "{state}");
+}
+
+#[test]
+fn chaining_is_refused_unless_allowed_and_then_routed_whole() {
+    // Refused before connecting: this socket does not exist.
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", "/nonexistent/admin.sock"])
+        .arg("set map m k a;b")
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "--allow-chaining");
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "exec",
+            "-s",
+            "/nonexistent/admin.sock",
+            "@1 show info",
+        ])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "--worker or --master");
+
+    let Some(ha) = Haproxy::start() else { return };
+    let chain = "set server be_app/s1 state drain; show servers state be_app";
+    for socket in [&ha.admin, &ha.master] {
+        let out = exec(socket, &["--allow-chaining", chain]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        // The silent drain's empty block, then the dump showing it (admin state 8).
+        assert!(text.starts_with("\n1\n# be_id"), "{text}");
+        assert!(text.contains(" s1 127.0.0.1 2 8 "), "{text}");
+    }
+    // One failing part fails the whole, the other's output is kept.
+    let out = exec(
+        &ha.admin,
+        &[
+            "--allow-chaining",
+            "set server be_app/nosuch state drain; show version",
+        ],
+    );
+    assert_fails(&out, 1, "No such server.");
+    assert_eq!(out.stdout, send(&ha.admin, "show version"));
+}
+
+#[test]
+fn routing_on_the_master() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = exec(&ha.master, &["--master", "show proc"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("#<PID>"), "{}", stdout(&out));
+
+    let out = exec(&ha.master, &["--json", "show info"]);
+    let doc = exec_json(&out);
+    let pid = doc.results[0].pid.unwrap();
+    assert_eq!(doc.results[0].target, "worker");
+    assert_eq!(doc.results[0].role.as_deref(), Some("current"));
+    assert!(doc.results[0].output.contains(&format!("\nPid: {pid}\n")));
+    let out = exec(&ha.master, &["--worker", &pid.to_string(), "show info"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("\nPid: {pid}\n")));
+    // A PID that is no worker: the master says so.
+    let out = exec(&ha.master, &["--worker", "1", "show info"]);
+    assert_fails(&out, 1, "Can't find the target PID");
+    // Routing options need a master socket.
+    let out = exec(&ha.admin, &["--worker", "current", "show info"]);
+    assert_fails(&out, 2, "need a master socket");
+}
+
+/// Holds a request half-sent on the frontend so that the worker serving it outlives a reload.
+fn busy_connection(ha: &Haproxy) -> UnixStream {
+    let mut stream = UnixStream::connect(ha.path("fe.sock")).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    stream
+}
+
+#[test]
+fn worker_all_runs_in_current_and_old_workers() {
+    let Some(ha) = Haproxy::start() else { return };
+    let _busy = busy_connection(&ha);
+    std::thread::sleep(Duration::from_millis(200));
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s"])
+        .arg(&ha.master)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let start = Instant::now();
+    let doc = loop {
+        let out = exec(&ha.master, &["--worker", "all", "--json", "show info"]);
+        if out.status.code() == Some(0) {
+            let doc = exec_json(&out);
+            if doc.results.len() == 2 {
+                break doc;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let roles: Vec<_> = doc.results.iter().map(|r| r.role.as_deref()).collect();
+    assert_eq!(roles, [Some("current"), Some("old")]);
+    for result in &doc.results {
+        let pid = result.pid.unwrap();
+        assert!(result.output.contains(&format!("\nPid: {pid}\n")), "{pid}");
+    }
+    assert_ne!(doc.results[0].pid, doc.results[1].pid);
+
+    let out = exec(&ha.master, &["--worker", "all", "show version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(headers.len(), 2, "{text}");
+    assert!(headers[0].ends_with(" (current) =="), "{text}");
+    assert!(headers[1].ends_with(" (old) =="), "{text}");
+    // The worst outcome wins.
+    let out = exec(
+        &ha.master,
+        &["--worker", "all", "set server be_app/nosuch state drain"],
+    );
+    assert_fails(
+        &out,
+        1,
+        "(old): 'set server be_app/nosuch state drain': No such server.",
+    );
+}
+
+#[test]
+fn json_reports_every_result_with_its_errors() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = exec(
+        &ha.admin,
+        &[
+            "--json",
+            "--keep-going",
+            "show version",
+            "set server be_app/nosuch state drain",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc = exec_json(&out);
+    assert!(!doc.ok);
+    let [version, bad] = &doc.results[..] else {
+        panic!("{doc:?}")
+    };
+    assert_eq!(
+        (version.target.as_str(), version.pid, version.ok),
+        ("socket", None, true)
+    );
+    assert_eq!(version.output.as_bytes(), send(&ha.admin, "show version"));
+    assert_eq!(bad.output, "");
+    let error = &bad.errors[0];
+    assert_eq!(
+        (error.code, error.severity, error.severity_name.as_deref()),
+        (1, Some(3), Some("err"))
+    );
+    assert_eq!(error.message, "No such server.");
+}
+
+/// A JSON dump that says it failed, as HAProxy does when its buffer is too small.
+#[test]
+fn json_error_strings_fail() {
+    let responder = |command: &[u8]| match command {
+        b"set severity-output number; show info json\n" => {
+            Reply::Bytes(b"\n[{\"errorStr\":\"output buffer too short\"}]\n\n".to_vec())
+        }
+        _ => Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", server.address(), "show info json"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "output buffer too short");
+}

@@ -1,0 +1,372 @@
+//! `sockctl haproxy stat|info|servers|proc`: the typed views against a real HAProxy 2.6, the
+//! 3.4 layouts replayed from recordings, and the documented JSON shapes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::haproxy::Haproxy;
+use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// `stat --json`, as documented.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatDoc {
+    fields: Vec<String>,
+    rows: Vec<Object>,
+}
+
+/// `servers --json`, as documented.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServersDoc {
+    version: u32,
+    fields: Vec<String>,
+    servers: Vec<ServerDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerDoc {
+    backend_id: u32,
+    backend: String,
+    id: u32,
+    name: String,
+    address: String,
+    port: u16,
+    weight: u32,
+    op_state: u32,
+    op_state_name: String,
+    admin_state: u32,
+    admin_flags: Vec<String>,
+    admin_state_name: String,
+    check_state: u32,
+    check_flags: Vec<String>,
+    fields: BTreeMap<String, String>,
+}
+
+/// `proc --json`, as documented.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcDoc {
+    master: ProcessDoc,
+    workers: Vec<ProcessDoc>,
+    old_workers: Vec<ProcessDoc>,
+    programs: Vec<ProcessDoc>,
+    old_programs: Vec<ProcessDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcessDoc {
+    pid: u32,
+    kind: String,
+    reloads: u32,
+    failed: Option<u32>,
+    uptime: String,
+    uptime_secs: Option<u64>,
+    version: String,
+}
+
+/// Parses a view's JSON into its documented struct, and checks that serializing that struct
+/// gives the same document: no field unknown, none lost, none renamed.
+fn round_trip<T: DeserializeOwned + Serialize>(out: &std::process::Output) -> T {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let doc: T =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+    doc
+}
+
+fn view(name: &str, socket: &std::path::Path, args: &[&str]) -> std::process::Output {
+    sockctl()
+        .args(["haproxy", name, "-s"])
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const CHECKED_BACKEND: &str = "backend be_app
+    server s1 127.0.0.1:19261
+    server s2 127.0.0.1:19262
+    server s3 127.0.0.1:19263 check
+";
+
+#[test]
+fn stat_rows_are_keyed_by_the_header() {
+    let Some(ha) = Haproxy::start_with("", CHECKED_BACKEND) else {
+        return;
+    };
+    // Not a terminal: JSON is the default.
+    for socket in [&ha.admin, &ha.master] {
+        let doc: StatDoc = round_trip(&view("stat", socket, &[]));
+        assert_eq!(doc.fields[..2], ["pxname", "svname"]);
+        assert!(doc.fields.len() > 100);
+        let names: Vec<&str> = doc
+            .rows
+            .iter()
+            .map(|r| r["svname"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["FRONTEND", "s1", "s2", "s3", "BACKEND"]);
+        let s1 = &doc.rows[1];
+        assert_eq!(s1.len(), doc.fields.len());
+        assert!(s1["scur"].is_u64(), "{s1:?}");
+        assert!(s1["qlimit"].is_null(), "{s1:?}");
+    }
+    let doc: StatDoc = round_trip(&view(
+        "stat",
+        &ha.admin,
+        &["--backend", "be_app", "--type", "server"],
+    ));
+    let names: Vec<&str> = doc
+        .rows
+        .iter()
+        .map(|r| r["svname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["s1", "s2", "s3"]);
+    let doc: StatDoc = round_trip(&view("stat", &ha.admin, &["--type", "frontend,backend"]));
+    assert_eq!(doc.rows.len(), 2);
+
+    let out = view("stat", &ha.admin, &["--backend", "nosuch"]);
+    assert_fails(&out, 1, "No such proxy.");
+    let out = view("stat", &ha.master, &["--backend", "nosuch"]);
+    assert_fails(&out, 1, "No such proxy.");
+    let out = view("stat", &ha.admin, &["--backend", "be app"]);
+    assert_fails(&out, 2, "--backend: invalid name");
+}
+
+#[test]
+fn stat_table_shows_the_operator_columns() {
+    let Some(ha) = Haproxy::start_with("", CHECKED_BACKEND) else {
+        return;
+    };
+    let out = view("stat", &ha.admin, &["--table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "pxname",
+            "svname",
+            "status",
+            "weight",
+            "scur",
+            "smax",
+            "check_status",
+            "lastchg"
+        ]
+    );
+    assert!(text.lines().any(|l| l.starts_with("be_app  s3 ")), "{text}");
+    // --columns alone means a table.
+    let out = view("stat", &ha.admin, &["--columns", "svname,addr"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("svname    addr"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("127.0.0.1:19263"));
+    let out = view("stat", &ha.admin, &["--columns", "svname", "--json"]);
+    assert_fails(&out, 2, "cannot be used with");
+    let out = view("stat", &ha.admin, &["--columns", "svname,nope"]);
+    assert_fails(&out, 2, "no column \"nope\"");
+    assert!(stderr(&out).contains("pxname,svname,"), "{}", stderr(&out));
+    let raw = view("stat", &ha.admin, &["--raw", "--backend", "be_app"]);
+    assert_eq!(raw.status.code(), Some(0));
+    assert!(stdout(&raw).starts_with("# pxname,svname,"));
+}
+
+#[test]
+fn info_is_one_object() {
+    let Some(ha) = Haproxy::start() else { return };
+    let doc: Object = round_trip(&view("info", &ha.admin, &["--json"]));
+    assert_eq!(doc["Name"], "HAProxy");
+    let pid = doc["Pid"].as_u64().unwrap();
+    assert!(doc["Nbthread"].is_u64());
+    assert!(doc["Version"].as_str().unwrap().starts_with("2.6."));
+    // Through the master: the current worker, the same process.
+    let doc: Object = round_trip(&view("info", &ha.master, &[]));
+    assert_eq!(doc["Pid"].as_u64(), Some(pid));
+    let doc: Object = round_trip(&view("info", &ha.master, &["--worker", &pid.to_string()]));
+    assert_eq!(doc["Pid"].as_u64(), Some(pid));
+    let out = view("info", &ha.master, &["--worker", "all"]);
+    assert_fails(&out, 2, "a view shows one process");
+    let out = view("info", &ha.admin, &["--table"]);
+    assert!(stdout(&out).starts_with("FIELD "), "{}", stdout(&out));
+    assert!(stdout(&out).contains("\nPid  "), "{}", stdout(&out));
+}
+
+#[test]
+fn servers_name_their_states() {
+    let Some(ha) = Haproxy::start_with("", CHECKED_BACKEND) else {
+        return;
+    };
+    let drained = sockctl()
+        .args(["haproxy", "exec", "-s"])
+        .arg(&ha.admin)
+        .args([
+            "set server be_app/s1 state drain",
+            "set server be_app/s2 state maint",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(drained.status.code(), Some(0), "{}", stderr(&drained));
+    for socket in [&ha.admin, &ha.master] {
+        let doc: ServersDoc = round_trip(&view("servers", socket, &["--backend", "be_app"]));
+        assert_eq!(doc.version, 1);
+        let [s1, s2, s3] = &doc.servers[..] else {
+            panic!("{doc:?}")
+        };
+        assert_eq!((s1.admin_state, s1.admin_state_name.as_str()), (8, "drain"));
+        assert_eq!(s1.admin_flags, ["FDRAIN"]);
+        assert_eq!(s2.admin_state_name, "maint");
+        assert_eq!(s2.admin_flags, ["FMAINT"]);
+        assert_eq!(s2.op_state_name, "stopped");
+        // INPROGRESS may come and go.
+        assert!(
+            s3.check_flags
+                .ends_with(&["CONFIGURED".into(), "ENABLED".into()])
+        );
+        assert_eq!(s3.fields["srv_name"], "s3");
+        assert_eq!(s3.fields.len(), doc.fields.len());
+    }
+    let out = view("servers", &ha.admin, &["--table"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("BACKEND  SERVER  ADDRESS"), "{text}");
+    assert!(text.contains("drain (FDRAIN)"), "{text}");
+    assert!(text.contains("configured,enabled"), "{text}");
+    let out = view("servers", &ha.admin, &["--backend", "nosuch"]);
+    assert_fails(&out, 1, "Can't find backend.");
+    let out = view("servers", &ha.master, &["--backend", "nosuch"]);
+    assert_fails(&out, 1, "Can't find backend.");
+}
+
+#[test]
+fn proc_table_is_the_default_and_json_keeps_its_shape() {
+    let Some(ha) = Haproxy::start() else { return };
+    let default = view("proc", &ha.master, &[]);
+    let table = view("proc", &ha.master, &["--table"]);
+    assert_eq!(default.status.code(), Some(0), "{}", stderr(&default));
+    assert!(stdout(&table).starts_with("PID "));
+    // Uptimes tick; compare the shape.
+    let shape = |out: &std::process::Output| stdout(out).lines().count();
+    assert_eq!(shape(&default), shape(&table));
+    let doc: ProcDoc = round_trip(&view("proc", &ha.master, &["--json"]));
+    assert_eq!(doc.master.pid, ha.master_pid());
+    assert_eq!(doc.workers.len(), 1);
+}
+
+/// A stats socket that answers each command of `script` (as sockctl sends it) with its reply
+/// and anything else as an unknown command, like a stats socket does for `show proc`.
+fn fake_stats(script: Vec<(&'static str, Vec<u8>)>) -> (tempfile::TempDir, FakeServer) {
+    let responder = move |command: &[u8]| {
+        script
+            .iter()
+            .find(|(line, _)| command == format!("{line}\n").as_bytes())
+            .map(|(_, reply)| Reply::Bytes(reply.clone()))
+            .unwrap_or_else(|| Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    (dir, server)
+}
+
+/// A recorded reply as it comes after `set severity-output number; `.
+fn tagged(name: &str) -> Vec<u8> {
+    let mut reply = b"\n".to_vec();
+    reply.extend(fixture(name));
+    reply
+}
+
+#[test]
+fn the_3_4_layouts_parse() {
+    let (_dir, server) = fake_stats(vec![
+        (
+            "set severity-output number; show stat",
+            tagged("3.4/stats_show_stat.reply"),
+        ),
+        (
+            "set severity-output number; show info",
+            tagged("3.4/stats_show_info.reply"),
+        ),
+        (
+            "set severity-output number; show servers state",
+            tagged("3.4/stats_show_servers_state_after_drain.reply"),
+        ),
+    ]);
+    let socket = std::path::Path::new(server.address());
+    let stat: StatDoc = round_trip(&view("stat", socket, &[]));
+    assert!(stat.fields.len() > 101, "{}", stat.fields.len());
+    assert_eq!(stat.rows[1]["addr"], "127.0.0.1:19341");
+    assert!(stat.rows[1]["proto"].is_null());
+    let info: Object = round_trip(&view("info", socket, &[]));
+    assert_eq!(info["Pid"], 11483);
+    assert_eq!(info["NbThreadGroups"], 1);
+    let servers: ServersDoc = round_trip(&view("servers", socket, &[]));
+    assert_eq!(servers.servers.len(), 8);
+    assert_eq!(servers.servers[0].admin_state_name, "drain");
+    let raw = view("stat", socket, &["--raw"]);
+    assert_eq!(raw.stdout, fixture("3.4/stats_show_stat.reply"));
+}
+
+#[test]
+fn server_text_cannot_drive_the_terminal() {
+    let stat = b"\n# pxname,svname,status,type,\nbe,\x1b]0;owned\x07s1,\x1b[2JUP,2,\n\n".to_vec();
+    let (_dir, server) = fake_stats(vec![("set severity-output number; show stat", stat)]);
+    let out = sockctl()
+        .args(["haproxy", "stat", "--table", "-s", server.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!out.stdout.contains(&0x1b), "{:?}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\\x1b]0;owned\\x07s1"),
+        "{}",
+        stdout(&out)
+    );
+
+    // `show proc` on a fake master, its version carrying an escape sequence.
+    let proc = fixture("2.6/master_show_proc.reply");
+    let proc = String::from_utf8(proc)
+        .unwrap()
+        .replace("2.6.12-1+deb12u4", "2.6\x1b[31m");
+    let responder = move |command: &[u8]| match command {
+        b"show proc\n" => Reply::Bytes(proc.clone().into_bytes()),
+        _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let master = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    let out = sockctl()
+        .args(["haproxy", "proc", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!out.stdout.contains(&0x1b));
+    assert!(stdout(&out).contains("2.6\\x1b[31m"), "{}", stdout(&out));
+
+    // Messages on stderr too.
+    let (_dir, server) = fake_stats(vec![(
+        "set severity-output number; show version",
+        b"\n[3]: bad \x1b[2J news\n\n".to_vec(),
+    )]);
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", server.address(), "show version"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "bad \\x1b[2J news");
+}
