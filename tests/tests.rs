@@ -2,6 +2,7 @@
 
 mod support;
 
+mod docs;
 mod faults_state;
 mod haproxy_exec;
 mod haproxy_fake;

@@ -38,7 +38,34 @@ pub enum Commands {
     /// HAProxy: run commands with error detection, typed views, save state, reload
     #[command(subcommand)]
     Haproxy(HaproxyCommand),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+
+    /// Write the manual pages: sockctl.1 and one per subcommand
+    #[command(after_help = MAN_HELP)]
+    Man {
+        /// Directory to write the pages to (standard output: sockctl.1 alone)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  sockctl completions bash > /etc/bash_completion.d/sockctl
+  sockctl completions zsh > \"${fpath[1]}/_sockctl\"
+  sockctl completions fish > ~/.config/fish/completions/sockctl.fish";
+
+const MAN_HELP: &str = "\
+Examples:
+  sockctl man | man -l -
+  sockctl man --dir /usr/local/share/man/man1
+  sockctl man > sockctl.1";
 
 #[derive(Subcommand)]
 pub enum HaproxyCommand {

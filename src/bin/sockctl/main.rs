@@ -2,6 +2,7 @@
 //! outcome into a message and an exit code.
 
 mod cli;
+mod docs;
 mod exit;
 mod haproxy;
 mod lines;
@@ -22,6 +23,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Send(args) => send::run(args, cli.verbose),
+        Commands::Completions { shell } => docs::completions(shell),
+        Commands::Man { dir } => docs::man(dir.as_deref()),
         Commands::Haproxy(command) => match command {
             HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.verbose),
             HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.verbose),

@@ -1,0 +1,112 @@
+//! Completion scripts and manual pages cover every subcommand, and every subcommand's help
+//! shows examples and the exit codes where they apply.
+
+use crate::support::{sockctl, stdout};
+
+/// Subcommand names as `--help` lists them under "Commands:".
+fn listed(args: &[&str]) -> Vec<String> {
+    let out = sockctl().args(args).arg("--help").output().unwrap();
+    stdout(&out)
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// Every command path: `["send"]`, `["haproxy", "reload"]`, …
+fn all_commands() -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for top in listed(&[]) {
+        let nested = listed(&[&top]);
+        all.push(vec![top.clone()]);
+        for sub in nested {
+            all.push(vec![top.clone(), sub]);
+        }
+    }
+    assert!(all.len() >= 8, "{all:?}");
+    all
+}
+
+#[test]
+fn completions_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sockctl().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let script = stdout(&out);
+        for path in all_commands() {
+            let name = path.last().unwrap();
+            assert!(
+                script.contains(name.as_str()),
+                "{shell} completion lacks {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn man_pages_exist_for_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sockctl()
+        .args(["man", "--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let root = std::fs::read_to_string(dir.path().join("sockctl.1")).unwrap();
+    assert!(
+        root.contains("Exit codes"),
+        "root page lacks the exit codes"
+    );
+    for path in all_commands() {
+        let page = dir.path().join(format!("sockctl-{}.1", path.join("-")));
+        let text =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(text.contains(".SH NAME"), "{}", page.display());
+        if path.len() == 1 {
+            assert!(
+                root.contains(&format!("sockctl\\-{}", path[0])),
+                "root lacks {path:?}"
+            );
+        }
+    }
+    // Without --dir the main page goes to stdout.
+    let out = sockctl().arg("man").output().unwrap();
+    assert!(stdout(&out).contains(".TH sockctl 1"));
+}
+
+#[test]
+fn every_leaf_command_shows_examples() {
+    for path in all_commands() {
+        if path.len() == 1 && !listed(&[&path[0]]).is_empty() {
+            continue; // a group, such as `haproxy`
+        }
+        let out = sockctl().args(&path).arg("--help").output().unwrap();
+        let help = stdout(&out);
+        let examples = help
+            .lines()
+            .skip_while(|l| *l != "Examples:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.contains("sockctl "))
+            .count();
+        assert!(
+            examples >= 3,
+            "{path:?} --help shows {examples} examples:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn version_names_the_revision() {
+    let out = sockctl().arg("--version").output().unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("sockctl {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.git")).exists() {
+        assert!(text.contains("(git "), "{text}");
+    }
+}
