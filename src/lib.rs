@@ -9,6 +9,7 @@ pub mod address;
 pub mod atomic_file;
 pub mod connect;
 pub mod exchange;
+pub mod haproxy;
 pub mod interrupt;
 pub mod stream;
 pub mod units;

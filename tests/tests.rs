@@ -2,6 +2,7 @@
 
 mod support;
 
+mod framing;
 mod send;
 mod send_faults;
 mod send_haproxy;
