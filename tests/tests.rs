@@ -6,3 +6,4 @@ mod framing;
 mod send;
 mod send_faults;
 mod send_haproxy;
+mod session;

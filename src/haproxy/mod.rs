@@ -1,1 +1,2 @@
 pub mod framing;
+pub mod session;

@@ -30,6 +30,12 @@ pub enum Behavior {
     Flood(u64),
     /// The n-th connection behaves like the n-th entry (the last one repeats).
     Sequence(Vec<Behavior>),
+    /// A line-oriented server: send `greeting`, then answer each line (without its `\n`) with
+    /// what `answer` returns, closing when it returns `None` or the client closes.
+    Interactive {
+        greeting: Vec<u8>,
+        answer: fn(&[u8]) -> Option<Vec<u8>>,
+    },
 }
 
 /// What one client connection delivered.
@@ -319,6 +325,39 @@ fn handle(
                 }
                 left -= n as u64;
             }
+        }
+        Behavior::Interactive { greeting, answer } => {
+            if conn.write_all(&greeting).is_err() {
+                return;
+            }
+            conn.set_read_timeout(Duration::from_millis(50));
+            let mut got = Received::default();
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 4096];
+            'conn: while !stop.load(Ordering::SeqCst) {
+                match conn.read(&mut buf) {
+                    Ok(0) => {
+                        got.half_closed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        got.bytes.extend_from_slice(&buf[..n]);
+                        pending.extend_from_slice(&buf[..n]);
+                        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                            let line: Vec<u8> = pending.drain(..=end).collect();
+                            match answer(&line[..end]) {
+                                Some(reply) if conn.write_all(&reply).is_ok() => {}
+                                _ => break 'conn,
+                            }
+                        }
+                    }
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => break,
+                }
+            }
+            log.lock().unwrap().push(got);
         }
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
     }
