@@ -7,6 +7,7 @@ mod lines;
 mod output;
 mod report;
 mod send;
+mod shell;
 mod signals;
 
 use clap::Parser;
@@ -19,6 +20,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Send(args) => send::run(args, cli.verbose),
+        Commands::Shell(args) => shell::run(args),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
     let code = match result {
