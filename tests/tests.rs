@@ -7,3 +7,4 @@ mod send;
 mod send_faults;
 mod send_haproxy;
 mod session;
+mod shell;
