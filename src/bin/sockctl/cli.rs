@@ -51,7 +51,10 @@ a line ending in ' <<' reads payload lines until an empty line; Ctrl-C abandons 
 reply; Ctrl-D or 'quit' leaves. History is kept per socket in $XDG_STATE_HOME/sockctl/.
 Reply bytes that are control characters or escape sequences are shown escaped (\\x1b...)
 unless --raw, which also skips HAProxy detection: lines are sent as typed and whatever the
-server sends is printed as it arrives.";
+server sends is printed as it arrives.
+
+With standard input piped, each reply is written as the exact bytes of the command on its own
+connection, and the exit code is the first failed command's (see sockctl --help).";
 
 #[derive(Args)]
 pub struct ShellArgs {
