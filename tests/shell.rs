@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::fake::{Behavior, FakeServer};
+use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
 use crate::support::pty::Pty;
 use crate::support::{sockctl, stderr, stdout};
@@ -17,8 +17,8 @@ fn shell(socket: &Path, state: &Path, extra: &[&str]) -> Pty {
 }
 
 /// A fake HAProxy stats socket whose replies are hostile or never come.
-fn fake_haproxy(line: &[u8]) -> Option<Vec<u8>> {
-    Some(match line {
+fn fake_haproxy(line: &[u8]) -> Answer {
+    Answer::Reply(match line {
         b"prompt p" => b"\n> ".to_vec(),
         b"help" => b"  show evil        : terminal escapes\n  hang   : no reply\n\n> ".to_vec(),
         b"show evil" => b"\x1b[31mred\x1b[0m \x1b]0;pwned\x07 bell \xc2\x9b2J\n\n> ".to_vec(),
@@ -28,10 +28,10 @@ fn fake_haproxy(line: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A line-oriented server that is not HAProxy.
-fn echo_server(line: &[u8]) -> Option<Vec<u8>> {
+fn echo_server(line: &[u8]) -> Answer {
     match line {
-        b"bye" => None,
-        _ => Some([b"echo: ", line, b"\n"].concat()),
+        b"bye" => Answer::Close,
+        _ => Answer::Reply([b"echo: ", line, b"\n"].concat()),
     }
 }
 
@@ -310,4 +310,26 @@ fn piped_reply_timeout_is_exit_code_4() {
     );
     // The next command still ran, on a new connection, and its bytes are passed through.
     assert!(stdout(&out).contains("\x1b[31mred"), "{}", stdout(&out));
+}
+
+#[test]
+fn piped_failed_reload_on_a_3_4_master_is_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: crate::session::fake_master_3_4,
+        },
+    );
+    let out = sockctl()
+        .args(["shell", fake.address()])
+        .write_stdin("reload\nshow proc\n@master reload\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("'@master reload': the reload failed (Success=0)"));
+    let text = stdout(&out);
+    assert!(text.starts_with("Success=1\n"), "{text}");
+    assert!(text.contains("\n#<PID>") && text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"));
 }

@@ -30,12 +30,20 @@ pub enum Behavior {
     Flood(u64),
     /// The n-th connection behaves like the n-th entry (the last one repeats).
     Sequence(Vec<Behavior>),
-    /// A line-oriented server: send `greeting`, then answer each line (without its `\n`) with
-    /// what `answer` returns, closing when it returns `None` or the client closes.
+    /// A line-oriented server: send `greeting`, then answer each line (without its `\n`) as
+    /// `answer` says, until it says to close or the client closes.
     Interactive {
         greeting: Vec<u8>,
-        answer: fn(&[u8]) -> Option<Vec<u8>>,
+        answer: fn(&[u8]) -> Answer,
     },
+}
+
+/// What an interactive fake does with one line.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Reply(Vec<u8>),
+    ReplyAndClose(Vec<u8>),
+    Close,
 }
 
 /// What one client connection delivered.
@@ -346,7 +354,11 @@ fn handle(
                         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
                             let line: Vec<u8> = pending.drain(..=end).collect();
                             match answer(&line[..end]) {
-                                Some(reply) if conn.write_all(&reply).is_ok() => {}
+                                Answer::Reply(reply) if conn.write_all(&reply).is_ok() => {}
+                                Answer::ReplyAndClose(reply) => {
+                                    let _ = conn.write_all(&reply);
+                                    break 'conn;
+                                }
                                 _ => break 'conn,
                             }
                         }

@@ -66,6 +66,10 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 }
                 write(&reply.body, escape)?;
                 if reload_failed(&reply) {
+                    eprintln!(
+                        "sockctl: {}: '{command}': the reload failed (Success=0)",
+                        args.address
+                    );
                     Code::CommandFailed
                 } else {
                     Code::Ok

@@ -337,6 +337,9 @@ impl<'a> Interactive<'a> {
                     note(&describe(again));
                 }
                 print_reply(&reply.body, true)?;
+                if reload_failed(&reply) {
+                    note("the reload failed (Success=0)");
+                }
                 if reply.closed {
                     note("the master closed the connection to reload; the next command reconnects");
                 }
