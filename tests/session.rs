@@ -112,7 +112,7 @@ fn reconnects_after_the_idle_timeout() {
     assert_eq!(run(&mut session, "operator"), "\n");
     assert_eq!(run(&mut session, "set timeout cli 1"), "\n");
     // Wait until HAProxy has closed the idle connection.
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2500));
     let reply = session.run(&cmd("show cli level"), soon()).unwrap();
     let again = reply.reconnected.expect("reconnected");
     assert_eq!(again.reason, Disconnect::Idle);

@@ -60,6 +60,9 @@ fn stats_socket_framing_and_history_across_runs() {
         .collect::<Vec<_>>();
     assert_eq!(saved.len(), 1, "{saved:?}");
     let text = std::fs::read_to_string(&saved[0]).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "history is private");
     assert!(
         text.contains("show info") && text.contains("show servers state"),
         "{text}"

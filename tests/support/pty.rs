@@ -3,7 +3,7 @@
 //! generous enough for a loaded two-core machine.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
@@ -86,7 +86,6 @@ impl Pty {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        let _ = master.as_raw_fd();
         Pty {
             writer: std::fs::File::from(master),
             child,

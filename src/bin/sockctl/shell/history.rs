@@ -2,8 +2,11 @@
 //! `$XDG_STATE_HOME/sockctl/` (`~/.local/state/sockctl/` when unset), so that the commands
 //! typed at the stats socket do not show up at the master's prompt.
 
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
+use rustyline::history::FileHistory;
+use rustyline::{Editor, Helper};
 use sockctl::Address;
 
 /// The history file for `address`, or `None` when there is no home to put it in.
@@ -15,6 +18,20 @@ pub fn path(address: &Address) -> Option<PathBuf> {
         }
     };
     Some(dir.join("sockctl").join(file_name(address)))
+}
+
+/// Writes the history file, readable by its owner only: commands can name secrets (map keys,
+/// server addresses) as well as any shell history does.
+pub fn save<H: Helper>(editor: &mut Editor<H, FileHistory>, path: &Path) -> rustyline::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    editor.save_history(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
 }
 
 /// `history-` and the address, with every byte but `[A-Za-z0-9._-]` percent-encoded. A socket

@@ -317,10 +317,7 @@ impl<'a> Interactive<'a> {
         let _ = self.editor.add_history_entry(text);
         if let Some(path) = &self.history {
             // Saved after every command so that nothing is lost however the shell ends.
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Err(e) = self.editor.save_history(path) {
+            if let Err(e) = history::save(&mut self.editor, path) {
                 note(&format!("cannot save history to {}: {e}", path.display()));
                 self.history = None;
             }

@@ -88,10 +88,7 @@ pub fn interactive(
         match editor.readline(&prompt) {
             Ok(line) => {
                 if let Some(path) = &history {
-                    if let Some(dir) = path.parent() {
-                        let _ = std::fs::create_dir_all(dir);
-                    }
-                    let _ = editor.save_history(path);
+                    let _ = history::save(&mut editor, path);
                 }
                 let mut data = line.into_bytes();
                 data.push(b'\n');
