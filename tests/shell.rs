@@ -336,3 +336,34 @@ fn piped_failed_reload_on_a_3_4_master_is_exit_code_1() {
     assert!(text.starts_with("Success=1\n"), "{text}");
     assert!(text.contains("\n#<PID>") && text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"));
 }
+
+#[test]
+fn piped_raw_and_not_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("echo.sock"),
+        Behavior::Interactive {
+            greeting: b"hello\n".to_vec(),
+            answer: echo_server,
+        },
+    );
+    let out = sockctl()
+        .args(["shell", "--raw", fake.address()])
+        .write_stdin("ping\nbye\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\necho: ping\n");
+    // Without --raw, piped commands are for HAProxy only.
+    let out = sockctl()
+        .args(["shell", fake.address()])
+        .write_stdin("ping\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an HAProxy CLI"),
+        "{}",
+        stderr(&out)
+    );
+}

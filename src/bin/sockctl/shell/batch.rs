@@ -29,11 +29,12 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
     let mut session = match Session::open(&args.address, options(args)) {
         Ok(session) => session,
         Err(OpenError::NotHaproxy { .. }) => {
-            return Err(UsageError(format!(
-                "{}: not an HAProxy CLI; use --raw for a line-oriented session",
+            eprintln!(
+                "sockctl: {}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
+                 use --raw for a line-oriented session",
                 args.address
-            ))
-            .into());
+            );
+            return Ok(Code::BadReply);
         }
         Err(OpenError::Interrupted) => return Ok(Code::Interrupted),
         Err(e) => return Err(anyhow::Error::new(e).context(args.address.to_string())),

@@ -18,24 +18,40 @@ use crate::lines::StdinLines;
 /// Reads from the server until EOF, writing every chunk to stdout at once.
 fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
     let mut buf = vec![0u8; 16 * 1024];
+    // The start of a UTF-8 character cut by the chunk boundary, kept for the next chunk so
+    // that escaping does not mistake it for invalid bytes.
+    let mut held = Vec::new();
     loop {
         let n = match stream.read_some(&mut buf, None) {
-            Ok(0) => return Ok(()),
+            Ok(0) => {
+                let _ = write_out(&held, escape);
+                return Ok(());
+            }
             Ok(n) => n,
             // Ctrl-C is for the main thread; this one keeps reading.
             Err(IoFailure::Interrupted) => continue,
             Err(e) => return Err(e),
         };
-        let mut out = io::stdout().lock();
-        let written = if escape {
-            out.write_all(sanitize(&buf[..n]).as_bytes())
-        } else {
-            out.write_all(&buf[..n])
+        held.extend_from_slice(&buf[..n]);
+        let complete = match std::str::from_utf8(&held) {
+            Err(e) if escape && e.error_len().is_none() => e.valid_up_to(),
+            _ => held.len(),
         };
-        if written.and_then(|()| out.flush()).is_err() {
+        if write_out(&held[..complete], escape).is_err() {
             return Ok(());
         }
+        held.drain(..complete);
     }
+}
+
+fn write_out(bytes: &[u8], escape: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if escape {
+        out.write_all(sanitize(bytes).as_bytes())?;
+    } else {
+        out.write_all(bytes)?;
+    }
+    out.flush()
 }
 
 fn describe(failure: &IoFailure) -> String {
