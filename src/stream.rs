@@ -130,6 +130,9 @@ pub(crate) fn wait(
     deadline: Option<Instant>,
 ) -> Result<(), IoFailure> {
     loop {
+        // A signal that arrived while we were not waiting (during a read, a write, or our own
+        // processing) left only the flag behind: poll would not see it.
+        interrupt::check()?;
         let timeout = match deadline {
             None => None,
             Some(deadline) => {
