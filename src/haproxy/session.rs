@@ -332,7 +332,8 @@ impl Session {
     }
 
     /// Sends a command ending in `<<` followed by `payload` lines and the empty line that ends
-    /// the payload, and returns the reply.
+    /// the payload, and returns the reply. `payload` goes with the last command of the line and
+    /// is ignored unless that command ends in `<<`.
     pub fn run_payload(
         &mut self,
         command: &Command,
