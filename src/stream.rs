@@ -72,6 +72,16 @@ impl Stream {
         &self.peer
     }
 
+    /// A second handle on the same connection, e.g. for a thread that only reads while another
+    /// writes.
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?;
+        Ok(Stream {
+            fd,
+            peer: self.peer.clone(),
+        })
+    }
+
     /// Writes every byte of `data` or says why not.
     pub fn send_all(&self, mut data: &[u8], deadline: Option<Instant>) -> Result<(), IoFailure> {
         while !data.is_empty() {
@@ -124,6 +134,9 @@ pub(crate) fn wait(
     deadline: Option<Instant>,
 ) -> Result<(), IoFailure> {
     loop {
+        // A signal that arrived while we were not waiting (during a read, a write, or our own
+        // processing) left only the flag behind: poll would not see it.
+        interrupt::check()?;
         let timeout = match deadline {
             None => None,
             Some(deadline) => {

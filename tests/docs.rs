@@ -11,6 +11,8 @@ fn listed(args: &[&str]) -> Vec<String> {
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        // Wrapped descriptions continue on deeper-indented lines.
+        .filter(|l| !l.starts_with("   "))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .filter(|name| name != "help")
         .collect()

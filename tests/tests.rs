@@ -4,6 +4,7 @@ mod support;
 
 mod docs;
 mod faults_state;
+mod framing;
 mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;
@@ -11,3 +12,5 @@ mod haproxy_views;
 mod send;
 mod send_faults;
 mod send_haproxy;
+mod session;
+mod shell;

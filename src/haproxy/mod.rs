@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod config;
 pub mod discover;
+pub mod framing;
 pub mod info;
 pub mod master;
 pub mod outcome;
@@ -22,6 +23,7 @@ pub mod reload;
 pub mod route;
 pub mod save_state;
 pub mod servers_state;
+pub mod session;
 pub mod stat;
 mod text;
 

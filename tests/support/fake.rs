@@ -49,6 +49,20 @@ pub enum Behavior {
     Sequence(Vec<Behavior>),
     /// The reply depends on the command: a scripted peer such as a fake master CLI.
     Respond(Responder),
+    /// A line-oriented server: send `greeting`, then answer each line (without its `\n`) as
+    /// `answer` says, until it says to close or the client closes.
+    Interactive {
+        greeting: Vec<u8>,
+        answer: fn(&[u8]) -> Answer,
+    },
+}
+
+/// What an interactive fake does with one line.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Reply(Vec<u8>),
+    ReplyAndClose(Vec<u8>),
+    Close,
 }
 
 /// What one client connection delivered.
@@ -338,6 +352,43 @@ fn handle(
                 }
                 left -= n as u64;
             }
+        }
+        Behavior::Interactive { greeting, answer } => {
+            if conn.write_all(&greeting).is_err() {
+                return;
+            }
+            conn.set_read_timeout(Duration::from_millis(50));
+            let mut got = Received::default();
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 4096];
+            'conn: while !stop.load(Ordering::SeqCst) {
+                match conn.read(&mut buf) {
+                    Ok(0) => {
+                        got.half_closed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        got.bytes.extend_from_slice(&buf[..n]);
+                        pending.extend_from_slice(&buf[..n]);
+                        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                            let line: Vec<u8> = pending.drain(..=end).collect();
+                            match answer(&line[..end]) {
+                                Answer::Reply(reply) if conn.write_all(&reply).is_ok() => {}
+                                Answer::ReplyAndClose(reply) => {
+                                    let _ = conn.write_all(&reply);
+                                    break 'conn;
+                                }
+                                _ => break 'conn,
+                            }
+                        }
+                    }
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => break,
+                }
+            }
+            log.lock().unwrap().push(got);
         }
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
         Behavior::Respond(responder) => {

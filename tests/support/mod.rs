@@ -2,6 +2,7 @@
 
 pub mod fake;
 pub mod haproxy;
+pub mod pty;
 
 use std::process::Output;
 

@@ -53,6 +53,50 @@ pub enum Commands {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+
+    /// Interactive session on a socket: HAProxy-aware (prompt framing, completion, history,
+    /// reconnects), raw line mode for anything else
+    #[command(after_help = SHELL_HELP)]
+    Shell(ShellArgs),
+}
+
+const SHELL_HELP: &str = "\
+Examples:
+  sockctl shell /run/haproxy/admin.sock          # stats socket: admin.sock> show info
+  sockctl shell /run/haproxy/master.sock         # master CLI: master> @1, then master@1> ...
+  printf 'show info\\nshow stat\\n' | sockctl shell /run/haproxy/admin.sock   # one connection
+
+In the session: Tab completes commands (from the server's help) and backend/server names;
+a line ending in ' <<' reads payload lines until an empty line; Ctrl-C abandons the wait for a
+reply; Ctrl-D or 'quit' leaves. History is kept per socket in $XDG_STATE_HOME/sockctl/.
+Reply bytes that are control characters or escape sequences are shown escaped (\\x1b...)
+unless --raw, which also skips HAProxy detection: lines are sent as typed and whatever the
+server sends is printed as it arrives.
+
+With standard input piped, each reply is written as the exact bytes of the command on its own
+connection, and the exit code is the first failed command's (see sockctl --help).";
+
+#[derive(Args)]
+pub struct ShellArgs {
+    /// The socket (same forms as for send)
+    #[arg(value_name = "ADDR")]
+    pub address: Address,
+
+    /// Line-oriented raw session: no HAProxy framing, bytes shown unescaped
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Limit for each reply (0 = none)
+    #[arg(long, value_name = "DUR", default_value = "30s")]
+    pub timeout: HumanDuration,
+
+    /// Limit for connecting and reconnecting (0 = none)
+    #[arg(long, value_name = "DUR", default_value = "3s")]
+    pub connect_timeout: HumanDuration,
+
+    /// Neither read nor write the history file
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 const COMPLETIONS_HELP: &str = "\

@@ -10,6 +10,7 @@ mod output;
 mod report;
 mod sanitize;
 mod send;
+mod shell;
 mod signals;
 mod table;
 
@@ -34,6 +35,7 @@ fn main() {
             HaproxyCommand::Info(args) => haproxy::info::run(args, cli.verbose),
             HaproxyCommand::Servers(args) => haproxy::servers::run(args, cli.verbose),
         },
+        Commands::Shell(args) => shell::run(args),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
     let code = match result {

@@ -31,6 +31,19 @@ pub fn install() {
     }
 }
 
+/// For the interactive shell: every Ctrl-C abandons the wait for one reply (the shell clears
+/// the request), so SIGINT stays handled instead of killing on the second press.
+pub fn keep_handling_interrupts() {
+    // SAFETY: as in `install`.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        action.sa_flags = 0;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
+}
+
 /// Called on the way out of an interrupted run, after cleanup.
 pub fn reraise_and_exit() -> ! {
     let signal = match RECEIVED.load(Ordering::SeqCst) {

@@ -1,0 +1,364 @@
+//! `sockctl shell`: an interactive session on an admin socket.
+//!
+//! On an HAProxy stats socket or master CLI the session runs in prompt mode and every reply is
+//! framed by HAProxy's own prompt ([`sockctl::haproxy::session`]); any other socket gets a
+//! line-oriented raw session ([`raw`]). With standard input not a terminal, commands are read
+//! from it and run one after the other over the same connection ([`batch`]).
+
+mod batch;
+mod completion;
+mod history;
+mod raw;
+mod sanitize;
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Config, Editor};
+use sockctl::haproxy::framing::{Flavor, Target};
+use sockctl::haproxy::session::{
+    OpenError, Options, Reconnected, Reply, Session, SessionError, is_payload_command,
+};
+use sockctl::{Address, Command};
+
+use crate::cli::ShellArgs;
+use crate::exit::{self, Code};
+use crate::signals;
+
+use completion::{Commands, ShellHelper, Vocabulary};
+pub use sanitize::sanitize;
+
+pub fn run(args: ShellArgs) -> anyhow::Result<Code> {
+    if !io::stdin().is_terminal() {
+        return batch::run(&args);
+    }
+    // Ctrl-C abandons the wait for one reply; it must not end the shell.
+    signals::keep_handling_interrupts();
+    if args.raw {
+        let stream = sockctl::connect::connect(&args.address, args.connect_timeout.limit())
+            .with_context(|| args.address.to_string())?;
+        return raw::interactive(&args, stream, Vec::new(), false);
+    }
+    match Session::open(&args.address, options(&args)) {
+        Ok(session) => Interactive::new(&args, session)?.run(),
+        Err(OpenError::NotHaproxy { received, stream }) => {
+            note(&format!(
+                "{}: not an HAProxy CLI; raw session (lines are sent as typed)",
+                args.address
+            ));
+            match stream {
+                Some(stream) => raw::interactive(&args, stream, received, true),
+                None => {
+                    print_reply(&received, true)?;
+                    note("connection closed by the server");
+                    Ok(Code::Ok)
+                }
+            }
+        }
+        Err(OpenError::Connect(e)) => Err(anyhow::Error::new(e).context(args.address.to_string())),
+        Err(OpenError::Interrupted) => Ok(Code::Interrupted),
+        Err(e) => Err(anyhow::Error::new(e).context(args.address.to_string())),
+    }
+}
+
+pub fn options(args: &ShellArgs) -> Options {
+    Options {
+        connect_timeout: args.connect_timeout.limit(),
+        ..Options::default()
+    }
+}
+
+/// The deadline for one reply.
+pub fn deadline(args: &ShellArgs) -> Option<Instant> {
+    args.timeout.limit().map(|t| Instant::now() + t)
+}
+
+/// A line about the session itself (not a reply): dim when stderr is a terminal.
+pub fn note(text: &str) {
+    if io::stderr().is_terminal() {
+        eprintln!("\x1b[2m{text}\x1b[0m");
+    } else {
+        eprintln!("sockctl: {text}");
+    }
+}
+
+/// What a reconnect did, in one line.
+pub fn describe(again: &Reconnected) -> String {
+    let mut text = format!("reconnected ({})", again.reason);
+    if !again.restored.is_empty() {
+        text.push_str(&format!("; restored {}", again.restored.join(", ")));
+    }
+    if let Some(target) = &again.dropped_target {
+        text.push_str(&format!("; {target} is gone, back on the master"));
+    }
+    text
+}
+
+/// Prints a reply for a person: without HAProxy's terminating empty line, escaped unless raw.
+pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
+    let shown = match body {
+        b"\n" => &b""[..],
+        _ if body.ends_with(b"\n\n") => &body[..body.len() - 1],
+        _ => body,
+    };
+    let mut out = io::stdout().lock();
+    if escape {
+        out.write_all(sanitize(shown).as_bytes())?;
+    } else {
+        out.write_all(shown)?;
+    }
+    out.flush()
+}
+
+/// The exit code for a failed command.
+pub fn code_for(flavor: Flavor, e: &SessionError) -> Code {
+    match e {
+        SessionError::Connect(c) => exit::for_connect(c),
+        SessionError::Timeout { .. } => Code::Timeout,
+        SessionError::Interrupted { .. } => Code::Interrupted,
+        SessionError::Refused { .. } => Code::Usage,
+        // The 2.6 master answers its own errors (an unknown `@` target, a denied command)
+        // with a message and closes: the command failed.
+        SessionError::Closed { received } if flavor == Flavor::Master && !received.is_empty() => {
+            Code::CommandFailed
+        }
+        _ => Code::BadReply,
+    }
+}
+
+/// A 3.x master reports a failed reload as `Success=0`.
+pub fn reload_failed(reply: &Reply) -> bool {
+    reply.closed && reply.body.starts_with(b"Success=0")
+}
+
+/// The interactive HAProxy session.
+struct Interactive<'a> {
+    args: &'a ShellArgs,
+    session: Session,
+    editor: Editor<ShellHelper, FileHistory>,
+    history: Option<PathBuf>,
+    /// Lines of a multi-line paste not run yet.
+    pasted: VecDeque<String>,
+}
+
+impl<'a> Interactive<'a> {
+    fn new(args: &'a ShellArgs, session: Session) -> anyhow::Result<Self> {
+        let config = Config::builder()
+            .auto_add_history(false)
+            .max_history_size(1000)?
+            .history_ignore_dups(true)?
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor = Editor::with_config(config)?;
+        let history = if args.no_history {
+            None
+        } else {
+            history::path(&args.address)
+        };
+        if let Some(path) = &history {
+            // A missing file is the first session on this socket.
+            let _ = editor.load_history(path);
+        }
+        let mut shell = Interactive {
+            args,
+            session,
+            editor,
+            history,
+            pasted: VecDeque::new(),
+        };
+        let vocabulary = shell.learn();
+        shell.editor.set_helper(Some(ShellHelper { vocabulary }));
+        Ok(shell)
+    }
+
+    /// Asks the server for its commands and its backend and server names. Failures only mean
+    /// less completion.
+    fn learn(&mut self) -> Vocabulary {
+        let mut vocabulary = Vocabulary::default();
+        let ask = |session: &mut Session, text: &str| {
+            let command = Command::new(text).ok()?;
+            let deadline = Some(Instant::now() + Duration::from_secs(5));
+            session.run(&command, deadline).ok().map(|r| r.body)
+        };
+        if let Some(help) = ask(&mut self.session, "help") {
+            vocabulary.own = Commands::from_help(&help);
+        }
+        let servers = match self.session.flavor() {
+            Flavor::Stats => ask(&mut self.session, "show servers state"),
+            Flavor::Master => {
+                if let Some(help) = ask(&mut self.session, "@1 help") {
+                    vocabulary.worker = Commands::from_help(&help);
+                }
+                ask(&mut self.session, "@1 show servers state")
+            }
+        };
+        if let Some(servers) = servers {
+            vocabulary.learn_servers(&servers);
+        }
+        vocabulary
+    }
+
+    /// `admin.sock> `, `master> `, `master@1> `.
+    fn prompt(&self) -> String {
+        match self.session.flavor() {
+            Flavor::Stats => {
+                let name = match &self.args.address {
+                    Address::Unix(path) => path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| path.display().to_string()),
+                    other => other.to_string(),
+                };
+                format!("{name}> ")
+            }
+            Flavor::Master => {
+                let failed = if self.session.prompt().reload_failed {
+                    "[ReloadFailed]"
+                } else {
+                    ""
+                };
+                let target = match (&self.session.prompt().target, self.session.target()) {
+                    (Target::Worker(_), Some(target)) => target,
+                    (Target::Worker(pid), None) => format!("@!{pid}"),
+                    _ => String::new(),
+                };
+                format!("master{failed}{target}> ")
+            }
+        }
+    }
+
+    fn run(mut self) -> anyhow::Result<Code> {
+        loop {
+            let prompt = self.prompt();
+            let on_worker = matches!(self.session.prompt().target, Target::Worker(_));
+            if let Some(helper) = self.editor.helper_mut() {
+                helper.vocabulary.worker_target = on_worker;
+            }
+            let line = match self.read_line(&prompt) {
+                Ok(line) => line,
+                // Ctrl-C at the prompt only clears the line.
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let text = line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            if matches!(text, "quit" | "exit") {
+                break;
+            }
+            self.remember(text);
+            let command = match Command::new(text) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("sockctl: {e}");
+                    continue;
+                }
+            };
+            let payload = if is_payload_command(command.as_bytes()) {
+                match self.read_payload()? {
+                    Some(lines) => lines,
+                    None => continue,
+                }
+            } else {
+                Vec::new()
+            };
+            self.one(&command, &payload)?;
+        }
+        Ok(Code::Ok)
+    }
+
+    /// The next line: from a multi-line paste if one is being run, else from the editor.
+    fn read_line(&mut self, prompt: &str) -> Result<String, ReadlineError> {
+        if let Some(line) = self.pasted.pop_front() {
+            println!("{prompt}{line}");
+            return Ok(line);
+        }
+        let text = self.editor.readline(prompt)?;
+        if !text.contains('\n') {
+            return Ok(text);
+        }
+        // A paste of several lines runs as if they had been typed one by one.
+        self.pasted = text
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
+        Ok(self.pasted.pop_front().unwrap_or_default())
+    }
+
+    /// Lines after a command ending in `<<`, up to an empty line; `None` if abandoned (Ctrl-C).
+    fn read_payload(&mut self) -> anyhow::Result<Option<Vec<Command>>> {
+        let mut lines = Vec::new();
+        loop {
+            match self.read_line("+ ") {
+                Ok(line) if line.is_empty() => return Ok(Some(lines)),
+                Ok(line) => match Command::new(line) {
+                    Ok(c) => lines.push(c),
+                    Err(e) => eprintln!("sockctl: {e}"),
+                },
+                Err(ReadlineError::Interrupted) => {
+                    note("payload abandoned");
+                    return Ok(None);
+                }
+                // Ctrl-D ends the payload like an empty line.
+                Err(ReadlineError::Eof) => return Ok(Some(lines)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn remember(&mut self, text: &str) {
+        let _ = self.editor.add_history_entry(text);
+        if let Some(path) = &self.history {
+            // Saved after every command so that nothing is lost however the shell ends.
+            if let Err(e) = history::save(&mut self.editor, path) {
+                note(&format!("cannot save history to {}: {e}", path.display()));
+                self.history = None;
+            }
+        }
+    }
+
+    fn one(&mut self, command: &Command, payload: &[Command]) -> anyhow::Result<()> {
+        let result = self
+            .session
+            .run_payload(command, payload, deadline(self.args));
+        match result {
+            Ok(reply) => {
+                if let Some(again) = &reply.reconnected {
+                    note(&describe(again));
+                }
+                print_reply(&reply.body, true)?;
+                if reload_failed(&reply) {
+                    note("the reload failed (Success=0)");
+                }
+                if reply.closed {
+                    note("the master closed the connection to reload; the next command reconnects");
+                }
+            }
+            Err(e) => {
+                print_reply(e.received(), true)?;
+                if !e.received().is_empty() && !e.received().ends_with(b"\n") {
+                    println!();
+                }
+                match &e {
+                    SessionError::Interrupted { .. } => {
+                        sockctl::interrupt::clear();
+                        note("interrupted; the next command reconnects");
+                    }
+                    SessionError::Timeout { .. } => note(&format!(
+                        "no complete reply within {} (--timeout); the next command reconnects",
+                        sockctl::units::format_duration(self.args.timeout.0)
+                    )),
+                    _ => eprintln!("sockctl: {}: {e}", self.args.address),
+                }
+            }
+        }
+        Ok(())
+    }
+}

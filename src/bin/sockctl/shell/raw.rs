@@ -1,0 +1,157 @@
+//! A line-oriented session on any socket, like `socat readline`: lines typed are sent as they
+//! are, bytes from the server are printed as they arrive (by a thread of their own, so the
+//! server may speak at any time), and EOF from the server ends the session with a message.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+use sockctl::stream::{IoFailure, Stream};
+
+use super::{deadline, history, note, sanitize};
+use crate::cli::ShellArgs;
+use crate::exit::Code;
+use crate::lines::StdinLines;
+
+/// Reads from the server until EOF, writing every chunk to stdout at once.
+fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
+    let mut buf = vec![0u8; 16 * 1024];
+    // The start of a UTF-8 character cut by the chunk boundary, kept for the next chunk so
+    // that escaping does not mistake it for invalid bytes.
+    let mut held = Vec::new();
+    loop {
+        let n = match stream.read_some(&mut buf, None) {
+            Ok(0) => {
+                let _ = write_out(&held, escape);
+                return Ok(());
+            }
+            Ok(n) => n,
+            // Ctrl-C is for the main thread; this one keeps reading.
+            Err(IoFailure::Interrupted) => continue,
+            Err(e) => return Err(e),
+        };
+        held.extend_from_slice(&buf[..n]);
+        let complete = match std::str::from_utf8(&held) {
+            Err(e) if escape && e.error_len().is_none() => e.valid_up_to(),
+            _ => held.len(),
+        };
+        if write_out(&held[..complete], escape).is_err() {
+            return Ok(());
+        }
+        held.drain(..complete);
+    }
+}
+
+fn write_out(bytes: &[u8], escape: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if escape {
+        out.write_all(sanitize(bytes).as_bytes())?;
+    } else {
+        out.write_all(bytes)?;
+    }
+    out.flush()
+}
+
+fn describe(failure: &IoFailure) -> String {
+    match failure {
+        IoFailure::TimedOut => "timed out".into(),
+        IoFailure::Interrupted => "interrupted".into(),
+        IoFailure::Reset(_) => "connection reset by peer".into(),
+        IoFailure::Other(e) => e.to_string(),
+    }
+}
+
+pub fn interactive(
+    args: &ShellArgs,
+    stream: Stream,
+    received: Vec<u8>,
+    escape: bool,
+) -> anyhow::Result<Code> {
+    let config = Config::builder().auto_add_history(true).build();
+    let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
+    let history = (!args.no_history)
+        .then(|| history::path(&args.address))
+        .flatten();
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    // The terminal as it was before line editing, to put back if the server ends the session
+    // while a line is being edited.
+    let saved = rustix::termios::tcgetattr(rustix::stdio::stdin()).ok();
+    super::print_reply(&received, escape)?;
+    let reader = stream.try_clone()?;
+    let address = args.address.to_string();
+    std::thread::spawn(move || {
+        let why = match print_all(&reader, escape) {
+            Ok(()) => "connection closed by the server".to_string(),
+            Err(e) => format!("connection lost: {}", describe(&e)),
+        };
+        if let Some(saved) = &saved {
+            let _ = rustix::termios::tcsetattr(
+                rustix::stdio::stdin(),
+                rustix::termios::OptionalActions::Now,
+                saved,
+            );
+        }
+        println!();
+        note(&format!("{address}: {why}"));
+        std::process::exit(Code::Ok as i32);
+    });
+    let prompt = format!("{}> ", args.address);
+    loop {
+        match editor.readline(&prompt) {
+            Ok(line) => {
+                if let Some(path) = &history {
+                    let _ = history::save(&mut editor, path);
+                }
+                let mut data = line.into_bytes();
+                data.push(b'\n');
+                if let Err(e) = stream.send_all(&data, deadline(args)) {
+                    note(&format!("{}: cannot send: {}", args.address, describe(&e)));
+                    return Ok(Code::BadReply);
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => return Ok(Code::Ok),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Standard input is not a terminal: send it line by line, half-close at its end, and print
+/// what the server sends until it closes (or `--timeout` after the input ended).
+pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
+    let stream = sockctl::connect::connect(&args.address, args.connect_timeout.limit())
+        .map_err(|e| anyhow::Error::new(e).context(args.address.to_string()))?;
+    let reader = stream.try_clone()?;
+    let escape = io::stdout().is_terminal();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(print_all(&reader, escape));
+    });
+    let mut lines = StdinLines::new();
+    while let Some(mut line) = lines.next_line()? {
+        line.push(b'\n');
+        if stream.send_all(&line, deadline(args)).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown_write();
+    let result = match args.timeout.limit() {
+        Some(limit) => finished.recv_timeout(limit).ok(),
+        None => finished.recv().ok(),
+    };
+    Ok(match result {
+        Some(Ok(())) => Code::Ok,
+        Some(Err(_)) => Code::BadReply,
+        None => {
+            note(&format!(
+                "{}: the server did not close the connection in time",
+                args.address
+            ));
+            Code::Timeout
+        }
+    })
+}

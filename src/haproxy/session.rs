@@ -1,0 +1,739 @@
+//! A persistent prompt-mode connection to an HAProxy stats socket or master CLI.
+//!
+//! [`Session::open`] connects, sends `prompt` and tells from the answer whether the peer is a
+//! stats socket (`\n> `), a master CLI (`master> `) or not HAProxy at all. [`Session::run`] then
+//! sends one command line and returns its reply, framed by the prompt (see
+//! [`framing`](super::framing)), with the prompt removed.
+//!
+//! The connection does not last for ever: the stats socket closes after its idle timeout, the
+//! master closes on `reload` (and, on 2.6, after its own errors), and a reply that did not
+//! complete (deadline, Ctrl-C) leaves unread bytes behind. In each case the session drops the
+//! connection, and the next command first reconnects, switches prompt mode on again and
+//! replays what the user chose for the connection (`operator`/`user`, a bare `@1`), then says
+//! so in [`Reply::reconnected`]. A command is never sent twice: when a connection closes after
+//! the command went out, that is an error for this command and a reconnect for the next.
+
+use std::fmt;
+use std::io;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::io::Errno;
+use rustix::net::RecvFlags;
+
+use crate::address::Address;
+use crate::connect::{ConnectError, connect};
+use crate::exchange::Command;
+use crate::haproxy::framing::{self, Detected, Flavor, Framed, Framer, Prompt, Target};
+use crate::interrupt;
+use crate::stream::{IoFailure, Stream};
+
+/// Limits for opening and reopening a session.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Limit for one connection attempt (`None`: the kernel's).
+    pub connect_timeout: Option<Duration>,
+    /// How long [`Session::open`] waits for the answer to `prompt` before deciding that the
+    /// peer is not HAProxy.
+    pub detect_timeout: Duration,
+    /// How long a reconnect keeps trying while the socket refuses connections: a 2.6 master
+    /// re-executing itself for `reload` refuses them for about 50 ms.
+    pub reconnect_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            connect_timeout: Some(Duration::from_secs(3)),
+            detect_timeout: Duration::from_secs(3),
+            reconnect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the previous connection was replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The server had closed it while we were idle (the CLI's idle timeout).
+    Idle,
+    /// The master closed it after `reload`.
+    Reload,
+    /// The server closed the connection after the previous command (a 2.6 master does so
+    /// after its own error messages).
+    Closed,
+    /// The previous reply did not complete (deadline, interrupt, reset), so the connection
+    /// still carried the rest of it.
+    Incomplete,
+    /// Bytes arrived that belong to no command we sent.
+    Unexpected,
+    /// The caller asked for it ([`Session::reconnect`]).
+    Requested,
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Disconnect::Idle => "the server closed the idle connection",
+            Disconnect::Reload => "the master closed the connection to reload",
+            Disconnect::Closed => "the server closed the connection after the last command",
+            Disconnect::Incomplete => "the previous reply did not complete",
+            Disconnect::Unexpected => "the server sent bytes nobody asked for",
+            Disconnect::Requested => "reconnect requested",
+        })
+    }
+}
+
+/// What a reconnect did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconnected {
+    pub reason: Disconnect,
+    /// Commands replayed after `prompt` to restore the session, in order (`operator`, `@1`).
+    pub restored: Vec<String>,
+    /// A worker target that no longer exists (e.g. `@!1234` after a reload); the session is
+    /// back on the master.
+    pub dropped_target: Option<String>,
+}
+
+/// A complete reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The reply without HAProxy's prompts: the bytes the command returns on a
+    /// non-interactive connection. For `a;b`, the replies of `a` and `b` one after the other.
+    pub body: Vec<u8>,
+    /// The prompt that ended the reply: where the next command goes.
+    pub prompt: Prompt,
+    /// The connection had to be replaced before the command was sent.
+    pub reconnected: Option<Reconnected>,
+    /// The server closed the connection after this reply (a master `reload`); the next command
+    /// reconnects.
+    pub closed: bool,
+}
+
+/// Why [`Session::open`] gave no session.
+#[derive(Debug)]
+pub enum OpenError {
+    Connect(ConnectError),
+    /// The peer answered `prompt` with something else, closed, or said nothing in time. The
+    /// connection is handed back (when still open) with what it sent, for a raw session.
+    NotHaproxy {
+        received: Vec<u8>,
+        stream: Option<Stream>,
+    },
+    Interrupted,
+    Io(io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Connect(e) => e.fmt(f),
+            OpenError::NotHaproxy { received, .. } if received.is_empty() => {
+                f.write_str("not an HAProxy CLI (no answer to 'prompt')")
+            }
+            OpenError::NotHaproxy { received, .. } => write!(
+                f,
+                "not an HAProxy CLI (it answered 'prompt' with {} bytes)",
+                received.len()
+            ),
+            OpenError::Interrupted => f.write_str("interrupted"),
+            OpenError::Io(e) => write!(f, "opening the session: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// Why a command got no complete reply. `received` holds every reply byte that did arrive.
+#[derive(Debug)]
+pub enum SessionError {
+    /// Reconnecting failed.
+    Connect(ConnectError),
+    /// After a reconnect, the socket no longer answers like the HAProxy CLI it was.
+    NotHaproxy {
+        received: Vec<u8>,
+    },
+    /// The deadline passed before the prompt.
+    Timeout {
+        received: Vec<u8>,
+    },
+    Interrupted {
+        received: Vec<u8>,
+    },
+    /// The server closed the connection before the prompt (2.6 master errors end this way).
+    Closed {
+        received: Vec<u8>,
+    },
+    Reset {
+        received: Vec<u8>,
+    },
+    /// The command is one the session cannot pass on (`prompt`, `quit`).
+    Refused {
+        why: &'static str,
+    },
+    Io {
+        source: io::Error,
+        received: Vec<u8>,
+    },
+}
+
+impl SessionError {
+    pub fn received(&self) -> &[u8] {
+        match self {
+            SessionError::Connect(_) | SessionError::Refused { .. } => &[],
+            SessionError::NotHaproxy { received }
+            | SessionError::Timeout { received }
+            | SessionError::Interrupted { received }
+            | SessionError::Closed { received }
+            | SessionError::Reset { received }
+            | SessionError::Io { received, .. } => received,
+        }
+    }
+
+    /// The same error with `before` (complete replies of earlier parts of the line) in front
+    /// of the bytes received.
+    fn after(mut self, before: &[u8]) -> Self {
+        if let SessionError::NotHaproxy { received }
+        | SessionError::Timeout { received }
+        | SessionError::Interrupted { received }
+        | SessionError::Closed { received }
+        | SessionError::Reset { received }
+        | SessionError::Io { received, .. } = &mut self
+        {
+            received.splice(0..0, before.iter().copied());
+        }
+        self
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.received().len();
+        match self {
+            SessionError::Connect(e) => write!(f, "reconnecting: {e}"),
+            SessionError::NotHaproxy { .. } => write!(
+                f,
+                "after reconnecting, the socket no longer answers like an HAProxy CLI \
+                 ({n} bytes received)"
+            ),
+            SessionError::Timeout { .. } => {
+                write!(f, "no complete reply in time ({n} bytes received)")
+            }
+            SessionError::Interrupted { .. } => write!(f, "interrupted ({n} bytes received)"),
+            SessionError::Closed { .. } => write!(
+                f,
+                "the server closed the connection before the end of the reply ({n} bytes \
+                 received)"
+            ),
+            SessionError::Reset { .. } => {
+                write!(f, "connection reset by peer ({n} bytes received)")
+            }
+            SessionError::Refused { why } => f.write_str(why),
+            SessionError::Io { source, .. } => write!(f, "{source} ({n} bytes received)"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// A prompt-mode connection that survives the server closing it between commands.
+#[derive(Debug)]
+pub struct Session {
+    address: Address,
+    options: Options,
+    flavor: Flavor,
+    stream: Option<Stream>,
+    framer: Framer,
+    prompt: Prompt,
+    /// The bare `@…` that made a worker the default target, replayed on reconnect.
+    target: Option<Command>,
+    /// `operator` or `user`, replayed on reconnect so that a lowered level stays lowered.
+    level: Option<Command>,
+    /// Why the connection is gone, when it is.
+    lost: Option<Disconnect>,
+}
+
+impl Session {
+    /// Connects and switches the connection to prompt mode.
+    pub fn open(address: &Address, options: Options) -> Result<Session, OpenError> {
+        let stream = connect(address, options.connect_timeout).map_err(OpenError::Connect)?;
+        let deadline = Instant::now() + options.detect_timeout;
+        let (flavor, prompt) = match handshake(&stream, deadline) {
+            Ok(found) => found,
+            Err(Handshake::Other(received)) => {
+                return Err(OpenError::NotHaproxy {
+                    received,
+                    stream: Some(stream),
+                });
+            }
+            Err(Handshake::Closed(received)) => {
+                return Err(OpenError::NotHaproxy {
+                    received,
+                    stream: None,
+                });
+            }
+            Err(Handshake::Failed(IoFailure::TimedOut, received)) => {
+                return Err(OpenError::NotHaproxy {
+                    received,
+                    stream: Some(stream),
+                });
+            }
+            Err(Handshake::Failed(IoFailure::Interrupted, _)) => {
+                return Err(OpenError::Interrupted);
+            }
+            Err(Handshake::Failed(IoFailure::Reset(e), _)) => return Err(OpenError::Io(e.into())),
+            Err(Handshake::Failed(IoFailure::Other(e), _)) => return Err(OpenError::Io(e)),
+        };
+        Ok(Session {
+            address: address.clone(),
+            options,
+            flavor,
+            stream: Some(stream),
+            framer: Framer::new(flavor),
+            prompt,
+            target: None,
+            level: None,
+            lost: None,
+        })
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The last prompt the server sent.
+    pub fn prompt(&self) -> &Prompt {
+        &self.prompt
+    }
+
+    /// The bare `@…` command that chose the current worker on the master, if any.
+    pub fn target(&self) -> Option<String> {
+        self.target.as_ref().map(|c| c.to_string())
+    }
+
+    /// Whether a connection is open (it may still have been closed by the server since).
+    pub fn is_connected(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Sends one command line and returns its reply. A line with unescaped `;` is sent one
+    /// command at a time, since HAProxy versions disagree on how many prompts such a line gets
+    /// (2.6: one per command; 3.2+ stats socket: one in all). A command ending in `<<` is sent
+    /// with an empty payload; see [`run_payload`](Session::run_payload).
+    pub fn run(
+        &mut self,
+        command: &Command,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, SessionError> {
+        self.run_payload(command, &[], deadline)
+    }
+
+    /// Sends a command ending in `<<` followed by `payload` lines and the empty line that ends
+    /// the payload, and returns the reply. `payload` goes with the last command of the line and
+    /// is ignored unless that command ends in `<<`.
+    pub fn run_payload(
+        &mut self,
+        command: &Command,
+        payload: &[Command],
+        deadline: Option<Instant>,
+    ) -> Result<Reply, SessionError> {
+        let parts = split_commands(command.as_bytes());
+        for part in &parts {
+            let word = first_word(part);
+            if word == b"prompt" {
+                return Err(SessionError::Refused {
+                    why: "'prompt' is refused: the session keeps prompt mode on to find where \
+                          each reply ends",
+                });
+            }
+            if word == b"quit" {
+                return Err(SessionError::Refused {
+                    why: "'quit' is refused: close the session instead",
+                });
+            }
+        }
+        let reconnected = self.ensure_connected(deadline)?;
+        let mut body = Vec::new();
+        let mut closed = false;
+        let last = parts.len() - 1;
+        for (i, part) in parts.iter().enumerate() {
+            let lines = if i == last { payload } else { &[] };
+            let is_reload = self.flavor == Flavor::Master && is_reload(part, &self.prompt.target);
+            match self.exchange(part, lines, deadline) {
+                Ok(framed) => {
+                    self.remember(part, &framed);
+                    body.extend_from_slice(&framed.body);
+                }
+                // The master answers `reload` (3.x: with its status) and closes.
+                Err(SessionError::Closed { received }) if is_reload => {
+                    self.lost = Some(Disconnect::Reload);
+                    body.extend_from_slice(&received);
+                    closed = true;
+                    break;
+                }
+                Err(e) => return Err(e.after(&body)),
+            }
+        }
+        Ok(Reply {
+            body,
+            prompt: self.prompt.clone(),
+            reconnected,
+            closed,
+        })
+    }
+
+    /// Replaces the connection now, restoring prompt mode, the level and the `@` target.
+    pub fn reconnect(&mut self, deadline: Option<Instant>) -> Result<Reconnected, SessionError> {
+        let reason = self.lost.take().unwrap_or(Disconnect::Requested);
+        let give_up = Instant::now() + self.options.reconnect_timeout;
+        let mut dropped_target = None;
+        'attempt: loop {
+            self.stream = None;
+            self.framer.clear();
+            let stream = self.connect_retrying(deadline)?;
+            self.stream = Some(stream);
+            let mut restored = Vec::new();
+            for command in [self.level.clone(), self.target.clone()]
+                .into_iter()
+                .flatten()
+            {
+                let is_target = command.as_bytes().starts_with(b"@");
+                match self.exchange(command.as_bytes(), &[], deadline) {
+                    Ok(framed)
+                        if is_target && !matches!(framed.prompt.target, Target::Worker(_)) =>
+                    {
+                        dropped_target = Some(command.to_string());
+                        self.target = None;
+                    }
+                    Ok(_) => restored.push(command.to_string()),
+                    // A 2.6 master re-executing itself may drop a connection it accepted:
+                    // replaying is harmless, so start over.
+                    Err(SessionError::Closed { received } | SessionError::Reset { received })
+                        if received.is_empty() && Instant::now() < give_up =>
+                    {
+                        continue 'attempt;
+                    }
+                    // 2.6 answers an `@` it cannot resolve with an error and closes: start
+                    // over without it.
+                    Err(SessionError::Closed { .. }) if is_target => {
+                        dropped_target = Some(command.to_string());
+                        self.target = None;
+                        continue 'attempt;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(Reconnected {
+                reason,
+                restored,
+                dropped_target,
+            });
+        }
+    }
+
+    /// Reconnects first if the connection is gone or the server closed it while idle.
+    fn ensure_connected(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Reconnected>, SessionError> {
+        if let Some(stream) = &self.stream
+            && let Some(why) = idle_state(stream)
+        {
+            self.stream = None;
+            self.lost.get_or_insert(why);
+        }
+        if self.stream.is_none() {
+            return self.reconnect(deadline).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Connects and switches to prompt mode, retrying while the socket refuses connections or
+    /// closes before answering (a master in the middle of re-executing itself).
+    fn connect_retrying(&mut self, deadline: Option<Instant>) -> Result<Stream, SessionError> {
+        let give_up = Instant::now() + self.options.reconnect_timeout;
+        let give_up = deadline.map_or(give_up, |d| d.min(give_up));
+        loop {
+            let left = give_up.saturating_duration_since(Instant::now());
+            let limit = self.options.connect_timeout.map_or(left, |c| c.min(left));
+            let retry = match connect(&self.address, Some(limit.max(Duration::from_millis(1)))) {
+                Ok(stream) => match handshake(&stream, give_up) {
+                    Ok((flavor, prompt)) if flavor == self.flavor => {
+                        self.prompt = prompt;
+                        return Ok(stream);
+                    }
+                    Ok((_, prompt)) => {
+                        return Err(SessionError::NotHaproxy {
+                            received: prompt.raw,
+                        });
+                    }
+                    Err(Handshake::Other(received)) => {
+                        return Err(SessionError::NotHaproxy { received });
+                    }
+                    // A 2.6 master re-executing itself accepts connections it then drops.
+                    Err(Handshake::Closed(received)) if received.is_empty() => {
+                        SessionError::Closed { received }
+                    }
+                    Err(Handshake::Failed(IoFailure::Reset(_), received))
+                        if received.is_empty() =>
+                    {
+                        SessionError::Reset { received }
+                    }
+                    Err(Handshake::Closed(received)) => {
+                        return Err(SessionError::NotHaproxy { received });
+                    }
+                    Err(Handshake::Failed(failure, received)) => {
+                        return Err(from_failure(failure, received));
+                    }
+                },
+                Err(
+                    e @ (ConnectError::Stale(_)
+                    | ConnectError::NotFound(_)
+                    | ConnectError::Refused(_)),
+                ) => SessionError::Connect(e),
+                Err(ConnectError::Interrupted) => {
+                    return Err(SessionError::Interrupted {
+                        received: Vec::new(),
+                    });
+                }
+                Err(e) => return Err(SessionError::Connect(e)),
+            };
+            if Instant::now() >= give_up {
+                return Err(retry);
+            }
+            if interrupt::requested() {
+                return Err(SessionError::Interrupted {
+                    received: Vec::new(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends one command (and its payload) and reads its framed reply. Any failure drops the
+    /// connection: it may still carry the rest of the reply.
+    fn exchange(
+        &mut self,
+        command: &[u8],
+        payload: &[Command],
+        deadline: Option<Instant>,
+    ) -> Result<Framed, SessionError> {
+        let stream = self.stream.as_ref().expect("connected");
+        let mut data = command.to_vec();
+        data.push(b'\n');
+        if is_payload_command(command) {
+            for line in payload {
+                data.extend_from_slice(line.as_bytes());
+                data.push(b'\n');
+            }
+            data.push(b'\n');
+            self.framer.expect_payload_prompts(1 + payload.len());
+        }
+        if let Err(failure) = stream.send_all(&data, deadline) {
+            return Err(self.fail(failure));
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(framed) = self.framer.next_reply() {
+                self.prompt = framed.prompt.clone();
+                if !self.framer.pending().is_empty() {
+                    // More than one reply for one command: whatever it is, the next command
+                    // must not read it as its own.
+                    self.drop_connection(Disconnect::Unexpected);
+                }
+                return Ok(framed);
+            }
+            let stream = self.stream.as_ref().expect("connected");
+            match stream.read_some(&mut buf, deadline) {
+                Ok(0) => {
+                    let received = self.framer.pending().to_vec();
+                    self.drop_connection(Disconnect::Closed);
+                    return Err(SessionError::Closed { received });
+                }
+                Ok(n) => self.framer.push(&buf[..n]),
+                Err(failure) => return Err(self.fail(failure)),
+            }
+        }
+    }
+
+    fn fail(&mut self, failure: IoFailure) -> SessionError {
+        let received = self.framer.pending().to_vec();
+        self.drop_connection(Disconnect::Incomplete);
+        from_failure(failure, received)
+    }
+
+    fn drop_connection(&mut self, why: Disconnect) {
+        self.stream = None;
+        self.framer.clear();
+        self.lost = Some(why);
+    }
+
+    /// Keeps track of what a reconnect must restore.
+    fn remember(&mut self, command: &[u8], framed: &Framed) {
+        let words: Vec<&[u8]> = command
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect();
+        match (words.as_slice(), &framed.prompt.target) {
+            (_, Target::Master) => self.target = None,
+            ([word], Target::Worker(_)) if word.starts_with(b"@") => {
+                self.target = Command::new(word.to_vec()).ok();
+            }
+            _ => {}
+        }
+        // Empty success: nothing from the master, a lone `\n` from a worker.
+        if let [word @ (b"operator" | b"user")] = words.as_slice()
+            && (framed.body.is_empty() || framed.body == b"\n")
+        {
+            self.level = Command::new(word.to_vec()).ok();
+        }
+    }
+}
+
+fn from_failure(failure: IoFailure, received: Vec<u8>) -> SessionError {
+    match failure {
+        IoFailure::TimedOut => SessionError::Timeout { received },
+        IoFailure::Interrupted => SessionError::Interrupted { received },
+        IoFailure::Reset(_) => SessionError::Reset { received },
+        IoFailure::Other(source) => SessionError::Io { source, received },
+    }
+}
+
+/// Whether an idle connection is still usable: `None` if so, otherwise why not. Never blocks.
+fn idle_state(stream: &Stream) -> Option<Disconnect> {
+    let mut fds = [PollFd::new(stream, PollFlags::IN)];
+    match poll(&mut fds, Some(&rustix::event::Timespec::default())) {
+        Ok(0) => return None,
+        Ok(_) => {}
+        Err(_) => return Some(Disconnect::Idle),
+    }
+    let mut byte = [0u8; 1];
+    match rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+        Ok((0, _)) => Some(Disconnect::Idle),
+        Ok(_) => Some(Disconnect::Unexpected),
+        Err(Errno::AGAIN | Errno::INTR) => None,
+        Err(_) => Some(Disconnect::Idle),
+    }
+}
+
+/// How the answer to `prompt` went.
+enum Handshake {
+    /// Bytes that are no HAProxy prompt.
+    Other(Vec<u8>),
+    /// EOF before a whole prompt.
+    Closed(Vec<u8>),
+    Failed(IoFailure, Vec<u8>),
+}
+
+/// Sends `prompt` on a fresh connection and reads the answer. `prompt p` is what is sent: on
+/// 3.2+ it sets prompt mode instead of toggling it, and older versions ignore the argument and
+/// toggle, which on a fresh connection (never in prompt mode) is the same.
+fn handshake(stream: &Stream, deadline: Instant) -> Result<(Flavor, Prompt), Handshake> {
+    stream
+        .send_all(b"prompt p\n", Some(deadline))
+        .map_err(|f| Handshake::Failed(f, Vec::new()))?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        match framing::detect(&answer) {
+            Detected::Stats(prompt) => return Ok((Flavor::Stats, prompt)),
+            Detected::Master(prompt) => return Ok((Flavor::Master, prompt)),
+            Detected::NotHaproxy => return Err(Handshake::Other(answer)),
+            Detected::Incomplete => {}
+        }
+        match stream.read_some(&mut buf, Some(deadline)) {
+            Ok(0) => return Err(Handshake::Closed(answer)),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(failure) => return Err(Handshake::Failed(failure, answer)),
+        }
+    }
+}
+
+/// Splits a command line where HAProxy does: at each `;` not escaped by a backslash. The
+/// escapes stay in place for HAProxy to interpret.
+pub fn split_commands(line: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = line.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => {
+                current.push(b);
+                if let Some(&next) = bytes.next() {
+                    current.push(next);
+                }
+            }
+            b';' => parts.push(std::mem::take(&mut current)),
+            _ => current.push(b),
+        }
+    }
+    parts.push(current);
+    parts
+}
+
+/// A command that announces a payload: its last word is `<<`.
+pub fn is_payload_command(command: &[u8]) -> bool {
+    command
+        .split(|b| b.is_ascii_whitespace())
+        .rfind(|w| !w.is_empty())
+        .is_some_and(|w| w == b"<<")
+}
+
+/// The first word, after an `@master` prefix.
+fn first_word(command: &[u8]) -> &[u8] {
+    let mut words = command
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    match words.next() {
+        Some(b"@master") => words.next().unwrap_or_default(),
+        Some(word) => word,
+        None => b"",
+    }
+}
+
+/// A master `reload`: the command itself goes to the master (by default or by `@master`).
+fn is_reload(command: &[u8], target: &Target) -> bool {
+    let mut words = command
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let mut first = words.next();
+    let mut to_master = *target == Target::Master;
+    if first == Some(b"@master") {
+        first = words.next();
+        to_master = true;
+    }
+    to_master && first == Some(b"reload") && words.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_haproxy() {
+        assert_eq!(split_commands(b"a;b c"), [&b"a"[..], b"b c"]);
+        assert_eq!(
+            split_commands(br"a\;b;c\\;d"),
+            [&br"a\;b"[..], br"c\\", b"d"]
+        );
+        assert_eq!(split_commands(b"a;"), [&b"a"[..], b""]);
+        assert_eq!(split_commands(b""), [b""]);
+    }
+
+    #[test]
+    fn payload_and_reload_commands() {
+        assert!(is_payload_command(b"add map #0 <<"));
+        assert!(is_payload_command(b"@1 add map #0 <<  "));
+        assert!(!is_payload_command(b"add map #0 <<EOF"));
+        assert!(!is_payload_command(b"show map"));
+        let (master, worker) = (Target::Master, Target::Worker(7));
+        assert!(is_reload(b"reload", &master) && is_reload(b" @master reload ", &worker));
+        assert!(!is_reload(b"reload", &worker) && !is_reload(b"@1 reload", &master));
+        assert!(!is_reload(b"reload now", &master));
+        assert_eq!(first_word(b"@master prompt"), b"prompt");
+        assert_eq!(first_word(b"  quit"), b"quit");
+    }
+}

@@ -1,0 +1,369 @@
+//! `sockctl shell` on a pseudo-terminal against a real HAProxy 2.6 (stats socket and master
+//! CLI) and against fake servers, and with standard input piped.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::fake::{Answer, Behavior, FakeServer};
+use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
+use crate::support::pty::Pty;
+use crate::support::{sockctl, stderr, stdout};
+
+/// A shell on `socket` with its history kept in `state`.
+fn shell(socket: &Path, state: &Path, extra: &[&str]) -> Pty {
+    let mut args = vec!["shell", socket.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Pty::sockctl(&args, &[("XDG_STATE_HOME", state.to_str().unwrap())])
+}
+
+/// A fake HAProxy stats socket whose replies are hostile or never come.
+fn fake_haproxy(line: &[u8]) -> Answer {
+    Answer::Reply(match line {
+        b"prompt p" => b"\n> ".to_vec(),
+        b"help" => b"  show evil        : terminal escapes\n  hang   : no reply\n\n> ".to_vec(),
+        b"show evil" => b"\x1b[31mred\x1b[0m \x1b]0;pwned\x07 bell \xc2\x9b2J\n\n> ".to_vec(),
+        b"hang" => Vec::new(),
+        _ => b"Unknown command.\n\n> ".to_vec(),
+    })
+}
+
+/// A line-oriented server that is not HAProxy.
+fn echo_server(line: &[u8]) -> Answer {
+    match line {
+        b"bye" => Answer::Close,
+        _ => Answer::Reply([b"echo: ", line, b"\n"].concat()),
+    }
+}
+
+#[test]
+fn stats_socket_framing_and_history_across_runs() {
+    let Some(ha) = Haproxy::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut pty = shell(&ha.admin, state.path(), &[]);
+    pty.expect("admin.sock> ");
+    pty.line("show info");
+    let reply = pty.expect("admin.sock> ");
+    assert!(reply.contains("Name: HAProxy"), "{reply}");
+    // The whole multi-line reply came before the prompt, without HAProxy's own prompt.
+    assert!(reply.contains("Tainted: 0"), "{reply}");
+    assert!(!reply.contains("\n> "), "{reply:?}");
+    pty.line("show servers state");
+    let reply = pty.expect("admin.sock> ");
+    assert!(reply.contains("be_app 3 s3"), "{reply}");
+    pty.send("\x04");
+    assert_eq!(pty.exit_code(), Some(0));
+
+    // History is saved per socket and comes back in the next session (Up arrow).
+    let saved = std::fs::read_dir(state.path().join("sockctl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let text = std::fs::read_to_string(&saved[0]).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "history is private");
+    assert!(
+        text.contains("show info") && text.contains("show servers state"),
+        "{text}"
+    );
+    let mut pty = shell(&ha.admin, state.path(), &[]);
+    pty.expect("admin.sock> ");
+    pty.send("\x1b[A\x1b[A");
+    pty.expect("show info");
+    pty.send("\r");
+    assert!(pty.expect("admin.sock> ").contains("Name: HAProxy"));
+    pty.line("quit");
+    assert_eq!(pty.exit_code(), Some(0));
+}
+
+#[test]
+fn tab_completes_commands_and_server_names() {
+    let Some(ha) = Haproxy::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut pty = shell(&ha.admin, state.path(), &[]);
+    pty.expect("admin.sock> ");
+    pty.send("show serv\t");
+    pty.expect("show servers ");
+    pty.send("sta\t");
+    pty.expect("state ");
+    pty.send("\t");
+    pty.expect("be_app");
+    pty.send("\r");
+    let reply = pty.expect("admin.sock> ");
+    assert!(reply.contains("3 be_app 1 s1 "), "{reply}");
+    // Several candidates: the first Tab completes what they share, the second lists them.
+    pty.send("set server be_app/s\t\t");
+    pty.expect("be_app/s1  be_app/s2  be_app/s3");
+    pty.send("\x15get weight be_app/s2\t\r");
+    pty.expect("get weight be_app/s2 ");
+    pty.expect("1 (initial 1)");
+}
+
+#[test]
+fn payload_command_adds_map_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("hosts.map");
+    std::fs::write(&map, "example.com be_app\n").unwrap();
+    let backend = format!(
+        "{DEFAULT_BACKEND}    http-request set-var(txn.be) req.hdr(host),map({})\n",
+        map.display()
+    );
+    let Some(ha) = Haproxy::start_with("", &backend) else {
+        return;
+    };
+    let map = map.to_str().unwrap();
+    let mut pty = shell(&ha.admin, dir.path(), &[]);
+    pty.expect("admin.sock> ");
+    pty.line(&format!("add map {map} <<"));
+    pty.expect("+ ");
+    pty.line("a.example be_app");
+    pty.expect("+ ");
+    pty.line("b.example be_app");
+    pty.expect("+ ");
+    pty.line("");
+    pty.expect("admin.sock> ");
+    pty.line(&format!("show map {map}"));
+    let reply = pty.expect("admin.sock> ");
+    assert!(
+        reply.contains(" a.example be_app") && reply.contains(" b.example be_app"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn reconnects_after_the_idle_timeout() {
+    let Some(ha) = Haproxy::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut pty = shell(&ha.admin, state.path(), &[]);
+    pty.expect("admin.sock> ");
+    pty.line("set timeout cli 1");
+    pty.expect("admin.sock> ");
+    // HAProxy closes the connection after one idle second.
+    std::thread::sleep(Duration::from_millis(2500));
+    pty.line("show version");
+    pty.expect("reconnected (the server closed the idle connection)");
+    let reply = pty.expect("admin.sock> ");
+    assert!(reply.contains("2.6.") || reply.contains("3."), "{reply}");
+}
+
+#[test]
+fn master_targets_a_worker_and_keeps_it_across_a_reload() {
+    let Some(ha) = Haproxy::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut pty = shell(&ha.master, state.path(), &[]);
+    pty.expect("master> ");
+    pty.line("show proc");
+    let reply = pty.expect("master> ");
+    assert!(reply.contains("# workers"), "{reply}");
+    pty.line("@1");
+    pty.expect("master@1> ");
+    pty.line("show info");
+    let reply = pty.expect("master@1> ");
+    assert!(reply.contains("Name: HAProxy"), "{reply}");
+    pty.line("@master reload");
+    pty.expect("the master closed the connection to reload");
+    pty.expect("master@1> ");
+    pty.line("show info");
+    pty.expect("reconnected (the master closed the connection to reload); restored @1");
+    let reply = pty.expect("master@1> ");
+    assert!(reply.contains("Name: HAProxy"), "{reply}");
+    pty.line("@master");
+    pty.expect("master> ");
+    pty.line("show proc");
+    let reply = pty.expect("master> ");
+    assert!(reply.contains(" 1 [failed: 0]"), "one reload: {reply}");
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("evil.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: fake_haproxy,
+        },
+    );
+    let mut pty = shell(Path::new(fake.address()), dir.path(), &[]);
+    pty.expect("evil.sock> ");
+    pty.line("show evil");
+    let reply = pty.expect("evil.sock> ");
+    assert!(
+        reply.contains(r"\x1b[31mred\x1b[0m \x1b]0;pwned\x07 bell \u{009b}2J"),
+        "{reply:?}"
+    );
+    assert!(!pty.transcript().contains("\x1b]0;pwned"));
+}
+
+#[test]
+fn ctrl_c_abandons_a_reply_and_a_timeout_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("slow.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: fake_haproxy,
+        },
+    );
+    let mut pty = shell(Path::new(fake.address()), dir.path(), &["--timeout", "1s"]);
+    pty.expect("slow.sock> ");
+    pty.line("hang");
+    pty.expect("(--timeout); the next command reconnects");
+    pty.expect("slow.sock> ");
+    let mut pty = shell(Path::new(fake.address()), dir.path(), &["--timeout", "60s"]);
+    pty.expect("slow.sock> ");
+    pty.line("hang");
+    pty.expect("hang");
+    // The line is sent once the terminal leaves line editing; then Ctrl-C is a signal.
+    pty.wait_cooked();
+    pty.send("\x03");
+    pty.expect("interrupted; the next command reconnects");
+    pty.expect("slow.sock> ");
+    pty.line("show evil");
+    pty.expect("reconnected (the previous reply did not complete)");
+    pty.expect("red");
+    pty.expect("slow.sock> ");
+    pty.line("quit");
+    assert_eq!(pty.exit_code(), Some(0));
+}
+
+#[test]
+fn raw_session_on_a_server_that_is_not_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("echo.sock"),
+        Behavior::Interactive {
+            greeting: b"hello\n".to_vec(),
+            answer: echo_server,
+        },
+    );
+    let address = fake.address().to_string();
+    let mut pty = shell(Path::new(&address), dir.path(), &["--raw"]);
+    pty.expect("hello");
+    pty.line("ping");
+    pty.expect("echo: ping");
+    pty.line("bye");
+    pty.expect("connection closed by the server");
+    assert_eq!(pty.exit_code(), Some(0));
+
+    // Without --raw, the shell notices it is not HAProxy and falls back to the same session.
+    let mut pty = shell(Path::new(&address), dir.path(), &[]);
+    pty.expect("not an HAProxy CLI; raw session");
+    pty.expect("echo: prompt p");
+    pty.line("ping");
+    pty.expect("echo: ping");
+    pty.send("\x04");
+    assert_eq!(pty.exit_code(), Some(0));
+}
+
+#[test]
+fn piped_commands_run_over_one_connection() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["shell", ha.admin.to_str().unwrap()])
+        .write_stdin("show version\n# a comment\n\nset server be_app/s1 state drain;show version\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let version = stdout(&out).lines().next().unwrap().to_string();
+    // Exactly the bytes of each command on its own connection.
+    assert_eq!(
+        stdout(&out),
+        format!("{version}\n\n\n{version}\n\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The first failure's code: a 2.6 master closes on an unknown target (1).
+    let out = sockctl()
+        .args(["shell", ha.master.to_str().unwrap()])
+        .write_stdin("@1 show version\n@9 show version\n@1 show version\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Can't find the target PID matching the prefix '@9'"),
+        "{text}"
+    );
+    assert_eq!(text.matches(&version).count(), 2, "{text}");
+}
+
+#[test]
+fn piped_reply_timeout_is_exit_code_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("slow.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: fake_haproxy,
+        },
+    );
+    let out = sockctl()
+        .args(["shell", "--timeout", "500ms", fake.address()])
+        .write_stdin("hang\nshow evil\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no complete reply in time"),
+        "{}",
+        stderr(&out)
+    );
+    // The next command still ran, on a new connection, and its bytes are passed through.
+    assert!(stdout(&out).contains("\x1b[31mred"), "{}", stdout(&out));
+}
+
+#[test]
+fn piped_failed_reload_on_a_3_4_master_is_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: crate::session::fake_master_3_4,
+        },
+    );
+    let out = sockctl()
+        .args(["shell", fake.address()])
+        .write_stdin("reload\nshow proc\n@master reload\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("'@master reload': the reload failed (Success=0)"));
+    let text = stdout(&out);
+    assert!(text.starts_with("Success=1\n"), "{text}");
+    assert!(text.contains("\n#<PID>") && text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"));
+}
+
+#[test]
+fn piped_raw_and_not_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("echo.sock"),
+        Behavior::Interactive {
+            greeting: b"hello\n".to_vec(),
+            answer: echo_server,
+        },
+    );
+    let out = sockctl()
+        .args(["shell", "--raw", fake.address()])
+        .write_stdin("ping\nbye\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\necho: ping\n");
+    // Without --raw, piped commands are for HAProxy only.
+    let out = sockctl()
+        .args(["shell", fake.address()])
+        .write_stdin("ping\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an HAProxy CLI"),
+        "{}",
+        stderr(&out)
+    );
+}
