@@ -18,7 +18,7 @@ pub mod units;
 pub use address::Address;
 pub use exchange::{Command, Exchange, ExchangeError, Report};
 
-/// The README's examples compile.
+/// The library examples in the documentation compile.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryDoctests;

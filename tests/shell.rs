@@ -367,3 +367,35 @@ fn piped_raw_and_not_haproxy() {
         stderr(&out)
     );
 }
+
+#[test]
+fn without_an_address_the_socket_is_discovered() {
+    let Some(ha) = Haproxy::start() else { return };
+    // From the configuration's `stats socket` ...
+    let out = sockctl()
+        .env_remove("SOCKCTL_SOCKET")
+        .env("SOCKCTL_CONFIG", &ha.config)
+        .arg("shell")
+        .write_stdin("show version\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("2.6."), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "using {} from the 'stats socket' line",
+            ha.admin.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // ... and from $SOCKCTL_SOCKET first.
+    let out = sockctl()
+        .env("SOCKCTL_SOCKET", &ha.master)
+        .arg("shell")
+        .write_stdin("show proc\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("#<PID>"), "{}", stdout(&out));
+}

@@ -76,11 +76,30 @@ server sends is printed as it arrives.
 With standard input piped, each reply is written as the exact bytes of the command on its own
 connection, and the exit code is the first failed command's (see sockctl --help).";
 
+impl ShellArgs {
+    /// The socket, once `shell::run` has filled it in from discovery if it was omitted.
+    pub fn address(&self) -> &Address {
+        self.address
+            .as_ref()
+            .expect("resolved at the start of shell::run")
+    }
+}
+
 #[derive(Args)]
 pub struct ShellArgs {
-    /// The socket (same forms as for send)
+    /// The socket (same forms as for send); when omitted: $SOCKCTL_SOCKET, else the 'stats
+    /// socket' of --config, else the -S socket of the running HAProxy master
     #[arg(value_name = "ADDR")]
-    pub address: Address,
+    pub address: Option<Address>,
+
+    /// HAProxy configuration to find the stats socket in when ADDR is omitted
+    #[arg(
+        long,
+        value_name = "CFG",
+        env = "SOCKCTL_CONFIG",
+        default_value = "/etc/haproxy/haproxy.cfg"
+    )]
+    pub config: PathBuf,
 
     /// Line-oriented raw session: no HAProxy framing, bytes shown unescaped
     #[arg(long)]
@@ -151,7 +170,12 @@ pub struct SocketArgs {
     pub socket: Option<Address>,
 
     /// HAProxy configuration to read the stats socket and state file from
-    #[arg(long, value_name = "CFG", default_value = "/etc/haproxy/haproxy.cfg")]
+    #[arg(
+        long,
+        value_name = "CFG",
+        env = "SOCKCTL_CONFIG",
+        default_value = "/etc/haproxy/haproxy.cfg"
+    )]
     pub config: PathBuf,
 }
 

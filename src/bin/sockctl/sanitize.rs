@@ -1,37 +1,65 @@
-//! Text from a server, made safe for a terminal.
+//! Bytes from a server, made safe for a terminal.
 //!
 //! A reply may hold escape sequences that move the cursor, recolor or retitle the terminal, or
-//! hide what came before. Before such text is shown to a person, control characters become
-//! visible escapes: C0 controls (ESC among them) and DEL as `\x1b`, C1 controls as `\u{9b}`.
+//! hide what came before. Before such bytes are shown to a person, everything that is not
+//! printable becomes visible text: C0 controls and DEL as `\x1b` (`\r` as `\r`), C1 controls and
+//! the Unicode bidirectional overrides as `\u{009b}`, bytes that are not UTF-8 as `\xff`.
 
 use std::borrow::Cow;
+use std::fmt::Write;
+
+/// For running text from raw bytes: newlines and tabs are kept.
+pub fn bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        escape_into(&mut out, chunk.valid(), true);
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
 
 /// For running text: newlines and tabs are kept.
 pub fn text(s: &str) -> Cow<'_, str> {
-    escape(s, |c| c == '\n' || c == '\t')
+    escape(s, true)
 }
 
 /// For one table cell: newlines and tabs are escaped too, so the columns stay aligned.
 pub fn cell(s: &str) -> Cow<'_, str> {
-    escape(s, |_| false)
+    escape(s, false)
 }
 
-fn escape(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() && !keep(c);
-    if !s.chars().any(unsafe_char) {
+fn escape(s: &str, keep_layout: bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| needs_escape(c, keep_layout)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
+    escape_into(&mut out, s, keep_layout);
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char, keep_layout: bool) -> bool {
+    match c {
+        '\n' | '\t' => !keep_layout,
+        '\0'..='\x1f' | '\x7f' | '\u{80}'..='\u{9f}' => true,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => true,
+        _ => false,
+    }
+}
+
+fn escape_into(out: &mut String, s: &str, keep_layout: bool) {
     for c in s.chars() {
-        if !unsafe_char(c) {
+        if !needs_escape(c, keep_layout) {
             out.push(c);
+        } else if c == '\r' {
+            out.push_str("\\r");
         } else if (c as u32) < 0x80 {
-            out.push_str(&format!("\\x{:02x}", c as u32));
+            let _ = write!(out, "\\x{:02x}", c as u32);
         } else {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
         }
     }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -43,9 +71,21 @@ mod tests {
         assert_eq!(text("UP\n\tok"), "UP\n\tok");
         assert!(matches!(text("plain"), Cow::Borrowed(_)));
         assert_eq!(text("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
-        assert_eq!(text("a\rb\x7f\u{9b}31m"), "a\\x0db\\x7f\\u{9b}31m");
+        assert_eq!(text("a\rb\x7f\u{9b}31m"), "a\\rb\\x7f\\u{009b}31m");
         assert_eq!(cell("a\nb\tc"), "a\\x0ab\\x09c");
         // Printable non-ASCII stays.
         assert_eq!(cell("é中"), "é中");
+    }
+
+    #[test]
+    fn bytes_that_are_not_text() {
+        assert_eq!(bytes(b"a\tb\nc"), "a\tb\nc");
+        assert_eq!(
+            bytes(b"\x1b[31mred\x1b]0;title\x07\r"),
+            "\\x1b[31mred\\x1b]0;title\\x07\\r"
+        );
+        assert_eq!(bytes("\u{9b}2J é".as_bytes()), "\\u{009b}2J é");
+        assert_eq!(bytes("x\u{202e}y".as_bytes()), "x\\u{202e}y");
+        assert_eq!(bytes(b"\xff\xc3("), "\\xff\\xc3(");
     }
 }

@@ -17,7 +17,7 @@ use anyhow::Context;
 use sockctl::Command;
 use sockctl::haproxy::session::{OpenError, Session, SessionError, is_payload_command};
 
-use super::{code_for, deadline, describe, note, options, raw, reload_failed, sanitize};
+use super::{code_for, deadline, describe, note, options, raw, reload_failed};
 use crate::cli::ShellArgs;
 use crate::exit::{Code, UsageError};
 use crate::lines::StdinLines;
@@ -26,18 +26,18 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
     if args.raw {
         return raw::piped(args);
     }
-    let mut session = match Session::open(&args.address, options(args)) {
+    let mut session = match Session::open(args.address(), options(args)) {
         Ok(session) => session,
         Err(OpenError::NotHaproxy { .. }) => {
             eprintln!(
                 "sockctl: {}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
                  use --raw for a line-oriented session",
-                args.address
+                args.address()
             );
             return Ok(Code::BadReply);
         }
         Err(OpenError::Interrupted) => return Ok(Code::Interrupted),
-        Err(e) => return Err(anyhow::Error::new(e).context(args.address.to_string())),
+        Err(e) => return Err(anyhow::Error::new(e).context(args.address().to_string())),
     };
     let escape = io::stdout().is_terminal();
     let mut lines = StdinLines::new();
@@ -69,7 +69,7 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 if reload_failed(&reply) {
                     eprintln!(
                         "sockctl: {}: '{command}': the reload failed (Success=0)",
-                        args.address
+                        args.address()
                     );
                     Code::CommandFailed
                 } else {
@@ -80,10 +80,10 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 write(e.received(), escape)?;
                 let code = code_for(session.flavor(), &e);
                 if code == Code::Interrupted {
-                    return Err(anyhow::Error::new(e).context(args.address.to_string()));
+                    return Err(anyhow::Error::new(e).context(args.address().to_string()));
                 }
                 if !matches!(e, SessionError::Closed { .. }) || code != Code::CommandFailed {
-                    eprintln!("sockctl: {}: '{command}': {e}", args.address);
+                    eprintln!("sockctl: {}: '{command}': {e}", args.address());
                 }
                 code
             }
@@ -98,7 +98,7 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
 fn write(bytes: &[u8], escape: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if escape {
-        out.write_all(sanitize(bytes).as_bytes())?;
+        out.write_all(crate::sanitize::bytes(bytes).as_bytes())?;
     } else {
         out.write_all(bytes)?;
     }

@@ -9,7 +9,6 @@ mod batch;
 mod completion;
 mod history;
 mod raw;
-mod sanitize;
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
@@ -27,29 +26,35 @@ use sockctl::haproxy::session::{
 use sockctl::{Address, Command};
 
 use crate::cli::ShellArgs;
+use sockctl::haproxy::discover::{self, Want};
+
 use crate::exit::{self, Code};
 use crate::signals;
 
 use completion::{Commands, ShellHelper, Vocabulary};
-pub use sanitize::sanitize;
 
-pub fn run(args: ShellArgs) -> anyhow::Result<Code> {
+pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
+    if args.address.is_none() {
+        let (address, source) = discover::find_socket(&args.config, Want::Any)?;
+        note(&format!("using {address} from {source}"));
+        args.address = Some(address);
+    }
     if !io::stdin().is_terminal() {
         return batch::run(&args);
     }
     // Ctrl-C abandons the wait for one reply; it must not end the shell.
     signals::keep_handling_interrupts();
     if args.raw {
-        let stream = sockctl::connect::connect(&args.address, args.connect_timeout.limit())
-            .with_context(|| args.address.to_string())?;
+        let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
+            .with_context(|| args.address().to_string())?;
         return raw::interactive(&args, stream, Vec::new(), false);
     }
-    match Session::open(&args.address, options(&args)) {
+    match Session::open(args.address(), options(&args)) {
         Ok(session) => Interactive::new(&args, session)?.run(),
         Err(OpenError::NotHaproxy { received, stream }) => {
             note(&format!(
                 "{}: not an HAProxy CLI; raw session (lines are sent as typed)",
-                args.address
+                args.address()
             ));
             match stream {
                 Some(stream) => raw::interactive(&args, stream, received, true),
@@ -60,9 +65,11 @@ pub fn run(args: ShellArgs) -> anyhow::Result<Code> {
                 }
             }
         }
-        Err(OpenError::Connect(e)) => Err(anyhow::Error::new(e).context(args.address.to_string())),
+        Err(OpenError::Connect(e)) => {
+            Err(anyhow::Error::new(e).context(args.address().to_string()))
+        }
         Err(OpenError::Interrupted) => Ok(Code::Interrupted),
-        Err(e) => Err(anyhow::Error::new(e).context(args.address.to_string())),
+        Err(e) => Err(anyhow::Error::new(e).context(args.address().to_string())),
     }
 }
 
@@ -108,7 +115,7 @@ pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
     };
     let mut out = io::stdout().lock();
     if escape {
-        out.write_all(sanitize(shown).as_bytes())?;
+        out.write_all(crate::sanitize::bytes(shown).as_bytes())?;
     } else {
         out.write_all(shown)?;
     }
@@ -158,7 +165,7 @@ impl<'a> Interactive<'a> {
         let history = if args.no_history {
             None
         } else {
-            history::path(&args.address)
+            history::path(args.address())
         };
         if let Some(path) = &history {
             // A missing file is the first session on this socket.
@@ -207,7 +214,7 @@ impl<'a> Interactive<'a> {
     fn prompt(&self) -> String {
         match self.session.flavor() {
             Flavor::Stats => {
-                let name = match &self.args.address {
+                let name = match self.args.address() {
                     Address::Unix(path) => path
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
@@ -355,7 +362,7 @@ impl<'a> Interactive<'a> {
                         "no complete reply within {} (--timeout); the next command reconnects",
                         sockctl::units::format_duration(self.args.timeout.0)
                     )),
-                    _ => eprintln!("sockctl: {}: {e}", self.args.address),
+                    _ => eprintln!("sockctl: {}: {e}", self.args.address()),
                 }
             }
         }

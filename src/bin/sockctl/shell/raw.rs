@@ -10,7 +10,7 @@ use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use sockctl::stream::{IoFailure, Stream};
 
-use super::{deadline, history, note, sanitize};
+use super::{deadline, history, note};
 use crate::cli::ShellArgs;
 use crate::exit::Code;
 use crate::lines::StdinLines;
@@ -47,7 +47,7 @@ fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
 fn write_out(bytes: &[u8], escape: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if escape {
-        out.write_all(sanitize(bytes).as_bytes())?;
+        out.write_all(crate::sanitize::bytes(bytes).as_bytes())?;
     } else {
         out.write_all(bytes)?;
     }
@@ -72,7 +72,7 @@ pub fn interactive(
     let config = Config::builder().auto_add_history(true).build();
     let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
     let history = (!args.no_history)
-        .then(|| history::path(&args.address))
+        .then(|| history::path(args.address()))
         .flatten();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
@@ -82,7 +82,7 @@ pub fn interactive(
     let saved = rustix::termios::tcgetattr(rustix::stdio::stdin()).ok();
     super::print_reply(&received, escape)?;
     let reader = stream.try_clone()?;
-    let address = args.address.to_string();
+    let address = args.address().to_string();
     std::thread::spawn(move || {
         let why = match print_all(&reader, escape) {
             Ok(()) => "connection closed by the server".to_string(),
@@ -99,7 +99,7 @@ pub fn interactive(
         note(&format!("{address}: {why}"));
         std::process::exit(Code::Ok as i32);
     });
-    let prompt = format!("{}> ", args.address);
+    let prompt = format!("{}> ", args.address());
     loop {
         match editor.readline(&prompt) {
             Ok(line) => {
@@ -109,7 +109,11 @@ pub fn interactive(
                 let mut data = line.into_bytes();
                 data.push(b'\n');
                 if let Err(e) = stream.send_all(&data, deadline(args)) {
-                    note(&format!("{}: cannot send: {}", args.address, describe(&e)));
+                    note(&format!(
+                        "{}: cannot send: {}",
+                        args.address(),
+                        describe(&e)
+                    ));
                     return Ok(Code::BadReply);
                 }
             }
@@ -123,8 +127,8 @@ pub fn interactive(
 /// Standard input is not a terminal: send it line by line, half-close at its end, and print
 /// what the server sends until it closes (or `--timeout` after the input ended).
 pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
-    let stream = sockctl::connect::connect(&args.address, args.connect_timeout.limit())
-        .map_err(|e| anyhow::Error::new(e).context(args.address.to_string()))?;
+    let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
+        .map_err(|e| anyhow::Error::new(e).context(args.address().to_string()))?;
     let reader = stream.try_clone()?;
     let escape = io::stdout().is_terminal();
     let (done, finished) = mpsc::channel();
@@ -149,7 +153,7 @@ pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
         None => {
             note(&format!(
                 "{}: the server did not close the connection in time",
-                args.address
+                args.address()
             ));
             Code::Timeout
         }
