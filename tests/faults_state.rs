@@ -9,15 +9,7 @@ use std::time::{Duration, Instant};
 use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, Reply};
 use crate::support::haproxy::Haproxy;
-use crate::support::stderr;
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/haproxy/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use crate::support::{fixture, interrupt, stderr};
 
 /// A valid dump of `servers` servers, built from a recorded header.
 fn big_dump(servers: usize) -> Vec<u8> {
@@ -78,11 +70,7 @@ fn sigint_during_a_save_keeps_the_old_file_and_no_temporary() {
         .spawn()
         .unwrap();
     wait_for_temp(dir.path());
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::INT,
-    )
-    .unwrap();
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
     assert_eq!(std::fs::read(&file).unwrap(), b"old state\n");

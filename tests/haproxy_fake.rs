@@ -7,15 +7,7 @@ use std::time::Duration;
 
 use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, Reply};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/haproxy/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
 
 /// A master CLI that answers `show proc` with `before` until it receives `reload`, answers
 /// that with `reload`, and `show proc` with `after` from then on.

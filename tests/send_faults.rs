@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, FullBacklog};
-use crate::support::{assert_fails, sockctl, stderr};
+use crate::support::{assert_fails, interrupt, sockctl, stderr};
 
 fn unix_server(behavior: Behavior) -> (tempfile::TempDir, FakeServer) {
     let dir = tempfile::tempdir().unwrap();
@@ -320,11 +320,7 @@ fn sigint_during_a_long_reply_exits_130_and_leaves_no_files() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::INT,
-    )
-    .unwrap();
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));

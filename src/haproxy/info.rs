@@ -77,18 +77,6 @@ impl Serialize for Info {
 mod tests {
     use super::*;
 
-    macro_rules! reply {
-        ($version:literal, $name:literal) => {
-            &include_bytes!(concat!(
-                "../../tests/fixtures/haproxy/",
-                $version,
-                "/",
-                $name,
-                ".reply"
-            ))[..]
-        };
-    }
-
     /// Every `show info` answered by a worker, without a prompt, with the pid it reports.
     fn worker_replies() -> Vec<(&'static [u8], i64)> {
         vec![

@@ -12,6 +12,20 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+/// A recorded reply from `tests/fixtures/haproxy/VERSION/NAME.reply`, for the parsers' tests.
+#[cfg(test)]
+macro_rules! reply {
+    ($version:literal, $name:literal) => {
+        &include_bytes!(concat!(
+            "../../tests/fixtures/haproxy/",
+            $version,
+            "/",
+            $name,
+            ".reply"
+        ))[..]
+    };
+}
+
 pub mod config;
 pub mod discover;
 pub mod framing;

@@ -263,18 +263,6 @@ fn json_error(text: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    macro_rules! reply {
-        ($version:literal, $name:literal) => {
-            &include_bytes!(concat!(
-                "../../tests/fixtures/haproxy/",
-                $version,
-                "/",
-                $name,
-                ".reply"
-            ))[..]
-        };
-    }
-
     fn tagged(reply: &[u8]) -> Outcome {
         read(reply, Framing::Tagged).unwrap()
     }

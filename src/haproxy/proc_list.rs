@@ -315,18 +315,6 @@ pub(crate) fn parse_uptime(value: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    macro_rules! reply {
-        ($version:literal, $name:literal) => {
-            &include_bytes!(concat!(
-                "../../tests/fixtures/haproxy/",
-                $version,
-                "/",
-                $name,
-                ".reply"
-            ))[..]
-        };
-    }
-
     struct Case {
         reply: &'static [u8],
         master: (u32, u32, u32),

@@ -660,18 +660,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    macro_rules! reply {
-        ($version:literal, $name:literal) => {
-            &include_bytes!(concat!(
-                "../../tests/fixtures/haproxy/",
-                $version,
-                "/",
-                $name,
-                ".reply"
-            ))[..]
-        };
-    }
-
     /// Every complete dump recorded without a prompt; all list the 8 servers of `be_app`.
     fn dumps() -> Vec<&'static [u8]> {
         vec![

@@ -257,18 +257,6 @@ fn read_record(input: &[u8], line: usize) -> Result<Record, ParseError> {
 mod tests {
     use super::*;
 
-    macro_rules! reply {
-        ($version:literal, $name:literal) => {
-            &include_bytes!(concat!(
-                "../../tests/fixtures/haproxy/",
-                $version,
-                "/",
-                $name,
-                ".reply"
-            ))[..]
-        };
-    }
-
     #[test]
     fn recorded_show_stat_parses() {
         for reply in [

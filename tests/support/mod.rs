@@ -44,3 +44,12 @@ pub fn assert_fails(out: &Output, code: i32, needle: &str) {
         stderr(out)
     );
 }
+
+/// Sends SIGINT, as Ctrl-C would.
+pub fn interrupt(child: &std::process::Child) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+}

@@ -7,8 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use sockctl::Address;
 use sockctl::units::{ByteSize, HumanDuration};
 
-use crate::exit::EXIT_CODES_HELP;
-
 #[derive(Parser)]
 #[command(
     name = "sockctl",
@@ -18,7 +16,7 @@ use crate::exit::EXIT_CODES_HELP;
         sockctl sends a command, half-closes the connection so the server knows it is complete, \
         and reads until a clean EOF: a short read is never taken for the end of a reply, and a \
         reply that did not complete is an error with its own exit code.",
-    after_help = EXIT_CODES_HELP,
+    after_help = exit_codes_help!(),
 )]
 pub struct Cli {
     /// Print what happened on each connection to stderr
@@ -474,7 +472,8 @@ Examples:
   sockctl haproxy servers --backend be_app --json | jq '.servers[] | {name, admin_state_name}'
   sockctl haproxy servers -s /run/haproxy-master.sock --worker 4242 --table";
 
-const SEND_HELP: &str = "\
+const SEND_HELP: &str = concat!(
+    "\
 Examples:
   sockctl send /run/haproxy/admin.sock 'show info'
   sockctl send -o servers.state /run/haproxy/admin.sock 'show servers state'
@@ -486,15 +485,9 @@ Addresses:
   HOST:PORT, [V6]:PORT, tcp:HOST:PORT               TCP (every resolved address is tried)
   ipv4@HOST:PORT, ipv6@HOST:PORT                    TCP, one address family only
 
-Exit codes:
-  0    success
-  1    the server answered, but the command failed
-  2    usage error (bad option, address or command)
-  3    cannot connect (missing, refused, permission denied, not a socket, DNS)
-  4    timed out before the reply was complete (connect timeout included)
-  5    reply invalid or incomplete (reset, too large, failed validation)
-  6    cannot write the output (-o FILE or standard output)
-  130  interrupted";
+",
+    exit_codes_help!()
+);
 
 #[derive(Args)]
 pub struct ExchangeArgs {

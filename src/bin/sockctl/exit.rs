@@ -29,18 +29,6 @@ pub enum Code {
     Interrupted = 130,
 }
 
-/// Shown at the end of `--help`.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0    success
-  1    the server answered, but the command failed
-  2    usage error (bad option, address or command)
-  3    cannot connect (missing, refused, permission denied, not a socket, DNS)
-  4    timed out before the reply was complete (connect timeout included)
-  5    reply invalid or incomplete (reset, too large, failed validation)
-  6    cannot write the output (-o FILE or standard output)
-  130  interrupted";
-
 /// Marks an error as a usage error wherever it comes from.
 #[derive(Debug)]
 pub struct UsageError(pub String);
