@@ -33,36 +33,13 @@ ensure_haproxy
 export PATH="$PATH:/usr/sbin"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sockctl-demo.XXXXXX")
 cleanup() {
-    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    sandbox_stop
     rm -rf "$dir"
 }
 trap cleanup EXIT
-cat >"$dir/haproxy.cfg" <<CFG
-global
-    stats socket $dir/admin.sock level admin
-    server-state-file $dir/haproxy.state
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 10s
-    timeout server 10s
-    load-server-state-from-file global
-frontend fe
-    bind unix@$dir/fe.sock
-    default_backend be_app
-backend be_app
-    server s1 127.0.0.1:19261
-    server s2 127.0.0.1:19262
-    server s3 127.0.0.1:19263
-CFG
-haproxy -W -S "$dir/master.sock" -f "$dir/haproxy.cfg" 2>"$dir/haproxy.log" &
-pid=$!
-echo "started HAProxy $(haproxy -v | head -n1 | cut -d' ' -f3) in $dir (master pid $pid)"
-# Wait until the master CLI answers (it re-executes once right after starting).
-for _ in $(seq 100); do
-    "$sockctl" send --timeout 1s "$dir/master.sock" "show proc" 2>/dev/null | grep -q '^# workers' && break
-    sleep 0.05
-done
+. scripts/sandbox.sh
+sandbox_start "$dir"
+echo "started HAProxy $(haproxy -v | head -n1 | cut -d' ' -f3) in $dir (master pid $sandbox_pid)"
 export SOCKCTL_SOCKET="$dir/master.sock"   # so the haproxy commands below need no -s
 run haproxy proc
 run send "$dir/admin.sock" "show info" --max-bytes 64KiB -o "$dir/info.txt"
@@ -72,15 +49,14 @@ echo
 echo "# Change servers at runtime: drain s1, weight 50 on s2, maintenance on s3."
 run send "$dir/admin.sock" "set server be_app/s1 state drain" "set server be_app/s2 weight 50" \
     "set server be_app/s3 state maint"
-run send "$dir/admin.sock" "show servers state be_app"
+run haproxy servers --backend be_app --table
 
 echo "# Save the state where HAProxy loads it, then reload through the master and verify."
 run haproxy reload --save-state --config "$dir/haproxy.cfg"
 
 echo
-echo "# After the reload: a new worker, and the runtime changes survived (admin state 8 = drain,"
-echo "# weight 50, admin state 1 = maintenance)."
-run send "$dir/admin.sock" "show servers state be_app"
+echo "# After the reload: a new worker, and the runtime changes survived."
+run haproxy servers --backend be_app --table
 run haproxy proc
 
 echo "# A broken configuration: the reload fails, sockctl says so, the old worker keeps serving."

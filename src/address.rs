@@ -1,7 +1,7 @@
 //! Where a control socket lives: a Unix path, a Linux abstract name, or a TCP host and port.
 //!
 //! One parser for every command, accepting the spellings operators already use: socat's
-//! (`unix:`, `abstract:`, `tcp:`), HAProxy's (`unix@`, `abns@`, `ipv4@`, `ipv6@`) and plain
+//! (`unix:`, `abstract:`, `tcp:`), HAProxy's (`unix@`, `abns@`, `abnsz@`, `ipv4@`, `ipv6@`) and plain
 //! forms (`/run/haproxy/admin.sock`, `@name`, `host:port`, `[::1]:9999`).
 
 use std::fmt;
@@ -13,8 +13,10 @@ use std::str::FromStr;
 pub enum Address {
     /// A socket file. Paths longer than `sun_path` are supported (see `connect`).
     Unix(PathBuf),
-    /// A Linux abstract socket name, without the leading NUL byte.
-    Abstract(Vec<u8>),
+    /// A Linux abstract socket name, without the leading NUL byte. `padded` is HAProxy's
+    /// `abns@` form: the name is NUL-padded to fill `sun_path`, and only a client that pads
+    /// it the same way reaches the socket.
+    Abstract { name: Vec<u8>, padded: bool },
     Tcp {
         host: String,
         port: u16,
@@ -36,9 +38,12 @@ pub struct AddressError {
     reason: &'static str,
 }
 
+/// Room for an abstract name in `sun_path`, after its leading NUL.
+pub const ABSTRACT_NAME_MAX: usize = 107;
+
 /// Shown with every address error so that the fix is on the screen.
 pub const ACCEPTED_FORMS: &str = "accepted forms: /path/to.sock, ./rel.sock, unix:PATH, \
-     unix@PATH, @NAME, abstract:NAME, abns@NAME, HOST:PORT, [V6]:PORT, tcp:HOST:PORT, \
+     unix@PATH, @NAME, abstract:NAME, abns@NAME, abnsz@NAME, HOST:PORT, [V6]:PORT, tcp:HOST:PORT, \
      ipv4@HOST:PORT, ipv6@HOST:PORT";
 
 impl AddressError {
@@ -74,12 +79,23 @@ impl FromStr for Address {
                 return unix(s, path);
             }
         }
-        for prefix in ["abstract:", "abns@", "@"] {
+        for (prefix, padded) in [
+            ("abstract:", false),
+            ("abnsz@", false),
+            ("abns@", true),
+            ("@", false),
+        ] {
             if let Some(name) = s.strip_prefix(prefix) {
                 if name.is_empty() {
                     return Err(AddressError::new(s, "empty abstract socket name"));
                 }
-                return Ok(Address::Abstract(name.as_bytes().to_vec()));
+                if name.len() > ABSTRACT_NAME_MAX {
+                    return Err(AddressError::new(s, "abstract name longer than 107 bytes"));
+                }
+                return Ok(Address::Abstract {
+                    name: name.as_bytes().to_vec(),
+                    padded,
+                });
             }
         }
         for (prefix, family) in [
@@ -168,7 +184,10 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Address::Unix(path) => write!(f, "{}", path.display()),
-            Address::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+            Address::Abstract { name, padded } => {
+                let prefix = if *padded { "abns@" } else { "@" };
+                write!(f, "{prefix}{}", String::from_utf8_lossy(name))
+            }
             Address::Tcp { host, port, .. } if host.contains(':') => write!(f, "[{host}]:{port}"),
             // Found by fuzzing: a host called `abstract` shown as `abstract:80` reads back as
             // an abstract socket.
@@ -214,11 +233,21 @@ mod tests {
 
     #[test]
     fn abstract_forms() {
-        for s in ["@haproxy", "abstract:haproxy", "abns@haproxy"] {
-            assert_eq!(parse(s), Ok(Address::Abstract(b"haproxy".to_vec())), "{s}");
+        let exact = Address::Abstract {
+            name: b"haproxy".to_vec(),
+            padded: false,
+        };
+        for s in ["@haproxy", "abstract:haproxy", "abnsz@haproxy"] {
+            assert_eq!(parse(s), Ok(exact.clone()), "{s}");
         }
+        let padded = Address::Abstract {
+            name: b"haproxy".to_vec(),
+            padded: true,
+        };
+        assert_eq!(parse("abns@haproxy"), Ok(padded));
         assert!(parse("@").is_err());
         assert!(parse("abns@").is_err());
+        assert!(parse(&format!("@{}", "x".repeat(108))).is_err());
     }
 
     #[test]

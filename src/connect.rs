@@ -111,14 +111,18 @@ pub fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Stream, Conn
             unix_path(path, deadline, timeout)?,
             Peer::Unix(path.clone()),
         ),
-        Address::Abstract(name) => {
+        Address::Abstract { name, padded } => {
+            let mut bytes = name.clone();
+            if *padded {
+                bytes.resize(crate::address::ABSTRACT_NAME_MAX, 0);
+            }
             let sockaddr =
-                SocketAddrUnix::new_abstract_name(name).map_err(|_| ConnectError::Resolve {
+                SocketAddrUnix::new_abstract_name(&bytes).map_err(|_| ConnectError::Resolve {
                     host: addr.to_string(),
                     why: "abstract name longer than 107 bytes".into(),
                 })?;
             let fd = unix_connect(&sockaddr, deadline).map_err(|e| match e {
-                Errno::CONNREFUSED => ConnectError::Refused(addr.to_string()),
+                Errno::CONNREFUSED => ConnectError::Refused(abstract_hint(addr, *padded)),
                 other => unix_error(other, addr.to_string(), timeout),
             })?;
             (fd, Peer::Abstract(name.clone()))
@@ -129,6 +133,19 @@ pub fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Stream, Conn
         peer: addr.to_string(),
         source,
     })
+}
+
+/// Which abstract name was tried, and the other spelling, since the two never meet.
+fn abstract_hint(addr: &Address, padded: bool) -> String {
+    let Address::Abstract { name, .. } = addr else {
+        return addr.to_string();
+    };
+    let name = String::from_utf8_lossy(name);
+    if padded {
+        format!("{addr}, padded as HAProxy binds it; a socket bound without padding is @{name}")
+    } else {
+        format!("{addr}; a socket HAProxy binds as abns@ is reached as abns@{name}")
+    }
 }
 
 fn unix_path(

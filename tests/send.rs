@@ -51,12 +51,32 @@ fn abstract_and_tcp_sockets_work_the_same() {
     }
 }
 
-/// The other spelling of the same address: HAProxy's for abstract, socat's for TCP.
+/// The other spelling of the same address: socat's for abstract and for TCP.
 fn alias(address: &str) -> String {
     match address.strip_prefix('@') {
-        Some(name) => format!("abns@{name}"),
+        Some(name) => format!("abstract:{name}"),
         None => format!("tcp:{address}"),
     }
+}
+
+/// HAProxy binds `abns@NAME` NUL-padded to the whole `sun_path`: `abns@` reaches such a socket,
+/// the exact-length forms do not (and the message says which spelling would).
+#[test]
+fn abns_reaches_a_padded_abstract_socket_as_haproxy_binds_it() {
+    let name = format!("sockctl-padded-{}", std::process::id());
+    let server = FakeServer::abstract_padded(&name, Behavior::Reply(b"padded\n".to_vec()));
+    let out = sockctl()
+        .args(["send", &format!("abns@{name}"), "show info"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"padded\n");
+    assert!(server.received()[0].half_closed);
+    let out = sockctl()
+        .args(["send", &format!("@{name}"), "show info"])
+        .output()
+        .unwrap();
+    crate::support::assert_fails(&out, 3, &format!("is reached as abns@{name}"));
 }
 
 #[test]

@@ -108,3 +108,18 @@ fn output_file_is_byte_identical_to_the_reply() {
         assert_eq!(std::fs::read(&file).unwrap(), shown.stdout, "{command}");
     }
 }
+
+#[test]
+fn abns_stats_socket_of_haproxy() {
+    let name = format!("sockctl-test-{}", std::process::id());
+    let extra = format!("    stats socket abns@{name} level admin\n");
+    let Some(_ha) = Haproxy::start_with(&extra, crate::support::haproxy::DEFAULT_BACKEND) else {
+        return;
+    };
+    let out = sockctl()
+        .args(["send", &format!("abns@{name}"), "show info"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Name: HAProxy\n"));
+}

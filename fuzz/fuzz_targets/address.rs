@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     match text.parse::<Address>() {
         Ok(address) => {
             let shown = address.to_string();
-            if let (Address::Tcp { .. } | Address::Abstract(_), Ok(again)) =
+            if let (Address::Tcp { .. } | Address::Abstract { .. }, Ok(again)) =
                 (&address, shown.parse::<Address>())
             {
                 assert_eq!(again.to_string(), shown);

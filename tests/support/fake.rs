@@ -134,12 +134,27 @@ impl FakeServer {
         server
     }
 
+    /// Bound the way HAProxy binds `abns@NAME`: the name NUL-padded to fill `sun_path`.
+    pub fn abstract_padded(name: &str, behavior: Behavior) -> FakeServer {
+        let mut padded = name.as_bytes().to_vec();
+        padded.resize(107, 0);
+        let mut server = Self::abstract_name_bytes(&padded, behavior);
+        server.address = format!("abns@{name}");
+        server
+    }
+
     pub fn abstract_name(name: &str, behavior: Behavior) -> FakeServer {
-        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let mut server = Self::abstract_name_bytes(name.as_bytes(), behavior);
+        server.address = format!("@{name}");
+        server
+    }
+
+    fn abstract_name_bytes(name: &[u8], behavior: Behavior) -> FakeServer {
+        let addr = SocketAddr::from_abstract_name(name).unwrap();
         let listener = UnixListener::bind_addr(&addr).unwrap();
         Self::serve(
             Listener::Unix(listener),
-            format!("@{name}"),
+            String::new(),
             None,
             behavior,
             Box::new(move || drop(UnixStream::connect_addr(&addr))),

@@ -481,7 +481,8 @@ Examples:
 
 Addresses:
   /path/to.sock, ./rel.sock, unix:PATH, unix@PATH   Unix socket file (any path length)
-  @NAME, abstract:NAME, abns@NAME                   Linux abstract socket
+  abns@NAME                                         abstract socket, NUL-padded as HAProxy binds it
+  @NAME, abstract:NAME, abnsz@NAME                  abstract socket, the name exactly
   HOST:PORT, [V6]:PORT, tcp:HOST:PORT               TCP (every resolved address is tried)
   ipv4@HOST:PORT, ipv6@HOST:PORT                    TCP, one address family only
 

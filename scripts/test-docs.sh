@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Runs every example of the documentation against a throwaway HAProxy: each `sockctl` line of
+# the ```sh blocks in README.md and docs/*.md, the Python and Ansible examples, and the
+# systemd ExecReload= line. The paths the documentation uses (/run/haproxy/…, /var/lib/haproxy/…,
+# /etc/haproxy/haproxy.cfg, lb1.example:9999, @haproxy) are mapped into the sandbox. A line
+# must exit 0 unless its trailing comment says `exits N`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+. scripts/ensure-haproxy.sh
+ensure_haproxy
+if ! command -v jq >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >&2
+    else
+        echo "jq is missing (the documentation pipes JSON into it): apt-get install jq" >&2
+        exit 1
+    fi
+fi
+cargo build --release --quiet
+bin=$root/target/release
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sockctl-docs.XXXXXX")
+. scripts/sandbox.sh
+trap 'sandbox_stop; rm -rf "$dir"' EXIT
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sandbox_start "$dir" "    stats socket abns@haproxy level admin
+    stats socket ipv4@127.0.0.1:$port level admin"
+mkdir -p "$dir/home" "$dir/var" "$dir/work"
+export HOME=$dir/home PATH="$bin:$PATH:/usr/sbin"
+export SOCKCTL_SOCKET=$dir/master.sock SOCKCTL_CONFIG=$dir/haproxy.cfg
+
+substitute() {
+    sed -e "s#/run/haproxy-master.sock#$dir/master.sock#g" \
+        -e "s#/run/haproxy/master.sock#$dir/master.sock#g" \
+        -e "s#/run/haproxy/admin.sock#$dir/admin.sock#g" \
+        -e "s#/var/lib/haproxy/#$dir/var/#g" \
+        -e "s#/etc/haproxy/haproxy.cfg#$dir/haproxy.cfg#g" \
+        -e "s#lb1.example:9999#127.0.0.1:$port#g" \
+        -e "s#/usr/local/bin/sockctl#$bin/sockctl#g" \
+        -e "s#/usr/sbin/haproxy#haproxy#g" \
+        -e "s#\${CONFIG}#$dir/haproxy.cfg#g" \
+        -e "s#\$EXTRAOPTS##g"
+}
+
+failures=0
+ran=0
+check() { # LABEL EXPECTED_EXIT COMMAND
+    local label=$1 expected=$2 command=$3 code=0
+    # Redirections into directories that do not exist yet (~/.local/share/…) get them made.
+    { grep -oE '> *[^ ]+' <<<"$command" || true; } | sed 's/> *//' | while read -r target; do
+        mkdir -p "$(dirname "$(eval echo "$target")")"
+    done
+    (cd "$dir/work" && bash -o pipefail -c "$command") </dev/null >"$dir/out" 2>"$dir/err" || code=$?
+    ran=$((ran + 1))
+    if [ "$code" = "$expected" ]; then
+        echo "ok   $label"
+    else
+        failures=$((failures + 1))
+        echo "FAIL $label: exit $code, expected $expected"
+        echo "     \$ $command"
+        sed 's/^/     | /' "$dir/err" | head -n 10
+    fi
+}
+
+# The sockctl lines of every ```sh block, continuation lines joined, with their place.
+doc_lines() {
+    python3 - "$@" <<'PY'
+import re, sys
+for path in sys.argv[1:]:
+    lines = open(path).read().split("\n")
+    in_sh = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith("```"):
+            in_sh = (not in_sh) and line.strip() == "```sh"
+            i += 1
+            continue
+        if in_sh and line.strip():
+            start = i + 1
+            while line.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                line = line[:-1] + lines[i].strip()
+            command = line.strip()
+            first = command.split()[0]
+            if "sockctl " in command and first not in ("cargo", "make", "pip") \
+                    and not first.startswith("scripts/"):
+                m = re.search(r"#[^#]*\bexits (\d+)", command)
+                print(f"{path}:{start}\t{m.group(1) if m else 0}\t{command}")
+        i += 1
+PY
+}
+
+while IFS=$'\t' read -r place expected command; do
+    check "$place" "$expected" "$(substitute <<<"$command")"
+done < <(doc_lines README.md docs/*.md)
+
+check "examples/python/haproxy_reload.py" 0 \
+    "python3 $root/examples/python/haproxy_reload.py --socket $dir/master.sock --config $dir/haproxy.cfg --server be_app/s2"
+
+while read -r line; do
+    check "examples/systemd/sockctl-reload.conf: ${line:0:40}…" 0 "$(substitute <<<"$line")"
+done < <(sed -n 's/^ExecReload=\(..*\)$/\1/p' examples/systemd/sockctl-reload.conf)
+
+grep -q '^COPY target/static/sockctl ' examples/docker/Dockerfile &&
+    grep -q 'target/static/sockctl' Makefile &&
+    echo "ok   examples/docker/Dockerfile copies what 'make static' builds (building it needs a container engine)" ||
+    { failures=$((failures + 1)); echo "FAIL examples/docker/Dockerfile: its COPY does not match make static"; }
+
+venv=$dir/ansible
+if python3 -m venv "$venv" >/dev/null && "$venv/bin/pip" install --quiet ansible-core >/dev/null 2>&1; then
+    check "examples/ansible/reload-haproxy.yml" 0 \
+        "ANSIBLE_LOCALHOST_WARNING=False $venv/bin/ansible-playbook -i localhost, -c local \
+         -e target=localhost -e ansible_become=false -e ansible_python_interpreter=$venv/bin/python \
+         -e sockctl=$bin/sockctl \
+         -e haproxy_master_socket=$dir/master.sock -e haproxy_config=$dir/haproxy.cfg \
+         $root/examples/ansible/reload-haproxy.yml"
+else
+    failures=$((failures + 1))
+    echo "FAIL examples/ansible/reload-haproxy.yml: cannot install ansible-core into a virtualenv (pip install ansible-core)"
+fi
+
+echo "documentation examples: $((ran + 1)) checked, $failures failed"
+[ "$failures" = 0 ]
