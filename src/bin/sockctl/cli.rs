@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Command, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sockctl::Address;
 use sockctl::units::{ByteSize, HumanDuration};
 
@@ -19,12 +19,18 @@ use sockctl::units::{ByteSize, HumanDuration};
     after_help = exit_codes_help!(),
 )]
 pub struct Cli {
-    /// Print what happened on each connection to stderr
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub global: Global,
 
     #[command(subcommand)]
     pub command: Commands,
+}
+
+#[derive(Args)]
+pub struct Global {
+    /// Print what happened on each connection to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -530,4 +536,105 @@ pub struct SendArgs {
     /// Go on with the next command after a failure (exit with the highest failure code)
     #[arg(long)]
     pub keep_going: bool,
+}
+
+/// Parses the command line. Building clap's definitions of every subcommand, with all their
+/// help texts, was most of the work of a one-shot `sockctl send`; only the subcommand named
+/// on the command line is built, unless help, the version or something unknown is asked for,
+/// which gets the whole tree so that those messages stay complete.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let command = only_the_named_subcommand(&args).unwrap_or_else(Cli::command);
+    let matches = command.get_matches_from(&args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str())
+        .collect::<Option<_>>()?;
+    let asks_for_help = |w: &&str| matches!(*w, "-h" | "--help" | "-V" | "--version" | "help");
+    if words.iter().any(asks_for_help) {
+        return None;
+    }
+    let mut names = words
+        .into_iter()
+        .filter(|w| !matches!(*w, "-v" | "--verbose"));
+    let leaf = |name: &'static str| Command::new(name);
+    let subcommand = match names.next()? {
+        "send" => SendArgs::augment_args(leaf("send")),
+        "shell" => ShellArgs::augment_args(leaf("shell")),
+        "haproxy" => {
+            let command = match names.next()? {
+                "save-state" => SaveStateArgs::augment_args(leaf("save-state")),
+                "reload" => ReloadArgs::augment_args(leaf("reload")),
+                "proc" => ProcArgs::augment_args(leaf("proc")),
+                "exec" => ExecArgs::augment_args(leaf("exec")),
+                "stat" => StatArgs::augment_args(leaf("stat")),
+                "info" => InfoArgs::augment_args(leaf("info")),
+                "servers" => ServersArgs::augment_args(leaf("servers")),
+                _ => return None,
+            };
+            leaf("haproxy")
+                .subcommand_required(true)
+                .subcommand(command)
+        }
+        _ => return None,
+    };
+    Some(
+        Global::augment_args(Command::new("sockctl"))
+            .subcommand_required(true)
+            .subcommand(subcommand),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every leaf command has a fast path; a forgotten one would only be slower, so check.
+    #[test]
+    fn every_subcommand_with_arguments_has_its_own_builder() {
+        let full = Cli::command();
+        for top in full.get_subcommands() {
+            let name = top.get_name();
+            if matches!(name, "completions" | "man") {
+                continue; // rarely run, built whole
+            }
+            let mut paths = vec![vec![name.to_string()]];
+            if top.has_subcommands() {
+                paths = top
+                    .get_subcommands()
+                    .map(|leaf| vec![name.to_string(), leaf.get_name().to_string()])
+                    .collect();
+            }
+            for path in paths {
+                let mut args = vec![OsString::from("sockctl")];
+                args.extend(path.iter().map(OsString::from));
+                assert!(only_the_named_subcommand(&args).is_some(), "{path:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_and_unknown_commands_get_the_whole_tree() {
+        for args in [
+            &["sockctl", "send", "--help"][..],
+            &["sockctl", "-V"],
+            &["sockctl", "sned", "x"],
+            &["sockctl", "haproxy"],
+            &["sockctl", "haproxy", "nope"],
+            &["sockctl"],
+        ] {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            assert!(only_the_named_subcommand(&args).is_none(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
 }

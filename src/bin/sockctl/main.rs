@@ -30,26 +30,24 @@ mod shell;
 mod signals;
 mod table;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Commands, HaproxyCommand};
+use crate::cli::{Commands, HaproxyCommand};
 use crate::exit::Code;
 
 fn main() {
     signals::install();
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let result = match cli.command {
-        Commands::Send(args) => send::run(args, cli.verbose),
+        Commands::Send(args) => send::run(args, cli.global.verbose),
         Commands::Completions { shell } => docs::completions(shell),
         Commands::Man { dir } => docs::man(dir.as_deref()),
         Commands::Haproxy(command) => match command {
-            HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.verbose),
-            HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.verbose),
-            HaproxyCommand::Proc(args) => haproxy::proc::run(args, cli.verbose),
-            HaproxyCommand::Exec(args) => haproxy::exec::run(args, cli.verbose),
-            HaproxyCommand::Stat(args) => haproxy::stat::run(args, cli.verbose),
-            HaproxyCommand::Info(args) => haproxy::info::run(args, cli.verbose),
-            HaproxyCommand::Servers(args) => haproxy::servers::run(args, cli.verbose),
+            HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.global.verbose),
+            HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.global.verbose),
+            HaproxyCommand::Proc(args) => haproxy::proc::run(args, cli.global.verbose),
+            HaproxyCommand::Exec(args) => haproxy::exec::run(args, cli.global.verbose),
+            HaproxyCommand::Stat(args) => haproxy::stat::run(args, cli.global.verbose),
+            HaproxyCommand::Info(args) => haproxy::info::run(args, cli.global.verbose),
+            HaproxyCommand::Servers(args) => haproxy::servers::run(args, cli.global.verbose),
         },
         Commands::Shell(args) => shell::run(args),
     };
