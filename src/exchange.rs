@@ -325,7 +325,7 @@ impl Exchange {
                 },
             })?;
 
-        let mut buf = vec![0u8; self.buffer_size];
+        let mut buf = Vec::with_capacity(self.buffer_size);
         let mut received: u64 = 0;
         let mut first_byte = None;
         let mut last_byte = Instant::now();
@@ -335,7 +335,8 @@ impl Exchange {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let n = match stream.read_some(&mut buf, wait_until) {
+            buf.clear();
+            let n = match stream.read_append(&mut buf, wait_until) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(IoFailure::TimedOut) => {

@@ -107,12 +107,34 @@ impl Stream {
 
     /// Reads what is available, waiting until `deadline` for something; `Ok(0)` is EOF.
     pub fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, IoFailure> {
+        self.read_with(deadline, |fd| {
+            rustix::net::recv(fd, &mut *buf, RecvFlags::empty())
+        })
+    }
+
+    /// Like `read_some`, appending to the spare capacity of `buf`, which therefore need not be
+    /// zeroed first: a 64 KiB buffer that a short reply barely touches costs nothing to prepare.
+    pub fn read_append(
+        &self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<usize, IoFailure> {
+        self.read_with(deadline, |fd| {
+            rustix::net::recv(fd, rustix::buffer::spare_capacity(buf), RecvFlags::empty())
+        })
+    }
+
+    fn read_with<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut recv: impl FnMut(BorrowedFd<'_>) -> Result<(T, usize), Errno>,
+    ) -> Result<usize, IoFailure> {
         loop {
             // A signal that lands between two syscalls interrupts none of them: look at the
             // flag on every turn, not only after EINTR.
             interrupt::check()?;
-            match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
-                Ok((n, _)) => return Ok(n),
+            match recv(self.fd.as_fd()) {
+                Ok((_, n)) => return Ok(n),
                 Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::IN, deadline)?,
                 Err(Errno::INTR) => interrupt::check()?,
                 Err(e) => return Err(e.into()),
