@@ -6,7 +6,7 @@
 #
 # Prints, for each program: syscalls (strace -c), task clock, page faults and context switches
 # (perf stat, when the kernel lets perf count), peak RSS and faults (/usr/bin/time -v); then the
-# start-up cost split into its parts by timing, interleaved, the C floor (dynamic and static),
+# start-up cost split into its parts by timing, in turns, the C floor (dynamic and static),
 # the same exchange in Rust with std only (bench/tools floor-rs) and sockctl (and its static
 # musl build, when that target is installed). Needs strace and /usr/bin/time; perf is optional.
 set -euo pipefail
@@ -78,7 +78,7 @@ profile "floor" "$floor" "$T/reply.sock" 1G
 profile "sockctl" "$sockctl" send "$T/reply.sock" 1G
 for v in "${variants[@]}"; do profile "sockctl (static musl)" "$v" send "$T/reply.sock" 1G; done
 
-section "start-up, split into its parts (spawn-bench, interleaved, 3 rounds of 300 runs)"
+section "start-up, split into its parts (spawn-bench, turns of 10 runs, 3 rounds of 300 runs)"
 {
     printf 'floor\t\t%s\t%s\tshow info\n' "$floor" "$admin"
     [ -z "$floor_static" ] || printf 'floor, static\t\t%s\t%s\tshow info\n' "$floor_static" "$admin"
@@ -89,7 +89,7 @@ section "start-up, split into its parts (spawn-bench, interleaved, 3 rounds of 3
 } >"$T/startup.spec"
 for r in 1 2 3; do
     alive
-    "$tools/spawn-bench" --warmup 20 --runs 300 --json "$T/startup.$r.json" "$T/startup.spec" 2>/dev/null
+    "$tools/spawn-bench" --warmup 20 --runs 300 --block 10 --json "$T/startup.$r.json" "$T/startup.spec" 2>/dev/null
 done
 "${PYTHON:-python3}" - "$T" <<'PY'
 import json, statistics, sys

@@ -142,8 +142,8 @@ def bench_line(res, tag):
     if tool == "spawn-bench":
         how = (
             f"bench/tools `spawn-bench`: {rounds} round(s) of {runs} runs after {warmup} warm-up "
-            "runs, the peers interleaved run by run, each program started directly (no shell) "
-            "with its standard input from the command file"
+            "runs, the peers taking turns 10 runs at a time, each program started directly (no "
+            "shell) with its standard input from the command file"
         )
     else:
         extra = f", `{res.clean(extra)}`" if extra else ""

@@ -162,8 +162,9 @@ bench() {
 }
 
 # bench_spawn TAG ROUNDS WARMUP RUNS: the same with bench/tools' spawn-bench, which starts each
-# program directly (no shell), gives it its standard input from a file, and interleaves the
-# peers run by run.
+# program directly (no shell), gives it its standard input from a file, and has the peers take
+# turns 10 runs at a time (run by run, a Python interpreter's start-up would slow down whatever
+# runs after it, and bring every ratio closer to 1).
 bench_spawn() {
     local tag=$1 rounds=$2 warmup=$3 runs=$4 r i try
     describe "$tag" "$rounds" "$warmup" "$runs" spawn-bench ""
@@ -175,7 +176,7 @@ bench_spawn() {
         for try in 1 2 3; do
             say "== $tag, round $r/$rounds"
             alive
-            if "$tools/spawn-bench" --warmup "$warmup" --runs "$runs" \
+            if "$tools/spawn-bench" --warmup "$warmup" --runs "$runs" --block 10 \
                 --json "$R/$tag.round$r.json" "$T/$tag.spec" >>"$T/spawn-bench.log" 2>&1; then
                 continue 2
             fi

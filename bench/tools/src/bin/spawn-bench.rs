@@ -1,15 +1,17 @@
-//! Times short commands the way hyperfine's `--shell=none` does, but interleaved and with
+//! Times short commands the way hyperfine's `--shell=none` does, but in turns and with
 //! standard input from a file, which hyperfine 1.15 can only give through a shell whose own
 //! start-up (about 1 ms here, and noisy) is as large as the exchange being measured.
 //!
-//!     spawn-bench [--warmup N] [--runs N] [--json FILE] SPEC
+//!     spawn-bench [--warmup N] [--runs N] [--block N] [--json FILE] SPEC
 //!
 //! SPEC has one command a line: NAME, STDIN (a file, or empty for /dev/null), then the program
-//! and its arguments, all separated by tabs. Each run spawns every command once, in an order
-//! that rotates from run to run, so that a burst of load from elsewhere hits every command
-//! alike. Standard output goes to /dev/null. Wall time is from just before the spawn to the
-//! return of wait; user and system time come from getrusage(RUSAGE_CHILDREN). The JSON has the
-//! shape of hyperfine's `--export-json`.
+//! and its arguments, all separated by tabs. The commands take turns, BLOCK runs at a time (1
+//! by default), in an order that rotates from turn to turn, so that a burst of load from
+//! elsewhere hits every command alike. Blocks of a few runs keep what a heavy peer (a Python
+//! interpreter) leaves in the caches from slowing down the run after it: only the first run of
+//! a block pays, and the median ignores it. Standard output goes to /dev/null. Wall time is
+//! from just before the spawn to the return of wait; user and system time come from
+//! getrusage(RUSAGE_CHILDREN). The JSON has the shape of hyperfine's `--export-json`.
 
 use std::fs::File;
 use std::io::Write;
@@ -104,7 +106,8 @@ fn json_string(s: &str) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut warmup, mut runs, mut json, mut spec_path) = (10usize, 100usize, None, None);
+    let (mut warmup, mut runs, mut block, mut json, mut spec_path) =
+        (10usize, 100usize, 1usize, None, None);
     while let Some(arg) = args.next() {
         let mut value = |what: &str| {
             args.next()
@@ -121,13 +124,20 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| fail("bad --runs"))
             }
+            "--block" => {
+                block = value("--block")
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| fail("bad --block"))
+                    .max(1)
+            }
             "--json" => json = Some(value("--json")),
             _ if spec_path.is_none() => spec_path = Some(arg),
-            _ => fail("usage: spawn-bench [--warmup N] [--runs N] [--json FILE] SPEC"),
+            _ => fail("usage: spawn-bench [--warmup N] [--runs N] [--block N] [--json FILE] SPEC"),
         }
     }
-    let spec_path = spec_path
-        .unwrap_or_else(|| fail("usage: spawn-bench [--warmup N] [--runs N] [--json FILE] SPEC"));
+    let spec_path = spec_path.unwrap_or_else(|| {
+        fail("usage: spawn-bench [--warmup N] [--runs N] [--block N] [--json FILE] SPEC")
+    });
     let text =
         std::fs::read_to_string(&spec_path).unwrap_or_else(|e| fail(&format!("{spec_path}: {e}")));
     let mut specs: Vec<Spec> = text
@@ -151,11 +161,23 @@ fn main() {
             }
         })
         .collect();
+    // Blocks of `block` runs of one command, the commands taking turns in an order that
+    // rotates from cycle to cycle; the first `warmup` runs of each command are not recorded.
     let n = specs.len();
-    for i in 0..warmup + runs {
+    let per = warmup + runs;
+    let mut done = vec![0usize; n];
+    let mut cycle = 0;
+    while done.iter().any(|&d| d < per) {
         for k in 0..n {
-            specs[(i + k) % n].run(i >= warmup);
+            let i = (cycle + k) % n;
+            for _ in 0..block {
+                if done[i] < per {
+                    specs[i].run(done[i] >= warmup);
+                    done[i] += 1;
+                }
+            }
         }
+        cycle += 1;
     }
 
     let mut results = Vec::new();
