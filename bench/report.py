@@ -70,9 +70,9 @@ class Results:
         return seen
 
     def median(self, tag, name):
-        """Median run time over all rounds, in seconds."""
-        times = [t for rnd in self.rounds(tag) for t in rnd[name]["times"]]
-        return statistics.median(times)
+        """The median of the rounds' median run times, in seconds: one round spoiled by a
+        burst of load from elsewhere does not move it."""
+        return statistics.median(rnd[name]["median"] for rnd in self.rounds(tag))
 
     def cpu(self, tag, name):
         rs = self.rounds(tag)
@@ -148,7 +148,7 @@ def bench_line(res, tag):
     else:
         extra = f", `{res.clean(extra)}`" if extra else ""
         how = f"hyperfine: {rounds} round(s) of {runs} runs after {warmup} warm-up run(s){extra}"
-    return how + "; the median run time is reported."
+    return how + "; the median run time is reported (with several rounds, the median of the rounds' medians)."
 
 
 def skip_rows(res, workload, cols):

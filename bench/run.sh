@@ -242,7 +242,7 @@ fact load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ $quick = 1 ]; then
     big=64M big_bytes=$((64 << 20)) socat_n=200 loop_n=1000 reload_servers=2000
 else
-    big=1G big_bytes=$((1 << 30)) socat_n=1000 loop_n=10000 reload_servers=20000
+    big=1G big_bytes=$((1 << 30)) socat_n=500 loop_n=10000 reload_servers=20000
 fi
 fact big_bytes $big_bytes
 fact socat_n $socat_n
@@ -283,7 +283,7 @@ if [ $quick = 0 ]; then
         fi
     done
     names=("${keep_names[@]}") cmds=("${keep_cmds[@]}")
-    bench w1hf 3 20 200 -N
+    bench w1hf 5 20 100 -N
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ for i in "${!names[@]}"; do
 done
 if [ $quick = 0 ]; then
     # The socat loop takes ~5 ms a command: it runs on $socat_n commands, scaled in the report.
-    bench w3 1 1 5
+    bench w3 3 1 5
 fi
 stop_haproxy
 
