@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks sockctl side by side with the tools people use instead (see BENCHMARKS.md).
 #
-#   bench/run.sh                full run (about 10 minutes): checks that every peer gets the
+#   bench/run.sh                full run (about 12 minutes): checks that every peer gets the
 #                               same bytes, times everything, and rewrites the results part of
 #                               BENCHMARKS.md
 #   bench/run.sh --quick        a few seconds: the correctness checks only, on smaller replies
@@ -228,6 +228,7 @@ fact kernel "$(uname -sr)"
 fact memory "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 rev=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- src Cargo.toml Cargo.lock || rev="$rev + local changes to src"
+git diff --quiet HEAD -- bench || rev="$rev + local changes to bench"
 fact sockctl "$rev"
 fact rustc "$(rustc --version)"
 fact cc "$(cc --version | head -n1)"
