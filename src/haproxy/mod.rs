@@ -309,6 +309,7 @@ mod tests {
                     let _ = Info::parse(cut);
                     let _ = outcome::read(cut, Framing::Plain);
                     let _ = outcome::read(cut, Framing::Tagged);
+                    let _ = outcome::read(cut, Framing::TaggedSession);
                 }
                 seen += 1;
             }
