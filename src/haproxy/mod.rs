@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+pub mod batch;
 pub mod config;
 pub mod discover;
 pub mod framing;

@@ -1,0 +1,589 @@
+//! Many HAProxy commands over one connection, each reply exactly what the command returns on
+//! a connection of its own.
+//!
+//! [`split`] turns the text of a batch (one command per line) into [`Entry`]s and refuses what
+//! would not run as written; [`run`] sends them over a prompt-mode [`Session`] and hands each
+//! command's [`Outcome`] to the caller as soon as it is known.
+//!
+//! # How the commands travel
+//!
+//! Measured against HAProxy 2.6.12 on its stats socket, 10,000 `set server be/sN weight W`
+//! from one process, on a busy two-core machine (best of five; `docs/many.md` has the rest):
+//!
+//! | way | cost per command |
+//! |---|---|
+//! | a connection per command | ~100 µs |
+//! | prompt mode, one command at a time | ~28 µs |
+//! | prompt mode, written ahead (window of 256) | ~8 µs |
+//! | `a; b; c` chains of ~8 KB on non-interactive connections | ~7 µs |
+//!
+//! Chains are not used: on a non-interactive connection the replies of a chain run together
+//! with nothing to tell where one ends (replies contain empty lines), HAProxy 3.0+ runs only
+//! the first line of such a connection, and a chain has no way to stop at a failure. Prompt
+//! mode ends every reply with a prompt, which [`framing`](super::framing) finds exactly, and
+//! the framed bytes are the non-interactive bytes.
+//!
+//! Writing ahead is used only when every command runs anyway (`keep_going`) and only on a
+//! stats socket. Otherwise a command is sent once the reply before it was read: a batch that
+//! stops at its first failure must not have sent the commands after it. Through the master
+//! CLI each command costs ~120 µs whatever the client does (the master forwards every command
+//! to the worker on a connection of its own), and HAProxy 2.6's master closes the connection
+//! after its own errors, dropping whatever was written after the failed command; one command
+//! at a time keeps that exact too.
+//!
+//! # Failures
+//!
+//! On a stats socket the session first runs `set severity-output number`, so that every
+//! message carries its severity, read by [`outcome`](super::outcome) as for a command on its
+//! own connection (the tags are removed from the output). Through the master, failures are
+//! recognized by their text, as for `route::run`.
+//!
+//! When the connection fails before a reply is complete, the batch stops with
+//! [`BatchError::Lost`], which says which command was waiting for its reply and which
+//! commands after it were written (and may have run): nothing is sent again. Two closes are
+//! part of HAProxy's protocol and do not stop the batch, as nothing was written after the
+//! command that caused them: the master's own error messages on 2.6 (the next command
+//! reconnects), and a master `reload`.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
+use super::route::{self, Route};
+use super::session::{Flow, Limits, Reconnected, Request, Session, SessionError};
+use crate::exchange::{Command, CommandError};
+use crate::haproxy::framing::{Flavor, Target};
+
+/// One command of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where the command is in the input, counting from 1.
+    pub line: usize,
+    pub command: String,
+    /// The lines after a command ending in ` <<`, up to the empty line that ends them.
+    pub payload: Vec<Command>,
+}
+
+/// What [`split`] accepts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// Let a line hold `;` to run several commands.
+    pub allow_chaining: bool,
+}
+
+/// A line [`split`] refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitError {
+    pub line: usize,
+    pub why: Refusal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotUtf8,
+    /// A NUL byte, or a carriage return that does not end the line.
+    Byte(CommandError),
+    /// A `;` without [`Rules::allow_chaining`].
+    Chain,
+    /// A command starting with `@`: the caller chooses the process for all commands.
+    Routed,
+    /// A command that changes the connection rather than HAProxy.
+    Session(&'static str),
+}
+
+impl fmt::Display for SplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: ", self.line)?;
+        match &self.why {
+            Refusal::NotUtf8 => f.write_str("not valid UTF-8"),
+            Refusal::Byte(e) => e.fmt(f),
+            Refusal::Chain => f.write_str(
+                "';' ends a command in HAProxy, so what follows would run as another command; \
+                 put each command on its own line, escape the ';' as '\\;' if it belongs to a \
+                 value, or allow chaining",
+            ),
+            Refusal::Routed => f.write_str(
+                "starts with '@': choose the process for the whole batch (--worker, --master) \
+                 instead",
+            ),
+            Refusal::Session(word) => write!(
+                f,
+                "'{word}' is refused in a batch: it changes the connection, so every command \
+                 after it would answer differently than on a connection of its own"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SplitError {}
+
+/// Commands that change the connection instead of HAProxy (on their own connection they
+/// would change nothing).
+const SESSION_COMMANDS: &[&str] = &[
+    "prompt",
+    "quit",
+    "operator",
+    "user",
+    "expert-mode",
+    "experimental-mode",
+    "mcli-debug-mode",
+    "set severity-output",
+];
+
+/// Turns the text of a batch into its commands. Lines end with `\n` or `\r\n`; blank lines
+/// and lines whose first non-blank character is `#` are skipped; a command ending in ` <<`
+/// takes the lines after it, up to an empty line (or the end), as its payload. Every line is
+/// checked, so a batch is refused as a whole before anything is sent.
+pub fn split(input: &[u8], rules: Rules) -> Result<Vec<Entry>, SplitError> {
+    let mut lines = input
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, raw)| {
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            (i + 1, line.strip_suffix(b"\r").unwrap_or(line))
+        });
+    let mut entries = Vec::new();
+    while let Some((number, line)) = lines.next() {
+        match line.iter().find(|b| !b.is_ascii_whitespace()) {
+            None | Some(b'#') => continue,
+            Some(_) => {}
+        }
+        let refuse = |why| SplitError { line: number, why };
+        let command = checked(line).map_err(refuse)?;
+        if !rules.allow_chaining && route::is_chain(&command) {
+            return Err(refuse(Refusal::Chain));
+        }
+        for part in route::split_chain(&command) {
+            if part.starts_with('@') {
+                return Err(refuse(Refusal::Routed));
+            }
+            if let Some(word) = session_command(part) {
+                return Err(refuse(Refusal::Session(word)));
+            }
+        }
+        let mut payload = Vec::new();
+        if super::session::is_payload_command(command.as_bytes()) {
+            for (number, line) in lines.by_ref() {
+                if line.is_empty() {
+                    break;
+                }
+                let text = checked(line).map_err(|why| SplitError { line: number, why })?;
+                payload.push(Command::new(text).expect("checked"));
+            }
+        }
+        entries.push(Entry {
+            line: number,
+            command,
+            payload,
+        });
+    }
+    Ok(entries)
+}
+
+/// The line as text that can be sent as one command.
+fn checked(line: &[u8]) -> Result<String, Refusal> {
+    Command::new(line).map_err(Refusal::Byte)?;
+    String::from_utf8(line.to_vec()).map_err(|_| Refusal::NotUtf8)
+}
+
+/// The session command `part` starts with, word for word.
+fn session_command(part: &str) -> Option<&'static str> {
+    let words: Vec<&str> = part.split_ascii_whitespace().collect();
+    SESSION_COMMANDS.iter().copied().find(|command| {
+        let wanted: Vec<&str> = command.split(' ').collect();
+        words.len() >= wanted.len() && words[..wanted.len()] == wanted[..]
+    })
+}
+
+/// One command to run in one process.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub entry: &'a Entry,
+    pub route: Route,
+}
+
+/// How [`run`] goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run every command whatever happens to the ones before (and write ahead on a stats
+    /// socket); otherwise stop after the first failed command.
+    pub keep_going: bool,
+    /// Commands written ahead of their replies when that is allowed.
+    pub window: usize,
+    /// Each command's reply must be complete within this time.
+    pub reply_timeout: Option<Duration>,
+    /// A reply larger than this is an error.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_going: false,
+            window: 256,
+            reply_timeout: Some(Duration::from_secs(10)),
+            max_bytes: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum BatchError {
+    /// The stats socket did not take `set severity-output number`.
+    Severity(OutcomeError),
+    /// A step's route does not fit the socket (a master route on a stats socket, or the
+    /// other way round).
+    Route { step: usize },
+    /// The connection failed before step `step` had its complete reply. Steps `step` up to
+    /// (not including) `sent` were written and may have run; nothing was sent again.
+    Lost {
+        step: usize,
+        sent: usize,
+        error: SessionError,
+    },
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Severity(e) => e.fmt(f),
+            BatchError::Route { .. } => f.write_str("a command's route does not fit the socket"),
+            BatchError::Lost { error, .. } => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// What became of one step.
+#[derive(Debug)]
+pub struct Done {
+    pub step: usize,
+    pub outcome: Outcome,
+    /// The connection was replaced before this step was sent.
+    pub reconnected: Option<Reconnected>,
+}
+
+/// Runs `steps` in order over `session`, calling `done` with each step's outcome as soon as
+/// it is known; `done` may stop the run. Stops after a failed step unless
+/// [`Options::keep_going`].
+pub fn run(
+    session: &mut Session,
+    steps: &[Step<'_>],
+    options: &Options,
+    done: &mut dyn FnMut(Done) -> Flow,
+) -> Result<(), BatchError> {
+    let flavor = session.flavor();
+    if let Some(step) = steps
+        .iter()
+        .position(|s| (s.route == Route::Direct) != (flavor == Flavor::Stats))
+    {
+        return Err(BatchError::Route { step });
+    }
+    let framing = match flavor {
+        Flavor::Stats => {
+            set_severity(session, options)?;
+            Framing::TaggedSession
+        }
+        Flavor::Master => Framing::Plain,
+    };
+    let wire = Wire::new(steps);
+    let window = match flavor {
+        Flavor::Stats if options.keep_going => options.window.max(1),
+        _ => 1,
+    };
+    let limits = Limits {
+        window,
+        deadline: None,
+        reply_timeout: options.reply_timeout,
+        max_bytes: options.max_bytes,
+    };
+    let mut body = Vec::new();
+    let mut next = 0;
+    let mut finish = |step: usize, body: &mut Vec<u8>, reconnected: Option<Reconnected>| {
+        let outcome = outcome::read(body, framing).expect("session framings always read");
+        body.clear();
+        let failed = !outcome.is_ok();
+        let flow = done(Done {
+            step,
+            outcome,
+            reconnected,
+        });
+        if failed && !options.keep_going {
+            Flow::Stop
+        } else {
+            flow
+        }
+    };
+    while next < wire.requests.len() {
+        let lost = |error| BatchError::Lost {
+            step: wire.step_of[next],
+            sent: wire.step_of[next],
+            error,
+        };
+        // Only before a command is sent: a connection the server closed while it was idle,
+        // or after a close that belongs to HAProxy's protocol.
+        let mut reconnected = session.reconnect_if_lost(None).map_err(lost)?;
+        let result = session.pipeline(&wire.requests[next..], &limits, &mut |i, framed| {
+            let index = next + i;
+            body.extend_from_slice(&framed.body);
+            if !wire.ends_step(index) {
+                return Flow::Continue;
+            }
+            finish(wire.step_of[index], &mut body, reconnected.take())
+        });
+        let Err(broken) = result else {
+            return Ok(());
+        };
+        let index = next + broken.answered;
+        let step = wire.step_of[index];
+        let nothing_after = broken.sent <= broken.answered + 1;
+        match broken.error {
+            SessionError::Closed { received }
+                if nothing_after && protocol_close(flavor, &wire.requests[index], &received) =>
+            {
+                body.extend_from_slice(&received);
+                if finish(step, &mut body, reconnected.take()) == Flow::Stop {
+                    return Ok(());
+                }
+                next = wire.first_of_step(step + 1);
+            }
+            error => {
+                let sent = match broken.sent {
+                    0 => step,
+                    n => wire.step_of[next + n - 1] + 1,
+                };
+                return Err(BatchError::Lost { step, sent, error });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Switches severity tags on for the whole session (and for any reconnect).
+fn set_severity(session: &mut Session, options: &Options) -> Result<(), BatchError> {
+    let command = SEVERITY_PREFIX.trim_end().trim_end_matches(';');
+    let command = Command::new(command).expect("no line break");
+    let deadline = options.reply_timeout.map(|t| std::time::Instant::now() + t);
+    let lost = |error| BatchError::Lost {
+        step: 0,
+        sent: 0,
+        error,
+    };
+    let reply = session.run_setting(&command, deadline).map_err(lost)?;
+    outcome::read(&reply.body, Framing::Tagged).map_err(BatchError::Severity)?;
+    Ok(())
+}
+
+/// A close the master makes after answering, with nothing lost: its own error message (2.6
+/// closes after it), or a `reload`.
+fn protocol_close(flavor: Flavor, request: &Request, received: &[u8]) -> bool {
+    if flavor != Flavor::Master {
+        return false;
+    }
+    let line = request.as_bytes().strip_suffix(b"\n").unwrap_or_default();
+    if super::session::is_reload(line, &Target::Master) {
+        return true;
+    }
+    !received.is_empty()
+        && !outcome::read(received, Framing::Plain)
+            .map(|o| o.is_ok())
+            .unwrap_or(true)
+}
+
+/// The steps as command lines on the wire: one per command of a chain, each routed.
+struct Wire {
+    requests: Vec<Request>,
+    /// The step each request belongs to.
+    step_of: Vec<usize>,
+}
+
+impl Wire {
+    fn new(steps: &[Step<'_>]) -> Wire {
+        let mut wire = Wire {
+            requests: Vec::new(),
+            step_of: Vec::new(),
+        };
+        for (index, step) in steps.iter().enumerate() {
+            let parts = route::split_chain(&step.entry.command);
+            let last = parts.len().saturating_sub(1);
+            for (i, part) in parts.iter().enumerate() {
+                let line = match step.route.prefix() {
+                    None => part.to_string(),
+                    Some(prefix) => format!("{prefix} {part}"),
+                };
+                let payload = if i == last {
+                    &step.entry.payload[..]
+                } else {
+                    &[]
+                };
+                wire.requests.push(Request::new(line.as_bytes(), payload));
+                wire.step_of.push(index);
+            }
+        }
+        wire
+    }
+
+    fn ends_step(&self, index: usize) -> bool {
+        self.step_of.get(index + 1) != self.step_of.get(index)
+    }
+
+    /// The first request of `step`, or the end.
+    fn first_of_step(&self, step: usize) -> usize {
+        self.step_of.partition_point(|&s| s < step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(input: &str, rules: Rules) -> Vec<(usize, String, usize)> {
+        split(input.as_bytes(), rules)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.line, e.command, e.payload.len()))
+            .collect()
+    }
+
+    fn refused(input: &[u8]) -> SplitError {
+        split(input, Rules::default()).unwrap_err()
+    }
+
+    #[test]
+    fn lines_comments_and_blank_lines() {
+        let input = "# weights\nset weight be/s1 10\r\n\n   \n  # indented\nshow info";
+        assert_eq!(
+            texts(input, Rules::default()),
+            [
+                (2, "set weight be/s1 10".to_string(), 0),
+                (6, "show info".to_string(), 0)
+            ]
+        );
+        assert!(texts("", Rules::default()).is_empty());
+        assert!(texts("\n\r\n#\n", Rules::default()).is_empty());
+    }
+
+    #[test]
+    fn payloads_run_to_an_empty_line() {
+        let input = "add map #0 <<\nk1 v1\n# not a comment\n\nshow map #0\nadd acl #1 <<\nx";
+        let entries = split(input.as_bytes(), Rules::default()).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].payload.len(), 2);
+        assert_eq!(entries[0].payload[1].as_bytes(), b"# not a comment");
+        assert_eq!((entries[1].line, entries[1].payload.len()), (5, 0));
+        assert_eq!(entries[2].payload[0].as_bytes(), b"x");
+    }
+
+    #[test]
+    fn refusals_name_the_line() {
+        assert_eq!(refused(b"show info\na; b\n").line, 2);
+        assert_eq!(refused(b"a; b").why, Refusal::Chain);
+        assert!(
+            split(
+                b"a; b",
+                Rules {
+                    allow_chaining: true
+                }
+            )
+            .is_ok()
+        );
+        assert!(split(b"set map m k a\\;b", Rules::default()).is_ok());
+        assert_eq!(refused(b"x\n\n@1 show info").why, Refusal::Routed);
+        assert_eq!(
+            refused(b"show info\n\xff").why,
+            Refusal::NotUtf8,
+            "invalid UTF-8"
+        );
+        assert!(matches!(refused(b"a\rb").why, Refusal::Byte(_)));
+        assert!(matches!(refused(b"a\0b").why, Refusal::Byte(_)));
+        assert!(matches!(
+            refused(b"add map #0 <<\nk\0v\n").why,
+            Refusal::Byte(_)
+        ));
+        for (line, word) in [
+            ("prompt", "prompt"),
+            ("  quit ", "quit"),
+            ("expert-mode on", "expert-mode"),
+            ("set severity-output none", "set severity-output"),
+        ] {
+            assert_eq!(
+                refused(line.as_bytes()).why,
+                Refusal::Session(word),
+                "{line}"
+            );
+        }
+        let chained = split(
+            b"show info; prompt",
+            Rules {
+                allow_chaining: true,
+            },
+        );
+        assert_eq!(chained.unwrap_err().why, Refusal::Session("prompt"));
+        // Only whole words.
+        assert!(
+            split(
+                b"set severity-outputs\nprompter\nshow users",
+                Rules::default()
+            )
+            .is_ok()
+        );
+        let text = refused(b"\n\nshow info; show stat").to_string();
+        assert!(text.starts_with("line 3: ';' ends a command"), "{text}");
+    }
+
+    #[test]
+    fn wire_lines_are_routed_per_command() {
+        let entries = split(
+            b"show info\nset weight b/s 1; get weight b/s\nadd map #0 <<\nk v\n",
+            Rules {
+                allow_chaining: true,
+            },
+        )
+        .unwrap();
+        let steps: Vec<Step> = entries
+            .iter()
+            .map(|entry| Step {
+                entry,
+                route: Route::CurrentWorker,
+            })
+            .collect();
+        let wire = Wire::new(&steps);
+        let lines: Vec<&[u8]> = wire.requests.iter().map(|r| r.as_bytes()).collect();
+        assert_eq!(
+            lines,
+            [
+                &b"@1 show info\n"[..],
+                b"@1 set weight b/s 1\n",
+                b"@1 get weight b/s\n",
+                b"@1 add map #0 <<\nk v\n\n"
+            ]
+        );
+        assert_eq!(wire.step_of, [0, 1, 1, 2]);
+        assert!(wire.ends_step(0) && !wire.ends_step(1) && wire.ends_step(2));
+        assert!(wire.ends_step(3));
+        assert_eq!(wire.first_of_step(2), 3);
+        assert_eq!(wire.first_of_step(3), 4);
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, splitting never panics, and every command it gives is one line
+        /// of the input, numbered where it is.
+        #[test]
+        fn split_never_panics_and_numbers_lines(
+            input in proptest::collection::vec(
+                proptest::sample::select(b"ab ;#@<\\\r\n\x00\xc3\xa9".to_vec()), 0..200),
+            allow_chaining in proptest::bool::ANY,
+        ) {
+            let rules = Rules { allow_chaining };
+            if let Ok(entries) = split(&input, rules) {
+                let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+                for entry in entries {
+                    let line = lines[entry.line - 1];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    proptest::prop_assert_eq!(entry.command.as_bytes(), line);
+                }
+            }
+        }
+    }
+}
