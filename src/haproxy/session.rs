@@ -384,7 +384,7 @@ impl Session {
                 });
             }
         }
-        let reconnected = self.ensure_connected(deadline)?;
+        let reconnected = self.reconnect_if_lost(deadline)?;
         let mut body = Vec::new();
         let mut closed = false;
         let last = parts.len() - 1;
@@ -478,8 +478,9 @@ impl Session {
         }
     }
 
-    /// Reconnects first if the connection is gone or the server closed it while idle.
-    fn ensure_connected(
+    /// Reconnects if the connection is gone or the server closed it while idle; every command
+    /// does this first.
+    pub fn reconnect_if_lost(
         &mut self,
         deadline: Option<Instant>,
     ) -> Result<Option<Reconnected>, SessionError> {
@@ -693,7 +694,7 @@ fn first_word(command: &[u8]) -> &[u8] {
 }
 
 /// A master `reload`: the command itself goes to the master (by default or by `@master`).
-fn is_reload(command: &[u8], target: &Target) -> bool {
+pub(crate) fn is_reload(command: &[u8], target: &Target) -> bool {
     let mut words = command
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());

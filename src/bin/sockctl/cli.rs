@@ -202,7 +202,7 @@ pub struct ReloadArgs {
 #[derive(Args)]
 pub struct ProcArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub format: FormatArgs,
@@ -226,6 +226,41 @@ pub struct FormatArgs {
     /// Print HAProxy's reply as it came
     #[arg(long)]
     pub raw: bool,
+}
+
+/// The sockets of `send` and of the HAProxy commands that take several.
+#[derive(Args)]
+pub struct TargetArgs {
+    /// A socket; repeat to use several at once, each result labelled with its address
+    #[arg(short = 's', long = "socket", value_name = "ADDR")]
+    pub sockets: Vec<Address>,
+
+    /// Use the sockets listed in FILE, one address per line (blank lines and # comments
+    /// skipped), each result labelled with its address
+    #[arg(long, value_name = "FILE")]
+    pub sockets_file: Option<PathBuf>,
+
+    /// Talk to at most N sockets at once
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub jobs: u32,
+}
+
+/// The sockets of an HAProxy command that runs on several at once.
+#[derive(Args)]
+pub struct SocketsArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// HAProxy configuration whose stats socket is used without -s (after $SOCKCTL_SOCKET,
+    /// before the -S socket of the running HAProxy master)
+    #[arg(long, value_name = "CFG", default_value = "/etc/haproxy/haproxy.cfg")]
+    pub config: PathBuf,
 }
 
 /// Which process of a master socket runs the command. Refused on a stats socket, whose
@@ -269,7 +304,7 @@ impl std::str::FromStr for WorkerChoice {
 #[derive(Args)]
 pub struct ExecArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: RouteArgs,
@@ -279,9 +314,15 @@ pub struct ExecArgs {
     #[arg(long)]
     pub allow_chaining: bool,
 
-    /// Go on with the next COMMAND after a failure (exit with the worst outcome)
+    /// Go on with the next COMMAND after a failure (exit with the worst outcome); a batch
+    /// then writes commands ahead of their replies, which is much faster
     #[arg(long)]
     pub keep_going: bool,
+
+    /// Run the commands in FILE (one per line, - for standard input) over one connection,
+    /// each reply exactly as on a connection of its own
+    #[arg(long, value_name = "FILE", conflicts_with = "commands")]
+    pub batch: Option<PathBuf>,
 
     /// Print one JSON document with every result, its process, output and errors
     #[arg(long, conflicts_with = "raw")]
@@ -296,7 +337,7 @@ pub struct ExecArgs {
     pub exchange: ExchangeArgs,
 
     /// HAProxy commands, each on its own connection, in order
-    #[arg(value_name = "COMMAND", required = true)]
+    #[arg(value_name = "COMMAND", required_unless_present = "batch")]
     pub commands: Vec<String>,
 }
 
@@ -318,7 +359,7 @@ pub enum StatType {
 #[derive(Args)]
 pub struct StatArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -350,7 +391,7 @@ pub struct StatArgs {
 #[derive(Args)]
 pub struct InfoArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -365,7 +406,7 @@ pub struct InfoArgs {
 #[derive(Args)]
 pub struct ServersArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -493,14 +534,21 @@ pub struct ExchangeArgs {
 
 #[derive(Args)]
 pub struct SendArgs {
-    /// The socket (see Addresses below)
-    #[arg(value_name = "ADDR")]
-    pub address: Address,
+    /// The socket (see Addresses below); with -s or --sockets-file, a COMMAND
+    #[arg(value_name = "ADDR", required_unless_present_any = ["sockets", "sockets_file"])]
+    pub address: Option<OsString>,
 
     /// Commands, one exchange each, in order; none or "-" reads them from stdin, one per line
     /// (blank lines and # comments skipped)
     #[arg(value_name = "COMMAND")]
     pub commands: Vec<OsString>,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors and replies
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub exchange: ExchangeArgs,

@@ -4,6 +4,7 @@
 mod cli;
 mod docs;
 mod exit;
+mod fanout;
 mod haproxy;
 mod lines;
 mod output;
@@ -17,7 +18,6 @@ mod table;
 use clap::Parser;
 
 use crate::cli::{Cli, Commands, HaproxyCommand};
-use crate::exit::Code;
 
 fn main() {
     signals::install();
@@ -38,16 +38,7 @@ fn main() {
         Commands::Shell(args) => shell::run(args),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
-    let code = match result {
-        Ok(code) => code,
-        Err(err) if exit::is_broken_pipe(&err) => Code::Ok,
-        Err(err) => {
-            if !err.is::<exit::Reported>() {
-                report::error(&err);
-            }
-            exit::for_error(&err)
-        }
-    };
+    let code = fanout::settle(result, &mut std::io::stderr());
     if sockctl::interrupt::requested() {
         signals::reraise_and_exit();
     }

@@ -111,7 +111,7 @@ impl Session {
             sent: 0,
             error,
         };
-        let reconnected = self.ensure_connected(limits.deadline).map_err(broken)?;
+        let reconnected = self.reconnect_if_lost(limits.deadline).map_err(broken)?;
         let mut run = Run::new(requests, limits);
         match run.go(self, reply) {
             Ok(()) => Ok(reconnected),
