@@ -2,6 +2,7 @@
 
 mod support;
 
+mod batch;
 mod docs;
 mod faults_state;
 mod framing;

@@ -55,7 +55,16 @@ pub enum Behavior {
         greeting: Vec<u8>,
         answer: fn(&[u8]) -> Answer,
     },
+    /// An HAProxy CLI in miniature: `answer` gives the non-interactive reply of one command
+    /// (`None`: close the connection instead). A line is split at each `;` into commands; after
+    /// `prompt p` every command's reply is followed by `> `, and without it the connection
+    /// closes after the first line. Replies go out in pieces of the sizes in `cuts` (in turn),
+    /// so that the client reads them in chunks.
+    Cli { answer: CliAnswer, cuts: Vec<usize> },
 }
+
+/// The reply of a [`Behavior::Cli`] to one command.
+pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
 
 /// What an interactive fake does with one line.
 #[derive(Clone, Debug)]
@@ -357,38 +366,33 @@ fn handle(
             if conn.write_all(&greeting).is_err() {
                 return;
             }
-            conn.set_read_timeout(Duration::from_millis(50));
-            let mut got = Received::default();
-            let mut pending = Vec::new();
-            let mut buf = [0u8; 4096];
-            'conn: while !stop.load(Ordering::SeqCst) {
-                match conn.read(&mut buf) {
-                    Ok(0) => {
-                        got.half_closed = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        got.bytes.extend_from_slice(&buf[..n]);
-                        pending.extend_from_slice(&buf[..n]);
-                        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=end).collect();
-                            match answer(&line[..end]) {
-                                Answer::Reply(reply) if conn.write_all(&reply).is_ok() => {}
-                                Answer::ReplyAndClose(reply) => {
-                                    let _ = conn.write_all(&reply);
-                                    break 'conn;
-                                }
-                                _ => break 'conn,
-                            }
+            serve_lines(&mut conn, &stop, &log, &[], answer);
+        }
+        Behavior::Cli { answer, cuts } => {
+            let mut prompt = false;
+            serve_lines(&mut conn, &stop, &log, &cuts, |line| {
+                let mut reply = Vec::new();
+                for command in line.split(|&b| b == b';') {
+                    let command = command.trim_ascii();
+                    if command == b"prompt p" {
+                        prompt = true;
+                        reply.push(b'\n');
+                    } else {
+                        match answer(command) {
+                            Some(bytes) => reply.extend_from_slice(&bytes),
+                            None => return Answer::ReplyAndClose(reply),
                         }
                     }
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::WouldBlock
-                            || e.kind() == std::io::ErrorKind::TimedOut => {}
-                    Err(_) => break,
+                    if prompt {
+                        reply.extend_from_slice(b"> ");
+                    }
                 }
-            }
-            log.lock().unwrap().push(got);
+                if prompt {
+                    Answer::Reply(reply)
+                } else {
+                    Answer::ReplyAndClose(reply)
+                }
+            });
         }
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
         Behavior::Respond(responder) => {
@@ -411,6 +415,64 @@ fn handle(
             }
         }
     }
+}
+
+/// Reads lines until the client closes or `on_line` says to, writing each answer in pieces of
+/// the sizes in `cuts` (all at once when empty).
+fn serve_lines(
+    conn: &mut Conn,
+    stop: &AtomicBool,
+    log: &Mutex<Vec<Received>>,
+    cuts: &[usize],
+    mut on_line: impl FnMut(&[u8]) -> Answer,
+) {
+    conn.set_read_timeout(Duration::from_millis(50));
+    let mut got = Received::default();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut turn = 0;
+    let mut write = |conn: &mut Conn, mut bytes: &[u8]| -> bool {
+        while !bytes.is_empty() {
+            let size = match cuts {
+                [] => bytes.len(),
+                _ => cuts[turn % cuts.len()].clamp(1, bytes.len()),
+            };
+            turn += 1;
+            if conn.write_all(&bytes[..size]).is_err() {
+                return false;
+            }
+            bytes = &bytes[size..];
+        }
+        true
+    };
+    'conn: while !stop.load(Ordering::SeqCst) {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                got.half_closed = true;
+                break;
+            }
+            Ok(n) => {
+                got.bytes.extend_from_slice(&buf[..n]);
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    match on_line(&line[..end]) {
+                        Answer::Reply(reply) if write(conn, &reply) => {}
+                        Answer::ReplyAndClose(reply) => {
+                            write(conn, &reply);
+                            break 'conn;
+                        }
+                        _ => break 'conn,
+                    }
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    log.lock().unwrap().push(got);
 }
 
 /// A Unix listener whose backlog is full: connecting to it waits until the client gives up.

@@ -204,7 +204,7 @@ impl<'a> Printer<'a> {
             };
             let command = sanitize::text(&entry.command);
             let what = match entry.line {
-                Some(line) => format!("line {line}: {place}{command}"),
+                Some(line) => format!("{place}line {line}: {command}"),
                 None => format!("{place}'{command}'"),
             };
             self.out.flush()?;
