@@ -4,6 +4,7 @@ mod support;
 
 mod batch;
 mod docs;
+mod fanout;
 mod faults_state;
 mod framing;
 mod haproxy_exec;
