@@ -15,7 +15,7 @@ use sockctl::haproxy::batch::{self, Options, Rules, Step};
 use sockctl::haproxy::outcome::{self, Framing, Outcome};
 use sockctl::haproxy::session::{self, Flow, Session};
 
-use crate::support::fake::{Behavior, FakeServer};
+use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
 use crate::support::{assert_fails, sockctl, stderr, stdout};
 
@@ -241,8 +241,17 @@ fn raw_exchange(socket: &Path, bytes: &str) -> String {
 }
 
 /// What the fake CLI answers to one command, tagged as after `set severity-output number`:
-/// `show N` a dump of N rows with an empty line inside, `quiet` nothing, `warn` a warning,
-/// `fail` an error, `oops` an unknown command, `close` closes the connection.
+/// `show N` a dump of N rows, `quiet` nothing, `warn` a warning, `fail` an error, `oops` an
+/// unknown command; `close` closes the connection instead of answering, `idle` answers and
+/// then closes, as HAProxy does with a connection idle for too long.
+fn answer(command: &[u8]) -> Answer {
+    match reply_for(command) {
+        None => Answer::Close,
+        Some(reply) if command.starts_with(b"idle") => Answer::ReplyAndClose(reply),
+        Some(reply) => Answer::Reply(reply),
+    }
+}
+
 fn reply_for(command: &[u8]) -> Option<Vec<u8>> {
     let text = String::from_utf8_lossy(command);
     let (word, n) = text.split_once(' ').unwrap_or((&text, "0"));
@@ -251,7 +260,7 @@ fn reply_for(command: &[u8]) -> Option<Vec<u8>> {
         "show" if text == "show proc" => "Unknown command, but maybe\n\n".to_string(),
         "set" => "\n".to_string(),
         "show" => (0..n).map(|i| format!("row {i}\n")).collect::<String>() + "\n",
-        "quiet" => "\n".to_string(),
+        "quiet" | "idle" => "\n".to_string(),
         "warn" => format!("[4]: careful with {n}\n\n"),
         "fail" => format!("[3]: No such thing {n}.\n\n"),
         "oops" => "[6]: Unknown command, but maybe one of these:\n  help : list\n\n".to_string(),
@@ -263,7 +272,7 @@ fn reply_for(command: &[u8]) -> Option<Vec<u8>> {
 
 fn cli(cuts: &[usize]) -> Behavior {
     Behavior::Cli {
-        answer: Arc::new(reply_for),
+        answer: Arc::new(answer),
         cuts: cuts.to_vec(),
     }
 }
@@ -330,4 +339,104 @@ proptest! {
             prop_assert_eq!(lines, 2 + expected.len());
         }
     }
+}
+
+/// A batch whose reader stalls longer than the CLI's idle timeout: the idle connection is
+/// replaced before the next command (nothing of it had been sent), with severity tags on again.
+#[test]
+fn a_connection_closed_while_idle_is_replaced_between_commands() {
+    let Some(ha) = Haproxy::start() else { return };
+    let one_second = |session: &mut Session| {
+        let command = sockctl::Command::new("set timeout cli 1").unwrap();
+        session.run(&command, None).unwrap();
+    };
+    let address: Address = ha.admin.to_str().unwrap().parse().unwrap();
+    let text = "show version\nget weight be_app/s1\nset server be_app/nope weight 5\n";
+    let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    let mut session = Session::open(&address, session::Options::default()).unwrap();
+    one_second(&mut session);
+    // One command at a time: the next one is sent after the reader is done with the last.
+    let options = Options::default();
+    let mut done = Vec::new();
+    batch::run(&mut session, &steps, &options, &mut |d| {
+        if d.step == 0 {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 3);
+    let again = done[1].reconnected.as_ref().expect("reconnected");
+    assert_eq!(again.restored, ["set severity-output number"]);
+    assert_eq!(done[1].outcome.output, b"1 (initial 1)\n\n");
+    assert_eq!(done[2].outcome.failures[0].message, "No such server.");
+    // Written ahead, two at a time: the replies on their way are read first.
+    one_second(&mut session);
+    let options = Options {
+        keep_going: true,
+        window: 2,
+        ..Options::default()
+    };
+    let mut done = Vec::new();
+    let text = format!("{text}get weight be_app/s2\n");
+    let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    batch::run(&mut session, &steps, &options, &mut |d| {
+        if d.step == 0 {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().any(|d| d.reconnected.is_some()));
+    assert_eq!(done[2].outcome.failures[0].message, "No such server.");
+    assert_eq!(done[3].outcome.output, b"1 (initial 1)\n\n");
+}
+
+/// The server closes the connection right after a reply (as on its idle timeout): the next
+/// command, which had not been sent, goes on a new connection.
+#[test]
+fn a_close_between_commands_is_not_a_lost_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let address: Address = fake.address().parse().unwrap();
+    let entries = batch::split(b"quiet 1\nidle 2\nshow 3\n", Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    let mut session = Session::open(&address, session::Options::default()).unwrap();
+    let mut done = Vec::new();
+    batch::run(&mut session, &steps, &Options::default(), &mut |d| {
+        if d.step == 1 {
+            // Long enough for the server to have closed, too short for an idle check.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 3);
+    assert!(done[2].reconnected.is_some());
+    assert_eq!(done[2].outcome.output, b"row 0\nrow 1\nrow 2\n\n");
+    assert_eq!(fake.connections(), 2);
 }

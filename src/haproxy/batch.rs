@@ -315,18 +315,12 @@ pub fn run(
             flow
         }
     };
+    let mut reconnected = None;
     while next < wire.requests.len() {
-        let lost = |error| BatchError::Lost {
-            step: wire.step_of[next],
-            sent: wire.step_of[next],
-            error,
-        };
-        // Only before a command is sent: a connection the server closed while it was idle,
-        // or after a close that belongs to HAProxy's protocol.
-        let mut reconnected = session.reconnect_if_lost(None).map_err(lost)?;
-        let result = session.pipeline(&wire.requests[next..], &limits, &mut |i, framed| {
-            let index = next + i;
-            body.extend_from_slice(&framed.body);
+        let result = session.pipeline(&wire.requests[next..], &limits, &mut |answer| {
+            let index = next + answer.index;
+            body.extend_from_slice(&answer.framed.body);
+            reconnected = reconnected.take().or(answer.reconnected);
             if !wire.ends_step(index) {
                 return Flow::Continue;
             }

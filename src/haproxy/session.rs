@@ -30,7 +30,7 @@ use crate::stream::{IoFailure, Stream};
 
 mod pipeline;
 
-pub use pipeline::{Broken, Flow, Limits, Request};
+pub use pipeline::{Answer, Broken, Flow, Limits, Request};
 
 /// Limits for opening and reopening a session.
 #[derive(Debug, Clone)]

@@ -55,16 +55,16 @@ pub enum Behavior {
         greeting: Vec<u8>,
         answer: fn(&[u8]) -> Answer,
     },
-    /// An HAProxy CLI in miniature: `answer` gives the non-interactive reply of one command
-    /// (`None`: close the connection instead). A line is split at each `;` into commands; after
-    /// `prompt p` every command's reply is followed by `> `, and without it the connection
-    /// closes after the first line. Replies go out in pieces of the sizes in `cuts` (in turn),
+    /// An HAProxy CLI in miniature: `answer` gives the non-interactive reply of one command,
+    /// and whether to close the connection after it. A line is split at each `;` into
+    /// commands; after `prompt p` every command's reply is followed by `> `, and without it
+    /// the connection closes after the first line. Replies go out in pieces of the sizes in `cuts` (in turn),
     /// so that the client reads them in chunks.
     Cli { answer: CliAnswer, cuts: Vec<usize> },
 }
 
 /// The reply of a [`Behavior::Cli`] to one command.
-pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
+pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Answer + Send + Sync>;
 
 /// What an interactive fake does with one line.
 #[derive(Clone, Debug)]
@@ -379,8 +379,15 @@ fn handle(
                         reply.push(b'\n');
                     } else {
                         match answer(command) {
-                            Some(bytes) => reply.extend_from_slice(&bytes),
-                            None => return Answer::ReplyAndClose(reply),
+                            Answer::Reply(bytes) => reply.extend_from_slice(&bytes),
+                            Answer::ReplyAndClose(bytes) => {
+                                reply.extend_from_slice(&bytes);
+                                if prompt {
+                                    reply.extend_from_slice(b"> ");
+                                }
+                                return Answer::ReplyAndClose(reply);
+                            }
+                            Answer::Close => return Answer::ReplyAndClose(reply),
                         }
                     }
                     if prompt {

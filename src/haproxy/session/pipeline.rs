@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::{Disconnect, Reconnected, Session, SessionError, is_payload_command};
 use crate::exchange::Command;
 use crate::haproxy::framing::Framed;
+use crate::stream::IoFailure;
 
 /// One command line as it goes on the wire, with its payload if it takes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,17 @@ pub enum Flow {
     Stop,
 }
 
+/// One reply of [`Session::pipeline`].
+#[derive(Debug)]
+pub struct Answer {
+    /// The request it answers.
+    pub index: usize,
+    pub framed: Framed,
+    /// The connection was replaced before the request was sent: the server had closed it
+    /// while it was idle.
+    pub reconnected: Option<Reconnected>,
+}
+
 /// Why [`Session::pipeline`] ended before every request had its reply.
 #[derive(Debug)]
 pub struct Broken {
@@ -95,26 +107,20 @@ pub struct Broken {
 
 impl Session {
     /// Sends `requests` in order, at most `limits.window` of them unanswered at a time, and
-    /// hands each reply to `reply` with its index as soon as it is complete. Reconnects first
-    /// if the connection was closed while idle (nothing of this call was sent on it then).
-    /// When the connection fails, every reply before the failure has been handed out, and
-    /// [`Broken`] says which requests may have run without an answer; the next call
-    /// reconnects.
+    /// hands each reply to `reply` as soon as it is complete. Whenever nothing is on its way,
+    /// a connection the server closed while idle is replaced before the next request is sent
+    /// (nothing of it was sent on the old one). When the connection fails, every reply before
+    /// the failure has been handed out, and [`Broken`] says which requests may have run
+    /// without an answer; the next call reconnects.
     pub fn pipeline(
         &mut self,
         requests: &[Request],
         limits: &Limits,
-        reply: &mut dyn FnMut(usize, Framed) -> Flow,
-    ) -> Result<Option<Reconnected>, Broken> {
-        let broken = |error| Broken {
-            answered: 0,
-            sent: 0,
-            error,
-        };
-        let reconnected = self.reconnect_if_lost(limits.deadline).map_err(broken)?;
+        reply: &mut dyn FnMut(Answer) -> Flow,
+    ) -> Result<(), Broken> {
         let mut run = Run::new(requests, limits);
         match run.go(self, reply) {
-            Ok(()) => Ok(reconnected),
+            Ok(()) => Ok(()),
             Err(error) => Err(Broken {
                 answered: run.answered,
                 sent: run.sent(),
@@ -137,8 +143,11 @@ impl Session {
             ..Limits::default()
         };
         let mut framed = None;
-        Run::new(&requests, &limits).go(self, &mut |_, reply| {
-            framed = Some(reply);
+        let mut run = Run::new(&requests, &limits);
+        // The caller has just connected or checked the connection, and may be reconnecting.
+        run.may_reconnect = false;
+        run.go(self, &mut |answer| {
+            framed = Some(answer.framed);
             Flow::Continue
         })?;
         Ok(framed.expect("a run ends with every reply or an error"))
@@ -157,7 +166,24 @@ struct Run<'a> {
     starts: Vec<u64>,
     answered: usize,
     reply_deadline: Option<Instant>,
+    /// When bytes last went out. Once it has answered them the server may count its idle
+    /// time from there (`None`: nothing sent yet).
+    last_sent: Option<Instant>,
+    reconnected: Option<Reconnected>,
+    /// How many requests were answered when the connection was last replaced: a connection
+    /// that closes again before the next reply is not replaced twice.
+    replaced_at: Option<usize>,
+    /// A write found the connection closed: nothing more is written, and what the server
+    /// sent before closing is read.
+    peer_gone: bool,
+    /// Whether the connection may be replaced (not while a reconnect replays its settings).
+    may_reconnect: bool,
 }
+
+/// A connection idle for less than this is not checked before the next request: servers
+/// close idle CLI connections after seconds (HAProxy's CLI timeout, `set timeout cli`), and
+/// the check costs a system call per request.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 impl<'a> Run<'a> {
     fn new(requests: &'a [Request], limits: &'a Limits) -> Self {
@@ -169,6 +195,11 @@ impl<'a> Run<'a> {
             starts: Vec::new(),
             answered: 0,
             reply_deadline: None,
+            last_sent: None,
+            reconnected: None,
+            replaced_at: None,
+            peer_gone: false,
+            may_reconnect: true,
         }
     }
 
@@ -196,10 +227,42 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Before a request goes into an empty pipeline when nothing was sent for a while,
+    /// replaces the connection if the server closed it meanwhile.
+    fn reconnect_if_idle_closed(&mut self, session: &mut Session) -> Result<(), SessionError> {
+        let idle = self.answered == self.sent() && self.starts.len() < self.requests.len();
+        let recent = self.last_sent.is_some_and(|t| t.elapsed() < IDLE_CHECK);
+        if !self.may_reconnect || !idle || recent {
+            return Ok(());
+        }
+        self.replace_connection(session)
+    }
+
+    /// A connection that ended with every request written so far answered, and nothing else
+    /// received: the server closed it between requests, and the rest was never sent.
+    fn closed_between_requests(&self, session: &Session) -> bool {
+        self.may_reconnect
+            && self.answered == self.sent()
+            && session.framer.pending().is_empty()
+            && self.replaced_at != Some(self.answered)
+    }
+
+    /// Reconnects if the connection is gone; the requests not written yet go on the new one.
+    fn replace_connection(&mut self, session: &mut Session) -> Result<(), SessionError> {
+        if let Some(again) = session.reconnect_if_lost(self.limits.deadline)? {
+            self.reconnected = Some(again);
+            self.replaced_at = Some(self.answered);
+            self.peer_gone = false;
+            let next = &self.requests[self.answered];
+            session.framer.expect_payload_prompts(next.payload_prompts);
+        }
+        Ok(())
+    }
+
     fn go(
         &mut self,
         session: &mut Session,
-        reply: &mut dyn FnMut(usize, Framed) -> Flow,
+        reply: &mut dyn FnMut(Answer) -> Flow,
     ) -> Result<(), SessionError> {
         self.restart_clock();
         if let Some(first) = self.requests.first() {
@@ -221,7 +284,12 @@ impl<'a> Run<'a> {
                 if let Some(next) = self.requests.get(self.answered) {
                     session.framer.expect_payload_prompts(next.payload_prompts);
                 }
-                if reply(index, framed) == Flow::Stop {
+                let answer = Answer {
+                    index,
+                    framed,
+                    reconnected: self.reconnected.take(),
+                };
+                if reply(answer) == Flow::Stop {
                     if self.answered < self.sent() || !session.framer.pending().is_empty() {
                         session.drop_connection(Disconnect::Incomplete);
                     }
@@ -244,34 +312,44 @@ impl<'a> Run<'a> {
                 session.drop_connection(Disconnect::Incomplete);
                 return Err(SessionError::TooLarge { limit, received });
             }
+            self.reconnect_if_idle_closed(session)?;
             self.admit();
             let stream = session.stream.as_ref().expect("connected");
             let mut progress = false;
-            if !self.out.is_empty() {
+            if !self.out.is_empty() && !self.peer_gone {
                 match stream.send_some(&self.out) {
                     Ok(n) => {
                         self.out.drain(..n);
                         self.written += n as u64;
                         progress = n > 0;
+                        if progress {
+                            self.last_sent = Some(Instant::now());
+                        }
                     }
+                    Err(IoFailure::Reset(_)) => self.peer_gone = true,
                     Err(failure) => return Err(session.fail(failure)),
                 }
             }
             match stream.read_now(&mut buf) {
-                Ok(Some(0)) => {
+                Ok(Some(n)) if n > 0 => {
+                    session.framer.push(&buf[..n]);
+                    continue;
+                }
+                Ok(Some(_)) | Err(IoFailure::Reset(_)) if self.closed_between_requests(session) => {
+                    session.drop_connection(Disconnect::Idle);
+                    self.replace_connection(session)?;
+                    continue;
+                }
+                Ok(Some(_)) => {
                     let received = session.framer.pending().to_vec();
                     session.drop_connection(Disconnect::Closed);
                     return Err(SessionError::Closed { received });
-                }
-                Ok(Some(n)) => {
-                    session.framer.push(&buf[..n]);
-                    continue;
                 }
                 Ok(None) => {}
                 Err(failure) => return Err(session.fail(failure)),
             }
             if !progress {
-                let writing = !self.out.is_empty();
+                let writing = !self.out.is_empty() && !self.peer_gone;
                 if let Err(failure) = stream.wait_ready(writing, self.reply_deadline) {
                     return Err(session.fail(failure));
                 }
