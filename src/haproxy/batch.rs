@@ -8,14 +8,14 @@
 //! # How the commands travel
 //!
 //! Measured against HAProxy 2.6.12 on its stats socket, 10,000 `set server be/sN weight W`
-//! from one process, on a busy two-core machine (best of five; `docs/many.md` has the rest):
+//! from one process, on two cores (median of five; `docs/many.md` has the rest):
 //!
 //! | way | cost per command |
 //! |---|---|
-//! | a connection per command | ~100 µs |
-//! | prompt mode, one command at a time | ~28 µs |
-//! | prompt mode, written ahead (window of 256) | ~8 µs |
-//! | `a; b; c` chains of ~8 KB on non-interactive connections | ~7 µs |
+//! | a connection per command | ~80 µs |
+//! | prompt mode, one command at a time | 31–38 µs (20 µs on a busy machine) |
+//! | prompt mode, written ahead (up to 256 in flight) | ~8 µs |
+//! | `a; b; c` chains of ~8 KB on non-interactive connections | ~6 µs |
 //!
 //! Chains are not used: on a non-interactive connection the replies of a chain run together
 //! with nothing to tell where one ends (replies contain empty lines), HAProxy 3.0+ runs only
@@ -26,7 +26,7 @@
 //! Writing ahead is used only when every command runs anyway (`keep_going`) and only on a
 //! stats socket. Otherwise a command is sent once the reply before it was read: a batch that
 //! stops at its first failure must not have sent the commands after it. Through the master
-//! CLI each command costs ~120 µs whatever the client does (the master forwards every command
+//! CLI each command costs ~125 µs whatever the client does (the master forwards every command
 //! to the worker on a connection of its own), and HAProxy 2.6's master closes the connection
 //! after its own errors, dropping whatever was written after the failed command; one command
 //! at a time keeps that exact too.
