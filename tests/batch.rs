@@ -191,6 +191,14 @@ fn refused_lines_stop_everything_before_it_starts() {
         .output()
         .unwrap();
     assert_fails(&out, 2, "cannot be used with");
+    let missing = dir.path().join("nothing.txt");
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", fake.address(), "--batch"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "No such file");
+    assert_eq!(fake.connections(), 0);
 }
 
 /// The server closes the connection while a command waits for its reply: the batch stops

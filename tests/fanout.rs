@@ -203,6 +203,13 @@ fn sockets_files_and_stdin_commands() {
         &format!("{}: line 3: invalid address", list.display()),
     );
     assert_eq!(farm.server("a").connections(), 3);
+    let out = sockctl()
+        .args(["send", "--sockets-file"])
+        .arg(farm.dir.path().join("missing"))
+        .arg("x")
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "--sockets-file");
 }
 
 /// Twelve sockets, one of which takes a while: long enough for a person to want a bar.

@@ -14,7 +14,6 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use sockctl::Address;
 use sockctl::fanout::{self, Event};
 
@@ -35,7 +34,9 @@ impl Targets {
     pub fn new(sockets: &[Address], file: Option<&Path>) -> anyhow::Result<Targets> {
         let mut list = sockets.to_vec();
         if let Some(path) = file {
-            let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+            // A list that cannot be read is a mistake on the command line, not an output error.
+            let text = std::fs::read(path)
+                .map_err(|e| UsageError(format!("--sockets-file {}: {e}", path.display())))?;
             list.extend(read_list(&text).map_err(|(line, e)| {
                 UsageError(format!("{}: line {line}: {e}", path.display()))
             })?);

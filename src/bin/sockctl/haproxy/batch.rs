@@ -26,7 +26,9 @@ pub fn read(path: &Path, allow_chaining: bool) -> anyhow::Result<Vec<Entry>> {
             .context("reading the batch from stdin")?;
         "stdin".to_string()
     } else {
-        input = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+        // A batch that cannot be read is a mistake on the command line, not an output error.
+        input = std::fs::read(path)
+            .map_err(|e| UsageError(format!("--batch {}: {e}", path.display())))?;
         path.display().to_string()
     };
     let entries = batch::split(&input, Rules { allow_chaining })
