@@ -436,8 +436,8 @@ fn a_close_between_commands_is_not_a_lost_command() {
     let mut done = Vec::new();
     batch::run(&mut session, &steps, &Options::default(), &mut |d| {
         if d.step == 1 {
-            // Long enough for the server to have closed, too short for an idle check.
-            std::thread::sleep(Duration::from_millis(200));
+            // The server has closed the connection once it logged it.
+            crate::support::wait_for(|| !fake.received().is_empty());
         }
         done.push(d);
         Flow::Continue

@@ -267,6 +267,13 @@ impl Conn {
         };
     }
 
+    fn shutdown(&self) {
+        let _ = match self {
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
     /// Closes so that the client sees a reset: unread input for Unix sockets, a zero linger
     /// for TCP.
     fn reset(self) {
@@ -479,6 +486,8 @@ fn serve_lines(
             Err(_) => break,
         }
     }
+    // Closed before it is logged, so that a test that saw the log knows the client sees EOF.
+    conn.shutdown();
     log.lock().unwrap().push(got);
 }
 
