@@ -34,7 +34,7 @@
 //! # Failures
 //!
 //! On a stats socket the session first runs `set severity-output number`, so that every
-//! message carries its severity, read by [`outcome`](super::outcome) as for a command on its
+//! message carries its severity, read by [`outcome`] as for a command on its
 //! own connection (the tags are removed from the output). Through the master, failures are
 //! recognized by their text, as for `route::run`.
 //!
