@@ -143,6 +143,12 @@ fn json_is_one_object_keyed_by_address_in_the_order_given() {
         .map(|n| text.find(&farm.path(n)).unwrap())
         .collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+    // One -s is one socket, as before: no label.
+    let out = sockctl()
+        .args(["send", "-s", &farm.path("a"), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "one\n");
     // One socket with --json is keyed too.
     let out = sockctl()
         .args(["send", "--json", &farm.path("a"), "x"])

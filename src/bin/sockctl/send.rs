@@ -41,24 +41,25 @@ pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
             commands.push(command);
         }
     }
-    let mut output = Output::open(args.output.as_deref())?;
     let targets = match single {
-        Some(address) if !args.json => {
-            let run = Run::new(&address, &exchange, verbose, args.keep_going);
-            let mut stderr = std::io::stderr();
-            let worst = if from_stdin {
-                run.stdin(&mut output, &mut stderr)?
-            } else {
-                run.all(&commands, &mut output, &mut stderr)?
-            };
-            return finish(output, worst);
-        }
         Some(address) => Targets {
             list: vec![address],
-            many: true,
+            many: false,
         },
         None => Targets::new(&given.sockets, given.sockets_file.as_deref())?,
     };
+    let mut output = Output::open(args.output.as_deref())?;
+    // One socket, as it always was: replies as they come, unlabelled.
+    if !targets.many && !args.json {
+        let run = Run::new(&targets.list[0], &exchange, verbose, args.keep_going);
+        let mut stderr = std::io::stderr();
+        let worst = if from_stdin {
+            run.stdin(&mut output, &mut stderr)?
+        } else {
+            run.all(&commands, &mut output, &mut stderr)?
+        };
+        return finish(output, worst);
+    }
     if from_stdin {
         commands = read_stdin()?;
     }
