@@ -10,7 +10,7 @@
 
 mod progress;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -103,7 +103,14 @@ pub fn each(
     work: impl Fn(&Address, &mut dyn Write, &mut dyn Write) -> anyhow::Result<Code> + Sync,
 ) -> anyhow::Result<Code> {
     if !targets.many {
-        let mut out = io::BufWriter::new(io::stdout().lock());
+        // A person sees each line as it comes; a pipe gets large writes (a batch of 10,000
+        // one-line replies would otherwise be 10,000 writes).
+        let stdout = io::stdout();
+        let mut out: Box<dyn Write> = if stdout.is_terminal() {
+            Box::new(stdout.lock())
+        } else {
+            Box::new(io::BufWriter::new(stdout.lock()))
+        };
         let result = work(&targets.list[0], &mut out, &mut io::stderr());
         out.flush()?;
         return result;
