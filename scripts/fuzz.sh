@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list config)
+[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list config batch framer)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is missing; installing it (cargo install cargo-fuzz --locked)..." >&2
@@ -29,9 +29,10 @@ seed() {
         stat) pattern='*show_stat*.reply' ;;
         info) pattern='*show_info*.reply' ;;
         proc_list) pattern='*show_proc*.reply' ;;
+        framer) pattern='*.rep' ;;
     esac
     if [ -n "$pattern" ]; then
-        find tests/fixtures/haproxy -name "$pattern" | while read -r f; do
+        find tests/fixtures/haproxy tests/fixtures/prompt -name "$pattern" | while read -r f; do
             cp -n "$f" "$dir/$(echo "$f" | tr / _)"
         done
     fi

@@ -208,8 +208,10 @@ fn long_unix_path(
 
 /// A blocking connect bounded by `SO_SNDTIMEO`: for Unix sockets the kernel applies it to the
 /// wait for room in a full listen backlog, where a plain blocking connect would hang forever
-/// and a non-blocking one would fail at once.
+/// and a non-blocking one would fail at once. The wait goes in slices, so that a stop request
+/// seen by another thread (see [`crate::stream`]) ends it too.
 fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<OwnedFd, Errno> {
+    const SLICE: Duration = Duration::from_millis(100);
     let fd = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -217,27 +219,25 @@ fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<
         None,
     )?;
     loop {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Errno::AGAIN);
-            }
-            // The kernel reads a zero timeout as "forever".
-            sockopt::set_socket_timeout(
-                &fd,
-                Timeout::Send,
-                Some(left.max(Duration::from_micros(1))),
-            )?;
+        let left = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => SLICE,
+        };
+        if left.is_zero() {
+            return Err(Errno::AGAIN);
         }
+        // The kernel reads a zero timeout as "forever".
+        let slice = left.min(SLICE).max(Duration::from_micros(1));
+        sockopt::set_socket_timeout(&fd, Timeout::Send, Some(slice))?;
         match rustix::net::connect(&fd, sockaddr) {
             Ok(()) => break,
-            Err(Errno::INTR) if !interrupt::requested() => continue,
+            Err(Errno::INTR | Errno::AGAIN) if interrupt::requested() => return Err(Errno::INTR),
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) if deadline.is_none_or(|d| Instant::now() < d) => continue,
             Err(e) => return Err(e),
         }
     }
-    if deadline.is_some() {
-        sockopt::set_socket_timeout(&fd, Timeout::Send, None)?;
-    }
+    sockopt::set_socket_timeout(&fd, Timeout::Send, None)?;
     Ok(fd)
 }
 

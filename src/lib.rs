@@ -3,12 +3,14 @@
 //! The data flows one way: an [`address::Address`] is [`connect`]ed into a
 //! [`stream::Stream`], an [`exchange::Exchange`] sends one command on it and streams the whole
 //! reply into a sink, and [`atomic_file::AtomicFile`] makes a file of it only when complete.
-//! Nothing here prints or exits; the `sockctl` binary owns the terminal and the exit codes.
+//! [`fanout`] runs such work for many sockets at once. Nothing here prints or exits; the
+//! `sockctl` binary owns the terminal and the exit codes.
 
 pub mod address;
 pub mod atomic_file;
 pub mod connect;
 pub mod exchange;
+pub mod fanout;
 pub mod haproxy;
 pub mod interrupt;
 pub mod lock;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
@@ -105,6 +105,39 @@ impl Stream {
         }
     }
 
+    /// Sends as much of `data` as the socket takes now, without waiting; `Ok(0)` when it takes
+    /// nothing.
+    pub fn send_some(&self, data: &[u8]) -> Result<usize, IoFailure> {
+        interrupt::check()?;
+        match rustix::net::send(&self.fd, data, SendFlags::NOSIGNAL) {
+            Ok(n) => Ok(n),
+            Err(Errno::AGAIN | Errno::INTR) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads what has arrived, without waiting: `Ok(None)` when nothing has, `Ok(Some(0))` at
+    /// EOF.
+    pub fn read_now(&self, buf: &mut [u8]) -> Result<Option<usize>, IoFailure> {
+        interrupt::check()?;
+        match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
+            Ok((n, _)) => Ok(Some(n)),
+            Err(Errno::AGAIN | Errno::INTR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits until there is something to read (or EOF, or an error), or also room to write
+    /// when `writing`, or until `deadline` passes.
+    pub fn wait_ready(&self, writing: bool, deadline: Option<Instant>) -> Result<(), IoFailure> {
+        let events = if writing {
+            PollFlags::IN | PollFlags::OUT
+        } else {
+            PollFlags::IN
+        };
+        wait(self.fd.as_fd(), events, deadline)
+    }
+
     /// Reads what is available, waiting until `deadline` for something; `Ok(0)` is EOF.
     pub fn read_some(&self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, IoFailure> {
         self.read_with(deadline, |fd| {
@@ -149,6 +182,11 @@ impl AsFd for Stream {
     }
 }
 
+/// No single `poll` lasts longer than this. A signal interrupts the `poll` of one thread only;
+/// the others see the stop request when their slice ends, so Ctrl-C stops every thread of a
+/// program that talks to many sockets at once within this time.
+const POLL_SLICE: Duration = Duration::from_millis(100);
+
 /// Waits until `fd` is ready for `events` or `deadline` passes.
 pub(crate) fn wait(
     fd: BorrowedFd<'_>,
@@ -159,21 +197,19 @@ pub(crate) fn wait(
         // A signal that arrived while we were not waiting (during a read, a write, or our own
         // processing) left only the flag behind: poll would not see it.
         interrupt::check()?;
-        let timeout = match deadline {
-            None => None,
+        let left = match deadline {
+            None => POLL_SLICE,
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(IoFailure::TimedOut);
                 }
-                Some(Timespec::try_from(left).unwrap_or(Timespec {
-                    tv_sec: i64::MAX,
-                    tv_nsec: 0,
-                }))
+                left.min(POLL_SLICE)
             }
         };
+        let timeout = Timespec::try_from(left).expect("at most POLL_SLICE");
         let mut fds = [PollFd::from_borrowed_fd(fd, events)];
-        match poll(&mut fds, timeout.as_ref()) {
+        match poll(&mut fds, Some(&timeout)) {
             // Readiness includes HUP and ERR: the read or write that follows reports them.
             Ok(n) if n > 0 => return Ok(()),
             Ok(_) => continue,

@@ -2,7 +2,9 @@
 
 mod support;
 
+mod batch;
 mod docs;
+mod fanout;
 mod faults_state;
 mod framing;
 mod haproxy_exec;

@@ -106,8 +106,12 @@ pub struct Framed {
 pub struct Framer {
     flavor: Flavor,
     buf: Vec<u8>,
-    /// Where the next candidate prompt position search resumes (an optimisation: positions
-    /// before it are known not to start a prompt).
+    /// Bytes before this offset belong to replies already handed out. They are dropped on the
+    /// next push rather than at once, so that taking many small replies out of one large
+    /// chunk (a pipelined batch) costs no more than the chunk's length.
+    start: usize,
+    /// Where the next candidate prompt position search resumes, from `start` (an
+    /// optimisation: positions before it are known not to start a prompt).
     scan: usize,
     /// `+ ` prompts that may still precede the next reply.
     payload_allowed: usize,
@@ -119,6 +123,7 @@ impl Framer {
         Framer {
             flavor,
             buf: Vec::new(),
+            start: 0,
             scan: 0,
             payload_allowed: 0,
             payload_seen: 0,
@@ -130,17 +135,20 @@ impl Framer {
     }
 
     pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.drain(..self.start);
+        self.start = 0;
         self.buf.extend_from_slice(chunk);
     }
 
     /// Bytes received that are not part of a framed reply yet.
     pub fn pending(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.start..]
     }
 
     /// Forgets everything buffered, e.g. after the connection was replaced.
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.start = 0;
         self.scan = 0;
         self.payload_allowed = 0;
         self.payload_seen = 0;
@@ -155,20 +163,21 @@ impl Framer {
     /// The next complete reply, if all its bytes and its prompt have arrived.
     pub fn next_reply(&mut self) -> Option<Framed> {
         while self.payload_allowed > 0 {
-            if self.buf.starts_with(b"+ ") {
-                self.buf.drain(..2);
+            let pending = self.pending();
+            if pending.starts_with(b"+ ") {
+                self.start += 2;
                 self.scan = 0;
                 self.payload_allowed -= 1;
                 self.payload_seen += 1;
-            } else if self.buf.is_empty() || self.buf == b"+" {
+            } else if pending.is_empty() || pending == b"+" {
                 return None;
             } else {
                 break;
             }
         }
         let (body_end, prompt_end, prompt) = self.find_prompt()?;
-        let body = self.buf[..body_end].to_vec();
-        self.buf.drain(..prompt_end);
+        let body = self.pending()[..body_end].to_vec();
+        self.start += prompt_end;
         self.scan = 0;
         self.payload_allowed = 0;
         let payload_prompts = std::mem::take(&mut self.payload_seen);
@@ -180,9 +189,9 @@ impl Framer {
     }
 
     /// Finds the first prompt at a line start; returns where the body ends, where the prompt
-    /// ends, and the prompt.
+    /// ends (both from `start`), and the prompt.
     fn find_prompt(&mut self) -> Option<(usize, usize, Prompt)> {
-        let buf = &self.buf;
+        let buf = &self.buf[self.start..];
         let mut at = self.scan;
         while at <= buf.len() {
             // A candidate is a line start: the reply's start or just after a `\n`.

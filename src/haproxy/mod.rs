@@ -26,6 +26,7 @@ macro_rules! reply {
     };
 }
 
+pub mod batch;
 pub mod config;
 pub mod discover;
 pub mod framing;
@@ -323,6 +324,7 @@ mod tests {
                     let _ = Info::parse(cut);
                     let _ = outcome::read(cut, Framing::Plain);
                     let _ = outcome::read(cut, Framing::Tagged);
+                    let _ = outcome::read(cut, Framing::TaggedSession);
                 }
                 seen += 1;
             }

@@ -89,6 +89,9 @@ pub enum Framing {
     Tagged,
     /// Alone (through the master CLI): no tags, failures recognized by their text.
     Plain,
+    /// On a stats socket connection where `set severity-output number` ran before, as its own
+    /// command (a batch in prompt mode): messages carry tags, and nothing comes before them.
+    TaggedSession,
 }
 
 /// A command that failed: the message HAProxy gave, without its tag and final newlines.
@@ -168,7 +171,7 @@ impl std::error::Error for OutcomeError {}
 /// Reads the complete reply of a command sent as `framing` says.
 pub fn read(reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
     let body = match framing {
-        Framing::Plain => reply,
+        Framing::Plain | Framing::TaggedSession => reply,
         Framing::Tagged => reply.strip_prefix(b"\n").ok_or_else(|| {
             let first = reply.split(|&b| b == b'\n').next().unwrap_or_default();
             OutcomeError::SeverityRefused {
@@ -352,6 +355,27 @@ mod tests {
         assert!(dump.is_ok());
     }
 
+    /// In a prompt-mode session the reply is the command's alone: the same outcome as on a
+    /// connection of its own, without the leading block.
+    #[test]
+    fn session_replies_read_like_their_own_connection() {
+        for reply in [
+            &b"\n[3]: No such server.\n\n"[..],
+            b"\n[6]: 2.6.12-1+deb12u4\n\n",
+            b"\n\n",
+            b"\n[4]: IP changed from '127.0.0.1' to '127.0.0.2'\n\n",
+        ] {
+            let alone = read(&reply[1..], Framing::TaggedSession).unwrap();
+            assert_eq!(alone, tagged(reply), "{reply:?}");
+        }
+        // No text is guessed at when tags are there to tell.
+        assert!(
+            read(b"No such server.\n\n", Framing::TaggedSession)
+                .unwrap()
+                .is_ok()
+        );
+    }
+
     #[test]
     fn a_server_that_refuses_severity_output_is_not_read_as_tagged() {
         assert!(matches!(
@@ -453,7 +477,7 @@ mod tests {
         fn never_panics_and_successes_keep_every_untagged_byte(
             bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
         ) {
-            for framing in [Framing::Plain, Framing::Tagged] {
+            for framing in [Framing::Plain, Framing::Tagged, Framing::TaggedSession] {
                 if let Ok(outcome) = read(&bytes, framing) {
                     proptest::prop_assert!(outcome.output.len() <= bytes.len());
                 }

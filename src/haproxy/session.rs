@@ -28,6 +28,10 @@ use crate::haproxy::framing::{self, Detected, Flavor, Framed, Framer, Prompt, Ta
 use crate::interrupt;
 use crate::stream::{IoFailure, Stream};
 
+mod pipeline;
+
+pub use pipeline::{Answer, Broken, Flow, Limits, Request};
+
 /// Limits for opening and reopening a session.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -170,6 +174,15 @@ pub enum SessionError {
     Refused {
         why: &'static str,
     },
+    /// The reply grew larger than the caller allowed ([`Limits::max_bytes`]).
+    TooLarge {
+        limit: u64,
+        received: Vec<u8>,
+    },
+    /// A reply came for no command that was sent.
+    Unexpected {
+        received: Vec<u8>,
+    },
     Io {
         source: io::Error,
         received: Vec<u8>,
@@ -185,6 +198,8 @@ impl SessionError {
             | SessionError::Interrupted { received }
             | SessionError::Closed { received }
             | SessionError::Reset { received }
+            | SessionError::TooLarge { received, .. }
+            | SessionError::Unexpected { received }
             | SessionError::Io { received, .. } => received,
         }
     }
@@ -197,6 +212,8 @@ impl SessionError {
         | SessionError::Interrupted { received }
         | SessionError::Closed { received }
         | SessionError::Reset { received }
+        | SessionError::TooLarge { received, .. }
+        | SessionError::Unexpected { received }
         | SessionError::Io { received, .. } = &mut self
         {
             received.splice(0..0, before.iter().copied());
@@ -228,6 +245,15 @@ impl fmt::Display for SessionError {
                 write!(f, "connection reset by peer ({n} bytes received)")
             }
             SessionError::Refused { why } => f.write_str(why),
+            SessionError::TooLarge { limit, .. } => write!(
+                f,
+                "reply larger than the limit of {limit} bytes ({n} bytes received)"
+            ),
+            SessionError::Unexpected { .. } => write!(
+                f,
+                "the server sent a reply to no command ({n} bytes); the replies can no longer \
+                 be told apart"
+            ),
             SessionError::Io { source, .. } => write!(f, "{source} ({n} bytes received)"),
         }
     }
@@ -248,6 +274,8 @@ pub struct Session {
     target: Option<Command>,
     /// `operator` or `user`, replayed on reconnect so that a lowered level stays lowered.
     level: Option<Command>,
+    /// Settings the caller made with [`Session::run_setting`], replayed on reconnect.
+    settings: Vec<Command>,
     /// Why the connection is gone, when it is.
     lost: Option<Disconnect>,
 }
@@ -292,6 +320,7 @@ impl Session {
             prompt,
             target: None,
             level: None,
+            settings: Vec::new(),
             lost: None,
         })
     }
@@ -355,7 +384,7 @@ impl Session {
                 });
             }
         }
-        let reconnected = self.ensure_connected(deadline)?;
+        let reconnected = self.reconnect_if_lost(deadline)?;
         let mut body = Vec::new();
         let mut closed = false;
         let last = parts.len() - 1;
@@ -385,7 +414,20 @@ impl Session {
         })
     }
 
-    /// Replaces the connection now, restoring prompt mode, the level and the `@` target.
+    /// Runs a command that changes how the connection answers (`set severity-output
+    /// number`), and runs it again after every reconnect, before any other command.
+    pub fn run_setting(
+        &mut self,
+        command: &Command,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, SessionError> {
+        let reply = self.run(command, deadline)?;
+        self.settings.push(command.clone());
+        Ok(reply)
+    }
+
+    /// Replaces the connection now, restoring prompt mode, the settings, the level and the
+    /// `@` target.
     pub fn reconnect(&mut self, deadline: Option<Instant>) -> Result<Reconnected, SessionError> {
         let reason = self.lost.take().unwrap_or(Disconnect::Requested);
         let give_up = Instant::now() + self.options.reconnect_timeout;
@@ -396,10 +438,12 @@ impl Session {
             let stream = self.connect_retrying(deadline)?;
             self.stream = Some(stream);
             let mut restored = Vec::new();
-            for command in [self.level.clone(), self.target.clone()]
-                .into_iter()
-                .flatten()
-            {
+            let settings = self.settings.clone();
+            for command in settings.into_iter().chain(
+                [self.level.clone(), self.target.clone()]
+                    .into_iter()
+                    .flatten(),
+            ) {
                 let is_target = command.as_bytes().starts_with(b"@");
                 match self.exchange(command.as_bytes(), &[], deadline) {
                     Ok(framed)
@@ -434,8 +478,9 @@ impl Session {
         }
     }
 
-    /// Reconnects first if the connection is gone or the server closed it while idle.
-    fn ensure_connected(
+    /// Reconnects if the connection is gone or the server closed it while idle; every command
+    /// does this first.
+    pub fn reconnect_if_lost(
         &mut self,
         deadline: Option<Instant>,
     ) -> Result<Option<Reconnected>, SessionError> {
@@ -510,52 +555,6 @@ impl Session {
                 });
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends one command (and its payload) and reads its framed reply. Any failure drops the
-    /// connection: it may still carry the rest of the reply.
-    fn exchange(
-        &mut self,
-        command: &[u8],
-        payload: &[Command],
-        deadline: Option<Instant>,
-    ) -> Result<Framed, SessionError> {
-        let stream = self.stream.as_ref().expect("connected");
-        let mut data = command.to_vec();
-        data.push(b'\n');
-        if is_payload_command(command) {
-            for line in payload {
-                data.extend_from_slice(line.as_bytes());
-                data.push(b'\n');
-            }
-            data.push(b'\n');
-            self.framer.expect_payload_prompts(1 + payload.len());
-        }
-        if let Err(failure) = stream.send_all(&data, deadline) {
-            return Err(self.fail(failure));
-        }
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            if let Some(framed) = self.framer.next_reply() {
-                self.prompt = framed.prompt.clone();
-                if !self.framer.pending().is_empty() {
-                    // More than one reply for one command: whatever it is, the next command
-                    // must not read it as its own.
-                    self.drop_connection(Disconnect::Unexpected);
-                }
-                return Ok(framed);
-            }
-            let stream = self.stream.as_ref().expect("connected");
-            match stream.read_some(&mut buf, deadline) {
-                Ok(0) => {
-                    let received = self.framer.pending().to_vec();
-                    self.drop_connection(Disconnect::Closed);
-                    return Err(SessionError::Closed { received });
-                }
-                Ok(n) => self.framer.push(&buf[..n]),
-                Err(failure) => return Err(self.fail(failure)),
-            }
         }
     }
 
@@ -695,7 +694,7 @@ fn first_word(command: &[u8]) -> &[u8] {
 }
 
 /// A master `reload`: the command itself goes to the master (by default or by `@master`).
-fn is_reload(command: &[u8], target: &Target) -> bool {
+pub(crate) fn is_reload(command: &[u8], target: &Target) -> bool {
     let mut words = command
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty());

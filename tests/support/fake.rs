@@ -55,7 +55,16 @@ pub enum Behavior {
         greeting: Vec<u8>,
         answer: fn(&[u8]) -> Answer,
     },
+    /// An HAProxy CLI in miniature: `answer` gives the non-interactive reply of one command,
+    /// and whether to close the connection after it. A line is split at each `;` into
+    /// commands; after `prompt p` every command's reply is followed by `> `, and without it
+    /// the connection closes after the first line. Replies go out in pieces of the sizes in `cuts` (in turn),
+    /// so that the client reads them in chunks.
+    Cli { answer: CliAnswer, cuts: Vec<usize> },
 }
+
+/// The reply of a [`Behavior::Cli`] to one command.
+pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Answer + Send + Sync>;
 
 /// What an interactive fake does with one line.
 #[derive(Clone, Debug)]
@@ -273,6 +282,13 @@ impl Conn {
         };
     }
 
+    fn shutdown(&self) {
+        let _ = match self {
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
     /// Closes so that the client sees a reset: unread input for Unix sockets, a zero linger
     /// for TCP.
     fn reset(self) {
@@ -372,38 +388,40 @@ fn handle(
             if conn.write_all(&greeting).is_err() {
                 return;
             }
-            conn.set_read_timeout(Duration::from_millis(50));
-            let mut got = Received::default();
-            let mut pending = Vec::new();
-            let mut buf = [0u8; 4096];
-            'conn: while !stop.load(Ordering::SeqCst) {
-                match conn.read(&mut buf) {
-                    Ok(0) => {
-                        got.half_closed = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        got.bytes.extend_from_slice(&buf[..n]);
-                        pending.extend_from_slice(&buf[..n]);
-                        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=end).collect();
-                            match answer(&line[..end]) {
-                                Answer::Reply(reply) if conn.write_all(&reply).is_ok() => {}
-                                Answer::ReplyAndClose(reply) => {
-                                    let _ = conn.write_all(&reply);
-                                    break 'conn;
+            serve_lines(&mut conn, &stop, &log, &[], answer);
+        }
+        Behavior::Cli { answer, cuts } => {
+            let mut prompt = false;
+            serve_lines(&mut conn, &stop, &log, &cuts, |line| {
+                let mut reply = Vec::new();
+                for command in line.split(|&b| b == b';') {
+                    let command = command.trim_ascii();
+                    if command == b"prompt p" {
+                        prompt = true;
+                        reply.push(b'\n');
+                    } else {
+                        match answer(command) {
+                            Answer::Reply(bytes) => reply.extend_from_slice(&bytes),
+                            Answer::ReplyAndClose(bytes) => {
+                                reply.extend_from_slice(&bytes);
+                                if prompt {
+                                    reply.extend_from_slice(b"> ");
                                 }
-                                _ => break 'conn,
+                                return Answer::ReplyAndClose(reply);
                             }
+                            Answer::Close => return Answer::ReplyAndClose(reply),
                         }
                     }
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::WouldBlock
-                            || e.kind() == std::io::ErrorKind::TimedOut => {}
-                    Err(_) => break,
+                    if prompt {
+                        reply.extend_from_slice(b"> ");
+                    }
                 }
-            }
-            log.lock().unwrap().push(got);
+                if prompt {
+                    Answer::Reply(reply)
+                } else {
+                    Answer::ReplyAndClose(reply)
+                }
+            });
         }
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
         Behavior::Respond(responder) => {
@@ -426,6 +444,66 @@ fn handle(
             }
         }
     }
+}
+
+/// Reads lines until the client closes or `on_line` says to, writing each answer in pieces of
+/// the sizes in `cuts` (all at once when empty).
+fn serve_lines(
+    conn: &mut Conn,
+    stop: &AtomicBool,
+    log: &Mutex<Vec<Received>>,
+    cuts: &[usize],
+    mut on_line: impl FnMut(&[u8]) -> Answer,
+) {
+    conn.set_read_timeout(Duration::from_millis(50));
+    let mut got = Received::default();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut turn = 0;
+    let mut write = |conn: &mut Conn, mut bytes: &[u8]| -> bool {
+        while !bytes.is_empty() {
+            let size = match cuts {
+                [] => bytes.len(),
+                _ => cuts[turn % cuts.len()].clamp(1, bytes.len()),
+            };
+            turn += 1;
+            if conn.write_all(&bytes[..size]).is_err() {
+                return false;
+            }
+            bytes = &bytes[size..];
+        }
+        true
+    };
+    'conn: while !stop.load(Ordering::SeqCst) {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                got.half_closed = true;
+                break;
+            }
+            Ok(n) => {
+                got.bytes.extend_from_slice(&buf[..n]);
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    match on_line(&line[..end]) {
+                        Answer::Reply(reply) if write(conn, &reply) => {}
+                        Answer::ReplyAndClose(reply) => {
+                            write(conn, &reply);
+                            break 'conn;
+                        }
+                        _ => break 'conn,
+                    }
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    // Closed before it is logged, so that a test that saw the log knows the client sees EOF.
+    conn.shutdown();
+    log.lock().unwrap().push(got);
 }
 
 /// A Unix listener whose backlog is full: connecting to it waits until the client gives up.

@@ -53,3 +53,16 @@ pub fn interrupt(child: &std::process::Child) {
     )
     .unwrap();
 }
+
+/// Waits until `done` says so, for up to 30 s (a loaded machine is slow, never this slow).
+#[track_caller]
+pub fn wait_for(mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the condition never came true"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -230,7 +230,7 @@ pub struct ReloadArgs {
 #[derive(Args)]
 pub struct ProcArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub format: FormatArgs,
@@ -254,6 +254,41 @@ pub struct FormatArgs {
     /// Print HAProxy's reply as it came
     #[arg(long)]
     pub raw: bool,
+}
+
+/// The sockets of `send` and of the HAProxy commands that take several.
+#[derive(Args)]
+pub struct TargetArgs {
+    /// A socket; repeat to use several at once, each result labelled with its address
+    #[arg(short = 's', long = "socket", value_name = "ADDR")]
+    pub sockets: Vec<Address>,
+
+    /// Use the sockets listed in FILE, one address per line (blank lines and # comments
+    /// skipped), each result labelled with its address
+    #[arg(long, value_name = "FILE")]
+    pub sockets_file: Option<PathBuf>,
+
+    /// Talk to at most N sockets at once
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub jobs: u32,
+}
+
+/// The sockets of an HAProxy command that runs on several at once.
+#[derive(Args)]
+pub struct SocketsArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// HAProxy configuration whose stats socket is used without -s (after $SOCKCTL_SOCKET,
+    /// before the -S socket of the running HAProxy master)
+    #[arg(long, value_name = "CFG", default_value = "/etc/haproxy/haproxy.cfg")]
+    pub config: PathBuf,
 }
 
 /// Which process of a master socket runs the command. Refused on a stats socket, whose
@@ -297,7 +332,7 @@ impl std::str::FromStr for WorkerChoice {
 #[derive(Args)]
 pub struct ExecArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: RouteArgs,
@@ -307,9 +342,15 @@ pub struct ExecArgs {
     #[arg(long)]
     pub allow_chaining: bool,
 
-    /// Go on with the next COMMAND after a failure (exit with the worst outcome)
+    /// Go on with the next COMMAND after a failure (exit with the worst outcome); a batch
+    /// then writes commands ahead of their replies, which is much faster
     #[arg(long)]
     pub keep_going: bool,
+
+    /// Run the commands in FILE (one per line, - for standard input) over one connection,
+    /// each reply exactly as on a connection of its own
+    #[arg(long, value_name = "FILE", conflicts_with = "commands")]
+    pub batch: Option<PathBuf>,
 
     /// Print one JSON document with every result, its process, output and errors
     #[arg(long, conflicts_with = "raw")]
@@ -324,7 +365,7 @@ pub struct ExecArgs {
     pub exchange: ExchangeArgs,
 
     /// HAProxy commands, each on its own connection, in order
-    #[arg(value_name = "COMMAND", required = true)]
+    #[arg(value_name = "COMMAND", required_unless_present = "batch")]
     pub commands: Vec<String>,
 }
 
@@ -346,7 +387,7 @@ pub enum StatType {
 #[derive(Args)]
 pub struct StatArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -378,7 +419,7 @@ pub struct StatArgs {
 #[derive(Args)]
 pub struct InfoArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -393,7 +434,7 @@ pub struct InfoArgs {
 #[derive(Args)]
 pub struct ServersArgs {
     #[command(flatten)]
-    pub socket: SocketArgs,
+    pub socket: SocketsArgs,
 
     #[command(flatten)]
     pub route: ViewRouteArgs,
@@ -432,19 +473,34 @@ means the new configuration was rejected, a new worker means it serves.
 Exit codes: 0 reloaded, 1 reload failed (old worker still serving) or refused, 3 cannot
 connect, 4 no outcome before --timeout, 5 unexpected reply; see sockctl --help.";
 
-const PROC_HELP: &str = "\
+/// How several sockets are asked, for the help of every command that takes them.
+macro_rules! many_help {
+    () => {
+        "\n\nSeveral sockets (-s repeated, or --sockets-file FILE with one address per line) are \
+         asked at once, at most -j N at a time (16): every output line starts with 'ADDR: ', \
+         each socket's lines together, in the order the sockets finish; --json prints one \
+         object keyed by address ({\"ADDR\": {\"code\", \"errors\", \"result\"}}). The exit code \
+         is the worst. On a terminal, a progress bar shows when it takes a while."
+    };
+}
+
+const PROC_HELP: &str = concat!(
+    "\
 Examples:
   sockctl haproxy proc
   sockctl haproxy proc -s /run/haproxy-master.sock --json
-  sockctl haproxy proc -s @haproxy-master --raw
+  sockctl haproxy proc -s @lb1-master -s @lb2-master
 
-The table is the default, also when standard output is not a terminal.";
+The table is the default, also when standard output is not a terminal.",
+    many_help!()
+);
 
-const EXEC_HELP: &str = "\
+const EXEC_HELP: &str = concat!(
+    "\
 Examples:
   sockctl haproxy exec -s /run/haproxy/admin.sock 'set server be_app/s1 state drain'
-  sockctl haproxy exec -s /run/haproxy-master.sock --worker all 'show info'
-  sockctl haproxy exec --allow-chaining 'set weight be_app/s1 50; show servers state be_app'
+  sockctl haproxy exec -s /run/haproxy/admin.sock --keep-going --batch weights.txt
+  sockctl haproxy exec --sockets-file lbs.txt --worker all 'show info'
 
 On a stats socket each COMMAND is sent after 'set severity-output number;': messages of
 severity 0-3 (emerg..err) are failures, their text goes to standard error, and the tags are
@@ -452,38 +508,63 @@ removed from what is shown, which is otherwise exactly HAProxy's reply. 'Unknown
 'Permission denied', 'This command is restricted' and JSON 'errorStr' replies are failures
 too. Through a master socket HAProxy 2.6 gives no severities; failures are recognized by
 HAProxy's error texts ('No such server.', 'Can't find backend.', ...).
+
+--batch FILE (- for standard input) runs one command per line over one connection (blank
+lines and # comments skipped, a command ending in ' <<' takes the lines up to an empty line
+as its payload); each output is exactly what the command returns on a connection of its own,
+and a failure names its line. Without --keep-going, commands go one at a time and the first
+failure stops the batch; with it, they are written ahead of their replies, several times
+faster. If the connection is lost, the batch stops (exit 5) and names the lines that may have
+run: nothing is sent twice.",
+    many_help!(),
+    "
+
 Exit codes: 0 every command succeeded, 1 HAProxy said a command failed, 2 usage (a ';'
 without --allow-chaining, --worker on a stats socket), 3 cannot connect, 4 timeout, 5 bad
-reply; see sockctl --help.";
+reply; see sockctl --help."
+);
 
-const STAT_HELP: &str = "\
+const STAT_HELP: &str = concat!(
+    "\
 Examples:
   sockctl haproxy stat --backend be_app --type server
   sockctl haproxy stat -s /run/haproxy/admin.sock --json | jq '.rows[] | {svname, status}'
-  sockctl haproxy stat --columns pxname,svname,status,scur,rate
+  sockctl haproxy stat --sockets-file lbs.txt --columns pxname,svname,status,scur
 
 Rows are keyed by the header HAProxy sent, so every version works; numbers are numbers and
 empty fields null. Default table columns: pxname, svname, status, weight, scur, smax,
-check_status, lastchg.";
+check_status, lastchg.",
+    many_help!()
+);
 
-const INFO_HELP: &str = "\
+const INFO_HELP: &str = concat!(
+    "\
 Examples:
   sockctl haproxy info
-  sockctl haproxy info -s /run/haproxy/admin.sock --json | jq .CurrConns
-  sockctl haproxy info -s /run/haproxy-master.sock --worker 4242";
+  sockctl haproxy info -s /run/haproxy-master.sock --worker 4242
+  sockctl haproxy info --sockets-file lbs.txt --json | jq 'map_values(.result.CurrConns)'",
+    many_help!()
+);
 
-const SERVERS_HELP: &str = "\
+const SERVERS_HELP: &str = concat!(
+    "\
 Examples:
   sockctl haproxy servers
   sockctl haproxy servers --backend be_app --json | jq '.servers[] | {name, admin_state_name}'
-  sockctl haproxy servers -s /run/haproxy-master.sock --worker 4242 --table";
+  sockctl haproxy servers -s lb1:9999 -s lb2:9999 --backend be_app --table",
+    many_help!()
+);
 
 const SEND_HELP: &str = concat!(
     "\
 Examples:
   sockctl send /run/haproxy/admin.sock 'show info'
-  sockctl send -o servers.state /run/haproxy/admin.sock 'show servers state'
   printf 'show info\\nshow stat\\n' | sockctl send @haproxy-master -
+  sockctl send -s lb1:9999 -s lb2:9999 --json 'show info'
+
+With -s or --sockets-file, every argument is a COMMAND.",
+    many_help!(),
+    "
 
 Addresses:
   /path/to.sock, ./rel.sock, unix:PATH, unix@PATH   Unix socket file (any path length)
@@ -517,14 +598,21 @@ pub struct ExchangeArgs {
 
 #[derive(Args)]
 pub struct SendArgs {
-    /// The socket (see Addresses below)
-    #[arg(value_name = "ADDR")]
-    pub address: Address,
+    /// The socket (see Addresses below); with -s or --sockets-file, a COMMAND
+    #[arg(value_name = "ADDR", required_unless_present_any = ["sockets", "sockets_file"])]
+    pub address: Option<OsString>,
 
     /// Commands, one exchange each, in order; none or "-" reads them from stdin, one per line
     /// (blank lines and # comments skipped)
     #[arg(value_name = "COMMAND")]
     pub commands: Vec<OsString>,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors and replies
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub exchange: ExchangeArgs,

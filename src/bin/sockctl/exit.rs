@@ -5,6 +5,7 @@ use std::io;
 use sockctl::address::AddressError;
 use sockctl::connect::ConnectError;
 use sockctl::exchange::{CommandError, ExchangeError};
+use sockctl::haproxy::batch::BatchError;
 use sockctl::haproxy::discover::DiscoverError;
 use sockctl::haproxy::master::ProcError;
 use sockctl::haproxy::outcome::{Failure, OutcomeError};
@@ -12,6 +13,7 @@ use sockctl::haproxy::reload::ReloadError;
 use sockctl::haproxy::route::RunError;
 use sockctl::haproxy::save_state::SaveError;
 use sockctl::haproxy::servers_state::StateError;
+use sockctl::haproxy::session::{OpenError, SessionError};
 use sockctl::haproxy::{BadName, ParseError};
 use sockctl::lock::LockError;
 
@@ -63,6 +65,17 @@ pub fn for_exchange(e: &ExchangeError) -> Code {
         | ExchangeError::Io { .. } => Code::BadReply,
         ExchangeError::Sink { .. } => Code::Output,
         ExchangeError::Interrupted { .. } => Code::Interrupted,
+    }
+}
+
+/// A prompt-mode command without a complete reply.
+pub fn for_session(e: &SessionError) -> Code {
+    match e {
+        SessionError::Connect(c) => for_connect(c),
+        SessionError::Timeout { .. } => Code::Timeout,
+        SessionError::Interrupted { .. } => Code::Interrupted,
+        SessionError::Refused { .. } => Code::Usage,
+        _ => Code::BadReply,
     }
 }
 
@@ -136,6 +149,23 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 RunError::Command(_) => Code::Usage,
                 RunError::Exchange(e) => for_exchange(e),
                 RunError::Reply(_) => Code::BadReply,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<BatchError>() {
+            return match e {
+                BatchError::Severity(_) => Code::BadReply,
+                BatchError::Route { .. } => Code::Usage,
+                BatchError::Lost { error, .. } => for_session(error),
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<SessionError>() {
+            return for_session(e);
+        }
+        if let Some(e) = cause.downcast_ref::<OpenError>() {
+            return match e {
+                OpenError::Connect(c) => for_connect(c),
+                OpenError::Interrupted => Code::Interrupted,
+                OpenError::NotHaproxy { .. } | OpenError::Io(_) => Code::BadReply,
             };
         }
         if let Some(e) = cause.downcast_ref::<StateError>() {

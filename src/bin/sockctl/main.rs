@@ -20,6 +20,7 @@ Exit codes:
 mod cli;
 mod docs;
 mod exit;
+mod fanout;
 mod haproxy;
 mod lines;
 mod output;
@@ -31,7 +32,6 @@ mod signals;
 mod table;
 
 use crate::cli::{Commands, HaproxyCommand};
-use crate::exit::Code;
 
 fn main() {
     signals::install();
@@ -52,16 +52,7 @@ fn main() {
         Commands::Shell(args) => shell::run(args),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
-    let code = match result {
-        Ok(code) => code,
-        Err(err) if exit::is_broken_pipe(&err) => Code::Ok,
-        Err(err) => {
-            if !err.is::<exit::Reported>() {
-                report::error(&err);
-            }
-            exit::for_error(&err)
-        }
-    };
+    let code = fanout::settle(result, &mut std::io::stderr());
     if sockctl::interrupt::requested() {
         signals::reraise_and_exit();
     }

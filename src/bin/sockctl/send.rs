@@ -1,5 +1,8 @@
-//! `sockctl send`: each command on its own connection, replies in order.
+//! `sockctl send`: each command on its own connection, replies in order; to one socket, or to
+//! several at once with each result labelled.
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Context;
@@ -7,54 +10,98 @@ use sockctl::{Address, Command, Exchange};
 
 use crate::cli::{ExchangeArgs, SendArgs};
 use crate::exit::{self, Code, Reported, UsageError};
+use crate::fanout::{self, Shape, Targets};
 use crate::lines::StdinLines;
 use crate::output::Output;
 use crate::report;
 
 pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
     let exchange = exchange_from(&args.exchange);
-    let from_stdin = args.commands.is_empty()
-        || (args.commands.len() == 1 && args.commands[0].as_bytes() == b"-");
+    let given = &args.targets;
+    let many = !given.sockets.is_empty() || given.sockets_file.is_some();
+    // With the sockets given as options, every positional argument is a command.
+    let (single, arguments): (Option<Address>, Vec<OsString>) = if many {
+        let all = args.address.iter().chain(&args.commands).cloned().collect();
+        (None, all)
+    } else {
+        let address = args
+            .address
+            .as_ref()
+            .expect("clap requires ADDR without -s");
+        let address = String::from_utf8_lossy(address.as_bytes()).parse()?;
+        (Some(address), args.commands.clone())
+    };
+    let from_stdin = arguments.is_empty() || (arguments.len() == 1 && arguments[0] == "-");
     // Every command given as an argument is checked before anything is sent.
     let mut commands = Vec::new();
     if !from_stdin {
-        for (i, arg) in args.commands.iter().enumerate() {
+        for (i, arg) in arguments.iter().enumerate() {
             let command = Command::new(arg.as_bytes())
                 .map_err(|e| UsageError(format!("command {}: {e}", i + 1)))?;
             commands.push(command);
         }
     }
-    let mut output = Output::open(args.output.as_deref())?;
-    let mut run = Run {
-        address: &args.address,
-        exchange: &exchange,
-        verbose,
-        keep_going: args.keep_going,
-        worst: Code::Ok,
+    let targets = match single {
+        Some(address) => Targets {
+            list: vec![address],
+            many: false,
+        },
+        None => Targets::new(&given.sockets, given.sockets_file.as_deref())?,
     };
-    if from_stdin {
-        let mut lines = StdinLines::new();
-        while let Some(line) = lines
-            .next_command()
-            .context("reading commands from stdin")?
-        {
-            let command = Command::new(line)
-                .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
-            if !run.one(&command, &mut output)? {
-                break;
-            }
-        }
-    } else {
-        for command in &commands {
-            if !run.one(command, &mut output)? {
-                break;
-            }
-        }
+    let mut output = Output::open(args.output.as_deref())?;
+    // One socket, as it always was: replies as they come, unlabelled.
+    if !targets.many && !args.json {
+        let run = Run::new(&targets.list[0], &exchange, verbose, args.keep_going);
+        let mut stderr = std::io::stderr();
+        let worst = if from_stdin {
+            run.stdin(&mut output, &mut stderr)?
+        } else {
+            run.all(&commands, &mut output, &mut stderr)?
+        };
+        return finish(output, worst);
     }
-    if run.worst == Code::Ok {
+    if from_stdin {
+        commands = read_stdin()?;
+    }
+    let json = args.json.then_some(Shape::Text);
+    let worst = fanout::run(
+        &targets.list,
+        given.jobs as usize,
+        json,
+        &mut output,
+        |address, buffers| {
+            Run::new(address, &exchange, verbose, args.keep_going).all(
+                &commands,
+                &mut buffers.out,
+                &mut buffers.err,
+            )
+        },
+    )?;
+    finish(output, worst)
+}
+
+/// Puts `-o FILE` in place if everything succeeded.
+fn finish(output: Output, worst: Code) -> anyhow::Result<Code> {
+    if worst == Code::Ok {
         output.finish()?;
     }
-    Ok(run.worst)
+    Ok(worst)
+}
+
+/// Every command on standard input, for several sockets to run alike.
+fn read_stdin() -> anyhow::Result<Vec<Command>> {
+    let mut lines = StdinLines::new();
+    let mut commands = Vec::new();
+    while let Some(line) = lines
+        .next_command()
+        .context("reading commands from stdin")?
+    {
+        commands.push(
+            Command::new(line)
+                .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?,
+        );
+    }
+    Ok(commands)
 }
 
 pub fn exchange_from(args: &ExchangeArgs) -> Exchange {
@@ -65,6 +112,7 @@ pub fn exchange_from(args: &ExchangeArgs) -> Exchange {
         .max_bytes(args.max_bytes.map(|b| b.0))
 }
 
+/// The commands for one socket.
 struct Run<'a> {
     address: &'a Address,
     exchange: &'a Exchange,
@@ -73,23 +121,68 @@ struct Run<'a> {
     worst: Code,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(address: &'a Address, exchange: &'a Exchange, verbose: bool, keep_going: bool) -> Self {
+        Run {
+            address,
+            exchange,
+            verbose,
+            keep_going,
+            worst: Code::Ok,
+        }
+    }
+
+    fn all(
+        mut self,
+        commands: &[Command],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<Code> {
+        for command in commands {
+            if !self.one(command, out, err)? {
+                break;
+            }
+        }
+        Ok(self.worst)
+    }
+
+    /// Each command as soon as its line arrives.
+    fn stdin(mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Code> {
+        let mut lines = StdinLines::new();
+        while let Some(line) = lines
+            .next_command()
+            .context("reading commands from stdin")?
+        {
+            let command = Command::new(line)
+                .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
+            if !self.one(&command, out, err)? {
+                break;
+            }
+        }
+        Ok(self.worst)
+    }
+
     /// One exchange; `Ok(false)` when the run should stop here.
-    fn one(&mut self, command: &Command, output: &mut Output) -> anyhow::Result<bool> {
-        match self.exchange.run(self.address, command, output) {
+    fn one(
+        &mut self,
+        command: &Command,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<bool> {
+        match self.exchange.run(self.address, command, out) {
             Ok(facts) => {
                 if self.verbose {
-                    report::exchange_facts(self.address, command, &facts);
+                    report::exchange_facts(err, self.address, command, &facts);
                 }
                 Ok(true)
             }
             Err(e) => {
                 let code = exit::for_exchange(&e);
-                let err = anyhow::Error::new(e).context(self.address.to_string());
-                if code == Code::Interrupted || exit::is_broken_pipe(&err) {
-                    return Err(err);
+                let error = anyhow::Error::new(e).context(self.address.to_string());
+                if code == Code::Interrupted || exit::is_broken_pipe(&error) {
+                    return Err(error);
                 }
-                report::error(&err);
+                report::error_to(err, &error);
                 self.worst = self.worst.max(code);
                 if self.keep_going {
                     Ok(true)

@@ -5,13 +5,15 @@ use std::io::{IsTerminal, Write};
 use serde::Serialize;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
+use sockctl::haproxy::outcome::Outcome;
 use sockctl::haproxy::route::{self, RunError};
 use sockctl::{Address, Command};
 
-use super::target::{self, Role, Target};
-use super::{at, socket};
+use super::target::{self, Process, Role, Target};
+use super::{at, batch, targets};
 use crate::cli::{ExecArgs, WorkerChoice};
 use crate::exit::{self, Code, UsageError};
+use crate::fanout::{self, Shape};
 use crate::sanitize;
 use crate::send::exchange_from;
 
@@ -24,7 +26,10 @@ struct Report {
 
 /// One command in one process.
 #[derive(Serialize)]
-struct Entry {
+pub struct Entry {
+    /// The line of the batch file it came from (batches only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     command: String,
     /// `socket`, `worker` or `master`.
     target: &'static str,
@@ -36,6 +41,8 @@ struct Entry {
     #[serde(skip)]
     bytes: Vec<u8>,
     errors: Vec<EntryError>,
+    #[serde(skip)]
+    process: Process,
 }
 
 #[derive(Serialize)]
@@ -49,66 +56,202 @@ struct EntryError {
     message: String,
 }
 
+impl Entry {
+    pub fn new(command: &str, process: Process, line: Option<usize>) -> Entry {
+        Entry {
+            line,
+            command: command.to_string(),
+            target: process.kind(),
+            pid: process.pid(),
+            role: process.role(),
+            ok: true,
+            output: String::new(),
+            bytes: Vec::new(),
+            errors: Vec::new(),
+            process,
+        }
+    }
+
+    /// What HAProxy answered.
+    pub fn outcome(mut self, outcome: Outcome) -> Entry {
+        self.output = String::from_utf8_lossy(&outcome.output).into_owned();
+        self.bytes = outcome.output;
+        for failure in &outcome.failures {
+            self.errors.push(EntryError {
+                code: Code::CommandFailed as i32,
+                exit: Code::CommandFailed,
+                severity: failure.severity,
+                severity_name: failure.severity_name(),
+                message: failure.message.clone(),
+            });
+        }
+        self.ok = self.errors.is_empty();
+        self
+    }
+
+    /// No answer to read: the command failed with this code.
+    pub fn error(mut self, code: Code, message: String) -> Entry {
+        self.errors.push(EntryError {
+            code: code as i32,
+            exit: code,
+            severity: None,
+            severity_name: None,
+            message,
+        });
+        self.ok = false;
+        self
+    }
+}
+
 pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<Code> {
-    check_commands(&args)?;
-    let address = socket(&args.socket, Want::Any, verbose)?;
-    let exchange = exchange_from(&args.exchange);
-    let kind = at(master::probe(&address, &exchange), &address)?;
-    let targets = target::resolve(&kind, &args.route)?;
-    // Asked for all workers, the reader cannot know how many there will be: always label.
-    let labelled = targets.len() > 1 || args.route.worker == Some(WorkerChoice::All);
-    let escape = !args.raw && !args.json && std::io::stdout().is_terminal();
-    let mut out = std::io::stdout().lock();
-    let mut report = Report {
-        ok: true,
-        results: Vec::new(),
+    let batch = match &args.batch {
+        Some(path) => Some(batch::read(path, args.allow_chaining)?),
+        None => {
+            check_commands(&args)?;
+            None
+        }
     };
-    let mut worst = Code::Ok;
+    let targets = targets(&args.socket, Want::Any, verbose)?;
+    let json = args.json.then_some(Shape::Json);
+    fanout::each(
+        &targets,
+        args.socket.targets.jobs,
+        json,
+        |address, out, err| {
+            let mut printer = Printer::new(address, &args, out, err);
+            let exchange = exchange_from(&args.exchange);
+            let kind = at(master::probe(address, &exchange), address)?;
+            let processes = target::resolve(&kind, &args.route)?;
+            // Asked for all workers, the reader cannot know how many there will be: always label.
+            printer.labelled = processes.len() > 1 || args.route.worker == Some(WorkerChoice::All);
+            match &batch {
+                Some(entries) => {
+                    batch::run(address, &args, &processes, entries, verbose, &mut printer)?
+                }
+                None => each_alone(address, &args, &processes, verbose, &mut printer)?,
+            }
+            printer.finish()
+        },
+    )
+}
+
+/// Every COMMAND on its own connection.
+fn each_alone(
+    address: &Address,
+    args: &ExecArgs,
+    processes: &[Target],
+    verbose: bool,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<()> {
+    let exchange = exchange_from(&args.exchange);
     for command in &args.commands {
         let mut failed = false;
-        for target in &targets {
+        for target in processes {
             if verbose && let Ok(line) = target.route.line(command) {
-                eprintln!("sockctl: {address}: {}: sending '{line}'", target.process);
+                printer.note(&format!("{}: sending '{line}'", target.process))?;
             }
-            let result = one(&address, &exchange, target, command)?;
-            failed |= !result.ok;
-            for error in &result.errors {
-                worst = worst.max(error.exit);
-                let place = match target.process {
-                    target::Process::Socket => String::new(),
-                    process => format!("{process}: "),
-                };
-                eprintln!(
-                    "sockctl: {address}: {place}'{}': {}",
-                    sanitize::text(command),
-                    sanitize::text(&error.message)
-                );
-            }
-            if args.json {
-                report.results.push(result);
-                continue;
-            }
-            if labelled {
-                writeln!(out, "== {} ==", target.process)?;
-            }
-            if escape {
-                out.write_all(sanitize::text(&result.output).as_bytes())?;
-            } else {
-                out.write_all(&result.bytes)?;
-            }
+            let entry = one(address, &exchange, target, command)?;
+            failed |= !entry.ok;
+            printer.show(entry)?;
         }
         if failed && !args.keep_going {
             break;
         }
     }
-    if args.json {
-        report.ok = report.results.iter().all(|r| r.ok);
-        let mut text = serde_json::to_vec_pretty(&report)?;
-        text.push(b'\n');
-        out.write_all(&text)?;
+    Ok(())
+}
+
+/// Prints results as they come: the output on `out`, failures on `err`, or one JSON document
+/// at the end.
+pub struct Printer<'a> {
+    address: &'a Address,
+    json: bool,
+    /// A `== worker PID ==` line before each result.
+    pub labelled: bool,
+    /// Control characters shown escaped (on a terminal, unless `--raw`).
+    escape: bool,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    results: Vec<Entry>,
+    pub worst: Code,
+}
+
+impl<'a> Printer<'a> {
+    fn new(
+        address: &'a Address,
+        args: &ExecArgs,
+        out: &'a mut dyn Write,
+        err: &'a mut dyn Write,
+    ) -> Self {
+        Printer {
+            address,
+            json: args.json,
+            labelled: false,
+            escape: !args.raw && !args.json && std::io::stdout().is_terminal(),
+            out,
+            err,
+            results: Vec::new(),
+            worst: Code::Ok,
+        }
     }
-    out.flush()?;
-    Ok(worst)
+
+    pub fn show(&mut self, entry: Entry) -> std::io::Result<()> {
+        for error in &entry.errors {
+            self.worst = self.worst.max(error.exit);
+            let place = match entry.process {
+                Process::Socket => String::new(),
+                process => format!("{process}: "),
+            };
+            let command = sanitize::text(&entry.command);
+            let what = match entry.line {
+                Some(line) => format!("{place}line {line}: {command}"),
+                None => format!("{place}'{command}'"),
+            };
+            self.out.flush()?;
+            writeln!(
+                self.err,
+                "sockctl: {}: {what}: {}",
+                self.address,
+                sanitize::text(&error.message)
+            )?;
+        }
+        if self.json {
+            self.results.push(entry);
+            return Ok(());
+        }
+        if self.labelled {
+            writeln!(self.out, "== {} ==", entry.process)?;
+        }
+        if self.escape {
+            self.out.write_all(sanitize::text(&entry.output).as_bytes())
+        } else {
+            self.out.write_all(&entry.bytes)
+        }
+    }
+
+    /// A message on stderr, after the output so far.
+    pub fn note(&mut self, text: &str) -> std::io::Result<()> {
+        self.out.flush()?;
+        writeln!(
+            self.err,
+            "sockctl: {}: {}",
+            self.address,
+            sanitize::text(text)
+        )
+    }
+
+    fn finish(self) -> anyhow::Result<Code> {
+        if self.json {
+            let report = Report {
+                ok: self.results.iter().all(|r| r.ok),
+                results: self.results,
+            };
+            let mut text = serde_json::to_vec_pretty(&report)?;
+            text.push(b'\n');
+            self.out.write_all(&text)?;
+        }
+        Ok(self.worst)
+    }
 }
 
 /// Every COMMAND is checked before anything is sent.
@@ -147,47 +290,17 @@ fn one(
     target: &Target,
     command: &str,
 ) -> anyhow::Result<Entry> {
-    let mut result = Entry {
-        command: command.to_string(),
-        target: target.process.kind(),
-        pid: target.process.pid(),
-        role: target.process.role(),
-        ok: true,
-        output: String::new(),
-        bytes: Vec::new(),
-        errors: Vec::new(),
-    };
-    let simple = |code: Code, message: String| EntryError {
-        code: code as i32,
-        exit: code,
-        severity: None,
-        severity_name: None,
-        message,
-    };
-    match route::run(address, exchange, target.route, command) {
-        Ok(outcome) => {
-            result.output = String::from_utf8_lossy(&outcome.output).into_owned();
-            result.bytes = outcome.output;
-            for failure in &outcome.failures {
-                result.errors.push(EntryError {
-                    code: Code::CommandFailed as i32,
-                    exit: Code::CommandFailed,
-                    severity: failure.severity,
-                    severity_name: failure.severity_name(),
-                    message: failure.message.clone(),
-                });
-            }
-        }
+    let entry = Entry::new(command, target.process, None);
+    Ok(match route::run(address, exchange, target.route, command) {
+        Ok(outcome) => entry.outcome(outcome),
         Err(RunError::Exchange(e)) => {
             let code = exit::for_exchange(&e);
             if code == Code::Interrupted {
                 return Err(anyhow::Error::new(e).context(address.to_string()));
             }
-            result.errors.push(simple(code, e.to_string()));
+            entry.error(code, e.to_string())
         }
-        Err(RunError::Reply(e)) => result.errors.push(simple(Code::BadReply, e.to_string())),
-        Err(RunError::Command(e)) => result.errors.push(simple(Code::Usage, e.to_string())),
-    }
-    result.ok = result.errors.is_empty();
-    Ok(result)
+        Err(RunError::Reply(e)) => entry.error(Code::BadReply, e.to_string()),
+        Err(RunError::Command(e)) => entry.error(Code::Usage, e.to_string()),
+    })
 }

@@ -15,22 +15,27 @@ pub fn run(args: InfoArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    let (address, reply) = view::fetch(&source, "show info", verbose)?;
-    if mode == Mode::Raw {
-        view::print(&reply)?;
-        return Ok(Code::Ok);
-    }
-    let info = at(Info::parse(&reply), &address)?;
-    match mode {
-        Mode::Json => view::print_json(&info)?,
-        _ => {
-            let rows: Vec<Vec<String>> = info
-                .entries
-                .iter()
-                .map(|(key, value)| vec![key.clone(), value.to_string()])
-                .collect();
-            view::print(table::render(&["FIELD", "VALUE"], &rows).as_bytes())?;
-        }
-    }
-    Ok(Code::Ok)
+    view::run(
+        &source,
+        "show info",
+        mode == Mode::Json,
+        verbose,
+        |address, reply| {
+            if mode == Mode::Raw {
+                return Ok(reply);
+            }
+            let info = at(Info::parse(&reply), address)?;
+            match mode {
+                Mode::Json => view::json(&info),
+                _ => {
+                    let rows: Vec<Vec<String>> = info
+                        .entries
+                        .iter()
+                        .map(|(key, value)| vec![key.clone(), value.to_string()])
+                        .collect();
+                    Ok(table::render(&["FIELD", "VALUE"], &rows).into_bytes())
+                }
+            }
+        },
+    )
 }

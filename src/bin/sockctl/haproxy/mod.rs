@@ -1,5 +1,6 @@
 //! `sockctl haproxy …`: the commands that know HAProxy.
 
+mod batch;
 pub mod exec;
 pub mod info;
 pub mod proc;
@@ -17,15 +18,33 @@ use sockctl::Address;
 use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::{self, Want};
 
-use crate::cli::SocketArgs;
+use crate::cli::{SocketArgs, SocketsArgs};
 use crate::exit::UsageError;
+use crate::fanout::Targets;
 
 /// The socket given with `-s`, or the one discovery finds (said on stderr with `-v`).
 pub fn socket(args: &SocketArgs, want: Want, verbose: bool) -> anyhow::Result<Address> {
-    if let Some(address) = &args.socket {
-        return Ok(address.clone());
+    match &args.socket {
+        Some(address) => Ok(address.clone()),
+        None => discovered(&args.config, want, verbose),
     }
-    let (address, source) = discover::find_socket(&args.config, want)?;
+}
+
+/// The sockets given with `-s` and `--sockets-file`, or the one discovery finds.
+pub fn targets(args: &SocketsArgs, want: Want, verbose: bool) -> anyhow::Result<Targets> {
+    let given = &args.targets;
+    if !given.sockets.is_empty() || given.sockets_file.is_some() {
+        return Targets::new(&given.sockets, given.sockets_file.as_deref());
+    }
+    Ok(Targets {
+        list: vec![discovered(&args.config, want, verbose)?],
+        many: false,
+    })
+}
+
+/// The socket discovery finds (said on stderr with `-v`).
+fn discovered(config: &Path, want: Want, verbose: bool) -> anyhow::Result<Address> {
+    let (address, source) = discover::find_socket(config, want)?;
     if verbose {
         eprintln!("sockctl: using socket {address} from {source}");
     }

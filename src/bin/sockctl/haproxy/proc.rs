@@ -1,34 +1,41 @@
 //! `sockctl haproxy proc`.
 
-use std::io::Write;
-
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::proc_list::{ProcList, Process};
 
 use super::view::{self, Mode};
-use super::{at, socket};
+use super::{at, targets};
 use crate::cli::ProcArgs;
 use crate::exit::Code;
+use crate::fanout::{self, Shape};
 use crate::send::exchange_from;
 use crate::table;
 
 pub fn run(args: ProcArgs, verbose: bool) -> anyhow::Result<Code> {
-    let address = socket(&args.socket, Want::Master, verbose)?;
+    let targets = targets(&args.socket, Want::Master, verbose)?;
     let exchange = exchange_from(&args.exchange);
-    let list = at(master::show_proc(&address, &exchange), &address)?;
-    let mut out = std::io::stdout().lock();
     // The table stays the default off a terminal too, as it was before --json existed.
-    match view::mode(&args.format, true) {
-        Mode::Json => view::print_json(&list)?,
-        Mode::Raw => {
-            // Asked again so the bytes are HAProxy's own, untouched.
-            let command = sockctl::Command::new("show proc").expect("no line breaks");
-            at(exchange.run(&address, &command, &mut out), &address)?;
-        }
-        Mode::Table => out.write_all(table(&list).as_bytes())?,
-    }
-    Ok(Code::Ok)
+    let mode = view::mode(&args.format, true);
+    let json = (mode == Mode::Json).then_some(Shape::Json);
+    fanout::each(
+        &targets,
+        args.socket.targets.jobs,
+        json,
+        |address, out, _| {
+            let list = at(master::show_proc(address, &exchange), address)?;
+            match mode {
+                Mode::Json => out.write_all(&view::json(&list)?)?,
+                Mode::Raw => {
+                    // Asked again so the bytes are HAProxy's own, untouched.
+                    let command = sockctl::Command::new("show proc").expect("no line breaks");
+                    at(exchange.run(address, &command, out), address)?;
+                }
+                Mode::Table => out.write_all(table(&list).as_bytes())?,
+            }
+            Ok(Code::Ok)
+        },
+    )
 }
 
 /// One line per process, columns aligned, the current worker marked.

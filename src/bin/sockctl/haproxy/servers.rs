@@ -17,17 +17,22 @@ pub fn run(args: ServersArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    let (address, reply) = view::fetch(&source, &command, verbose)?;
-    if mode == Mode::Raw {
-        view::print(&reply)?;
-        return Ok(Code::Ok);
-    }
-    let state = at(servers_state::parse(&reply), &address)?;
-    match mode {
-        Mode::Json => view::print_json(&state)?,
-        _ => view::print(table(&state).as_bytes())?,
-    }
-    Ok(Code::Ok)
+    view::run(
+        &source,
+        &command,
+        mode == Mode::Json,
+        verbose,
+        |address, reply| {
+            if mode == Mode::Raw {
+                return Ok(reply);
+            }
+            let state = at(servers_state::parse(&reply), address)?;
+            match mode {
+                Mode::Json => view::json(&state),
+                _ => Ok(table(&state).into_bytes()),
+            }
+        },
+    )
 }
 
 /// One line per server: where it is, what it does, what the operator set.

@@ -43,17 +43,22 @@ pub fn run(args: StatArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    let (address, reply) = view::fetch(&source, &command, verbose)?;
-    if mode == Mode::Raw {
-        view::print(&reply)?;
-        return Ok(Code::Ok);
-    }
-    let stat = at(stat::parse(&reply), &address)?;
-    match mode {
-        Mode::Json => view::print_json(&stat)?,
-        _ => view::print(table(&stat, &args.columns)?.as_bytes())?,
-    }
-    Ok(Code::Ok)
+    view::run(
+        &source,
+        &command,
+        mode == Mode::Json,
+        verbose,
+        |address, reply| {
+            if mode == Mode::Raw {
+                return Ok(reply);
+            }
+            let stat = at(stat::parse(&reply), address)?;
+            match mode {
+                Mode::Json => view::json(&stat),
+                _ => Ok(table(&stat, &args.columns)?.into_bytes()),
+            }
+        },
+    )
 }
 
 /// The chosen columns (all must exist), or the default ones this version has.

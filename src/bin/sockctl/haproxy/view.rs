@@ -10,9 +10,10 @@ use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::{master, route};
 
 use super::target;
-use super::{at, socket};
-use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketArgs, ViewRouteArgs, WorkerChoice};
-use crate::exit::UsageError;
+use super::{at, targets};
+use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketsArgs, ViewRouteArgs, WorkerChoice};
+use crate::exit::{Code, UsageError};
+use crate::fanout::{self, Shape};
 use crate::send::exchange_from;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +45,21 @@ pub fn on_terminal() -> bool {
 
 /// Where a view's command runs: the stats socket's process, or one worker of a master.
 pub struct Source<'a> {
-    pub socket: &'a SocketArgs,
+    pub socket: &'a SocketsArgs,
     pub route: &'a ViewRouteArgs,
     pub exchange: &'a ExchangeArgs,
 }
 
-/// Runs `command` in the process `source` names and returns its output, or the failure
-/// HAProxy reported, with the address in front of the error.
-pub fn fetch(
+/// Runs `command` in the process `source` names on each socket and prints what `render`
+/// makes of its output: for one socket as it is, for several labelled with the address (or
+/// with `json`, keyed by it).
+pub fn run(
     source: &Source<'_>,
     command: &str,
+    json: bool,
     verbose: bool,
-) -> anyhow::Result<(Address, Vec<u8>)> {
+    render: impl Fn(&Address, Vec<u8>) -> anyhow::Result<Vec<u8>> + Sync,
+) -> anyhow::Result<Code> {
     if source.route.worker == Some(WorkerChoice::All) {
         return Err(UsageError(
             "a view shows one process: give --worker current or --worker PID (exec runs a \
@@ -64,9 +68,31 @@ pub fn fetch(
         )
         .into());
     }
-    let address = socket(source.socket, Want::Any, verbose)?;
+    let targets = targets(source.socket, Want::Any, verbose)?;
+    let jobs = source.socket.targets.jobs;
+    fanout::each(
+        &targets,
+        jobs,
+        json.then_some(Shape::Json),
+        |address, out, err| {
+            let reply = fetch(address, source, command, verbose, err)?;
+            out.write_all(&render(address, reply)?)?;
+            Ok(Code::Ok)
+        },
+    )
+}
+
+/// Runs `command` in the process `source` names and returns its output, or the failure
+/// HAProxy reported, with the address in front of the error.
+fn fetch(
+    address: &Address,
+    source: &Source<'_>,
+    command: &str,
+    verbose: bool,
+    err: &mut dyn Write,
+) -> anyhow::Result<Vec<u8>> {
     let exchange = exchange_from(source.exchange);
-    let kind = at(master::probe(&address, &exchange), &address)?;
+    let kind = at(master::probe(address, &exchange), address)?;
     let route_args = RouteArgs {
         worker: source.route.worker,
         master: false,
@@ -76,27 +102,19 @@ pub fn fetch(
         .next()
         .expect("one target for one worker");
     if verbose {
-        eprintln!("sockctl: {address}: '{command}' in {}", target.process);
+        writeln!(err, "sockctl: {address}: '{command}' in {}", target.process)?;
     }
-    let outcome = route::run(&address, &exchange, target.route, command)
+    let outcome = route::run(address, &exchange, target.route, command)
         .with_context(|| format!("{address}: '{command}'"))?;
     let output = outcome
         .into_result()
         .with_context(|| format!("{address}: '{command}'"))?;
-    Ok((address, output))
+    Ok(output)
 }
 
-/// One JSON document and a newline. Serialized first, so that a closed stdout is an
-/// `io::Error` (quietly ignored) rather than a serde error.
-pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+/// One JSON document and a newline.
+pub fn json(value: &impl Serialize) -> anyhow::Result<Vec<u8>> {
     let mut text = serde_json::to_vec_pretty(value)?;
     text.push(b'\n');
-    print(&text)
-}
-
-pub fn print(bytes: &[u8]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
+    Ok(text)
 }

@@ -125,16 +125,12 @@ pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
 /// The exit code for a failed command.
 pub fn code_for(flavor: Flavor, e: &SessionError) -> Code {
     match e {
-        SessionError::Connect(c) => exit::for_connect(c),
-        SessionError::Timeout { .. } => Code::Timeout,
-        SessionError::Interrupted { .. } => Code::Interrupted,
-        SessionError::Refused { .. } => Code::Usage,
         // The 2.6 master answers its own errors (an unknown `@` target, a denied command)
         // with a message and closes: the command failed.
         SessionError::Closed { received } if flavor == Flavor::Master && !received.is_empty() => {
             Code::CommandFailed
         }
-        _ => Code::BadReply,
+        _ => exit::for_session(e),
     }
 }
 

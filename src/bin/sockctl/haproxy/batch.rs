@@ -1,0 +1,121 @@
+//! `sockctl haproxy exec --batch FILE`: the commands of a file over one connection.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use sockctl::Address;
+use sockctl::haproxy::batch::{self, BatchError, Entry, Options, Rules, Step};
+use sockctl::haproxy::session::{self, Flow, OpenError, Session};
+
+use super::exec::{self, Printer};
+use super::target::Target;
+use crate::cli::ExecArgs;
+use crate::exit::{self, Code, Reported, UsageError};
+
+/// Commands written ahead of their replies when they may be (see the library's `batch`).
+const WINDOW: usize = 256;
+
+/// The commands of FILE (`-`: standard input), all checked before anything is sent.
+pub fn read(path: &Path, allow_chaining: bool) -> anyhow::Result<Vec<Entry>> {
+    let mut input = Vec::new();
+    let name = if path == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut input)
+            .context("reading the batch from stdin")?;
+        "stdin".to_string()
+    } else {
+        // A batch that cannot be read is a mistake on the command line, not an output error.
+        input = std::fs::read(path)
+            .map_err(|e| UsageError(format!("--batch {}: {e}", path.display())))?;
+        path.display().to_string()
+    };
+    let entries = batch::split(&input, Rules { allow_chaining })
+        .map_err(|e| UsageError(format!("{name}: {e}")))?;
+    Ok(entries)
+}
+
+/// Runs the batch in each process over one connection, in the order `exec` would run the
+/// same commands one per connection.
+pub fn run(
+    address: &Address,
+    args: &ExecArgs,
+    processes: &[Target],
+    entries: &[Entry],
+    verbose: bool,
+    printer: &mut Printer<'_>,
+) -> anyhow::Result<()> {
+    let options = session::Options {
+        connect_timeout: args.exchange.connect_timeout.limit(),
+        ..session::Options::default()
+    };
+    let mut session = match Session::open(address, options) {
+        Ok(session) => session,
+        Err(OpenError::NotHaproxy { .. }) => {
+            printer.note("not an HAProxy CLI: it did not answer 'prompt' with a prompt")?;
+            return Err(Reported(Code::BadReply).into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(address.to_string())),
+    };
+    let (steps, labels): (Vec<Step>, Vec<&Target>) = entries
+        .iter()
+        .flat_map(|entry| processes.iter().map(move |target| (entry, target)))
+        .map(|(entry, target)| {
+            let step = Step {
+                entry,
+                route: target.route,
+            };
+            (step, target)
+        })
+        .unzip();
+    let options = Options {
+        keep_going: args.keep_going,
+        window: WINDOW,
+        reply_timeout: args.exchange.timeout.limit(),
+        max_bytes: args.exchange.max_bytes.map(|b| b.0),
+    };
+    let mut written = Ok(());
+    let result = batch::run(&mut session, &steps, &options, &mut |done| {
+        let step = &steps[done.step];
+        if verbose && let Some(again) = &done.reconnected {
+            let _ = printer.note(&format!("reconnected ({})", again.reason));
+        }
+        let entry = exec::Entry::new(
+            &step.entry.command,
+            labels[done.step].process,
+            Some(step.entry.line),
+        );
+        written = printer.show(entry.outcome(done.outcome));
+        if written.is_ok() {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        }
+    });
+    written?;
+    match result {
+        Ok(()) => Ok(()),
+        Err(BatchError::Lost { step, sent, error }) => {
+            let code = exit::for_session(&error);
+            if code == Code::Interrupted {
+                return Err(anyhow::Error::new(error).context(address.to_string()));
+            }
+            let entry = steps[step].entry;
+            let mut message = format!("line {}: {}: {error}", entry.line, entry.command);
+            let last = steps[step..sent].last().map(|s| s.entry.line);
+            match last {
+                Some(last) if last > entry.line => message.push_str(&format!(
+                    "; lines {} to {last} were sent and may have run; nothing was sent again",
+                    entry.line
+                )),
+                Some(_) => message.push_str("; it was sent and may have run; not sent again"),
+                None => message.push_str("; it was not sent"),
+            }
+            printer.note(&message)?;
+            printer.worst = printer.worst.max(code);
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(address.to_string())),
+    }
+}

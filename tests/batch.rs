@@ -1,0 +1,450 @@
+//! `sockctl haproxy exec --batch` and `haproxy::batch`: every command's reply exactly as on a
+//! connection of its own, in order, against a real HAProxy 2.6 (stats socket and master) and
+//! against a fake CLI that cuts its replies into random chunks.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use sockctl::Address;
+use sockctl::haproxy::Route;
+use sockctl::haproxy::batch::{self, Options, Rules, Step};
+use sockctl::haproxy::outcome::{self, Framing, Outcome};
+use sockctl::haproxy::session::{self, Flow, Session};
+
+use crate::support::fake::{Answer, Behavior, FakeServer};
+use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
+use crate::support::{assert_fails, sockctl, stderr, stdout};
+
+/// Commands of every kind: views, silent sets, warnings, errors, unknown commands. Their
+/// replies do not change from one run to the next, so that a second run can be compared
+/// with the first.
+const MIXED: &[&str] = &[
+    "show version",
+    "set server be_app/s1 weight 50",
+    "get weight be_app/s1",
+    "set server be_app/nope weight 5",
+    "set server be_app/s2 state drain",
+    "help",
+    "foo",
+    "show servers conn be_app",
+    "show servers state nosuch",
+    "disable server be_app/s3",
+    "show backend",
+    "get weight be_app/s2",
+];
+
+fn exec(socket: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    sockctl()
+        .args(["haproxy", "exec", "-s"])
+        .arg(socket)
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap()
+}
+
+/// The failure lines of a per-connection run (`'CMD': why`) written as a batch writes them
+/// (`line N: CMD: why`), given where each command is in the batch.
+fn as_batch_errors(per_connection: &str, lines: &[(usize, &str)]) -> String {
+    let mut text = per_connection.to_string();
+    for (line, command) in lines {
+        text = text.replace(
+            &format!("'{command}': "),
+            &format!("line {line}: {command}: "),
+        );
+    }
+    text
+}
+
+/// The batch file: the commands with comments and blank lines between them, `\r\n` endings;
+/// and the line each command is on.
+fn batch_file(commands: &[&'static str]) -> (String, Vec<(usize, &'static str)>) {
+    let mut text = String::from("# a batch\r\n");
+    let mut lines = Vec::new();
+    for (i, &command) in commands.iter().enumerate() {
+        if i % 3 == 2 {
+            text.push_str("\r\n   # a note\n");
+        }
+        text.push_str(command);
+        text.push_str("\r\n");
+        lines.push((text.lines().count(), command));
+    }
+    (text, lines)
+}
+
+#[test]
+fn batch_output_is_the_per_connection_output() {
+    let Some(ha) = Haproxy::start() else { return };
+    let (file, lines) = batch_file(MIXED);
+    let runs: [(&Path, &[&str]); 5] = [
+        (&ha.admin, &["--keep-going"]),
+        (&ha.admin, &[]),
+        (&ha.master, &["--keep-going"]),
+        (&ha.master, &[]),
+        (&ha.master, &["--keep-going", "--worker", "all"]),
+    ];
+    for (socket, options) in runs {
+        let alone = exec(socket, &[options, MIXED].concat(), "");
+        let batch = exec(socket, &[options, &["--batch", "-"]].concat(), &file);
+        let what = format!("{} {options:?}", socket.display());
+        assert_eq!(batch.status.code(), Some(1), "{what}: {}", stderr(&batch));
+        assert_eq!(alone.status.code(), Some(1), "{what}");
+        assert_eq!(stdout(&batch), stdout(&alone), "{what}");
+        assert_eq!(
+            stderr(&batch),
+            as_batch_errors(&stderr(&alone), &lines),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn the_first_failure_stops_the_batch_at_its_line() {
+    let Some(ha) = Haproxy::start() else { return };
+    let file = "set server be_app/s1 weight 11\n\nset server be_app/nope weight 5\n\
+                set server be_app/s1 weight 77\n";
+    for socket in [&ha.admin, &ha.master] {
+        let out = exec(socket, &["--batch", "-"], file);
+        assert_fails(
+            &out,
+            1,
+            "line 3: set server be_app/nope weight 5: No such server.",
+        );
+        assert_eq!(stdout(&out), "\n");
+        assert!(answers(&ha.admin, "get weight be_app/s1", "11 (initial 1)"));
+        // --keep-going runs the rest, and says which line failed.
+        let out = exec(socket, &["--keep-going", "--batch", "-"], file);
+        assert_fails(&out, 1, "line 3: ");
+        assert!(answers(&ha.admin, "get weight be_app/s1", "77 (initial 1)"));
+        assert!(answers(&ha.admin, "set server be_app/s1 weight 11", ""));
+    }
+}
+
+#[test]
+fn payloads_and_json_in_a_batch() {
+    let Some(ha) = Haproxy::start_with(
+        "",
+        &format!(
+            "{DEFAULT_BACKEND}    http-request set-header X-B %[req.hdr(host),map(/dev/null,none)]\n"
+        ),
+    ) else {
+        return;
+    };
+    let file = "add map #0 <<\na.example 1\nb.example 2\n\nget map #0 b.example\n";
+    for (socket, key) in [(&ha.admin, "a"), (&ha.master, "c")] {
+        let file = file.replace("a.example", &format!("{key}.example"));
+        let out = exec(socket, &["--json", "--batch", "-"], &file);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let results = doc["results"].as_array().unwrap();
+        assert_eq!(results[0]["line"], 1);
+        assert_eq!(results[1]["line"], 5);
+        // The payload's reply is what a connection of its own gets for it.
+        assert_eq!(
+            results[0]["output"].as_str().unwrap(),
+            raw_exchange(&ha.admin, "add map #0 <<\nz.example 9\n\n")
+        );
+        let value = results[1]["output"].as_str().unwrap();
+        assert!(value.contains("key=\"b.example\", value=\"2\""), "{value}");
+    }
+    assert!(answers(&ha.admin, "get map #0 c.example", "value=\"1\""));
+}
+
+#[test]
+fn a_reload_through_the_master_ends_its_connection_not_the_batch() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = exec(
+        &ha.master,
+        &["--master", "--batch", "-"],
+        "show version\nreload\nshow version\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let version = stdout(&exec(&ha.master, &["--master", "show version"], ""));
+    assert_eq!(stdout(&out), version.repeat(2));
+}
+
+#[test]
+fn refused_lines_stop_everything_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    for (file, why) in [
+        (
+            "show info\nset map m k a;b\n",
+            "stdin: line 2: ';' ends a command",
+        ),
+        ("@1 show info\n", "stdin: line 1: starts with '@'"),
+        (
+            "show info\n\nprompt\n",
+            "stdin: line 3: 'prompt' is refused",
+        ),
+    ] {
+        let out = exec(Path::new(fake.address()), &["--batch", "-"], file);
+        assert_fails(&out, 2, why);
+    }
+    assert_eq!(fake.connections(), 0);
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", fake.address(), "--batch", "-", "x"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "cannot be used with");
+    let missing = dir.path().join("nothing.txt");
+    let out = sockctl()
+        .args(["haproxy", "exec", "-s", fake.address(), "--batch"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "No such file");
+    assert_eq!(fake.connections(), 0);
+}
+
+/// The server closes the connection while a command waits for its reply: the batch stops
+/// there, says which lines may have run, and sends nothing again.
+#[test]
+fn a_dropped_connection_stops_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let file = "quiet 1\nshow 2\nclose 3\nquiet 4\nquiet 5\n";
+    let out = exec(Path::new(fake.address()), &["--batch", "-"], file);
+    assert_fails(
+        &out,
+        5,
+        "line 3: close 3: the server closed the connection before the end of the reply \
+         (0 bytes received); it was sent and may have run; not sent again",
+    );
+    assert_eq!(stdout(&out), "\nrow 0\nrow 1\n\n");
+    let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
+    let sent = String::from_utf8_lossy(&sent);
+    assert!(!sent.contains("quiet 4"), "{sent}");
+    // Written ahead, the lines after it went out too: the message names them all.
+    let out = exec(
+        Path::new(fake.address()),
+        &["--keep-going", "--batch", "-"],
+        file,
+    );
+    assert_fails(&out, 5, "lines 3 to 5 were sent and may have run");
+    assert_eq!(stdout(&out), "\nrow 0\nrow 1\n\n");
+}
+
+/// One plain exchange, independent of the code under test.
+fn answers(socket: &Path, command: &str, expect: &str) -> bool {
+    crate::support::haproxy::answers(socket, command, expect)
+}
+
+/// Sends `bytes` on a connection of its own, half-closes and reads the whole reply.
+fn raw_exchange(socket: &Path, bytes: &str) -> String {
+    use std::io::Read;
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(bytes.as_bytes()).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+/// What the fake CLI answers to one command, tagged as after `set severity-output number`:
+/// `show N` a dump of N rows, `quiet` nothing, `warn` a warning, `fail` an error, `oops` an
+/// unknown command; `close` closes the connection instead of answering, `idle` answers and
+/// then closes, as HAProxy does with a connection idle for too long.
+fn answer(command: &[u8]) -> Answer {
+    match reply_for(command) {
+        None => Answer::Close,
+        Some(reply) if command.starts_with(b"idle") => Answer::ReplyAndClose(reply),
+        Some(reply) => Answer::Reply(reply),
+    }
+}
+
+fn reply_for(command: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(command);
+    let (word, n) = text.split_once(' ').unwrap_or((&text, "0"));
+    let n: usize = n.parse().unwrap_or(0);
+    let reply = match word {
+        "show" if text == "show proc" => "Unknown command, but maybe\n\n".to_string(),
+        "set" => "\n".to_string(),
+        "show" => (0..n).map(|i| format!("row {i}\n")).collect::<String>() + "\n",
+        "quiet" | "idle" => "\n".to_string(),
+        "warn" => format!("[4]: careful with {n}\n\n"),
+        "fail" => format!("[3]: No such thing {n}.\n\n"),
+        "oops" => "[6]: Unknown command, but maybe one of these:\n  help : list\n\n".to_string(),
+        "close" => return None,
+        _ => format!("[6]: {text}\n\n"),
+    };
+    Some(reply.into_bytes())
+}
+
+fn cli(cuts: &[usize]) -> Behavior {
+    Behavior::Cli {
+        answer: Arc::new(answer),
+        cuts: cuts.to_vec(),
+    }
+}
+
+fn command_strategy() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        Just("show"),
+        Just("quiet"),
+        Just("warn"),
+        Just("fail"),
+        Just("oops"),
+    ];
+    (word, 0..4usize).prop_map(|(word, n)| format!("{word} {n}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random commands, replies cut into random chunks, written ahead or one at a time:
+    /// every outcome is the one the same reply gets on a connection of its own, in order, and
+    /// a batch that stops at a failure has sent nothing after it.
+    #[test]
+    fn batches_read_every_reply_whatever_the_chunks(
+        commands in proptest::collection::vec(command_strategy(), 1..40),
+        cuts in proptest::collection::vec(1..48usize, 1..6),
+        keep_going in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&cuts));
+        let address: Address = fake.address().parse().unwrap();
+        let text = commands.join("\n");
+        let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
+        let steps: Vec<Step> = entries
+            .iter()
+            .map(|entry| Step { entry, route: Route::Direct })
+            .collect();
+        let mut session = Session::open(&address, session::Options::default()).unwrap();
+        let options = Options { keep_going, window: 8, ..Options::default() };
+        let mut got: Vec<Outcome> = Vec::new();
+        batch::run(&mut session, &steps, &options, &mut |done| {
+            assert_eq!(done.step, got.len());
+            got.push(done.outcome);
+            Flow::Continue
+        })
+        .unwrap();
+        drop(session);
+        crate::support::wait_for(|| !fake.received().is_empty());
+        let mut expected = Vec::new();
+        for command in &commands {
+            let mut alone = b"\n".to_vec();
+            alone.extend(reply_for(command.as_bytes()).unwrap());
+            let outcome = outcome::read(&alone, Framing::Tagged).unwrap();
+            let failed = !outcome.is_ok();
+            expected.push(outcome);
+            if failed && !keep_going {
+                break;
+            }
+        }
+        prop_assert_eq!(&got, &expected);
+        if !keep_going {
+            let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
+            let lines = sent.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+            // `prompt p`, `set severity-output number`, then the commands that ran.
+            prop_assert_eq!(lines, 2 + expected.len());
+        }
+    }
+}
+
+/// A batch whose reader stalls longer than the CLI's idle timeout: the idle connection is
+/// replaced before the next command (nothing of it had been sent), with severity tags on again.
+#[test]
+fn a_connection_closed_while_idle_is_replaced_between_commands() {
+    let Some(ha) = Haproxy::start() else { return };
+    let one_second = |session: &mut Session| {
+        let command = sockctl::Command::new("set timeout cli 1").unwrap();
+        session.run(&command, None).unwrap();
+    };
+    let address: Address = ha.admin.to_str().unwrap().parse().unwrap();
+    let text = "show version\nget weight be_app/s1\nset server be_app/nope weight 5\n";
+    let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    let mut session = Session::open(&address, session::Options::default()).unwrap();
+    one_second(&mut session);
+    // One command at a time: the next one is sent after the reader is done with the last.
+    let options = Options::default();
+    let mut done = Vec::new();
+    batch::run(&mut session, &steps, &options, &mut |d| {
+        if d.step == 0 {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 3);
+    let again = done[1].reconnected.as_ref().expect("reconnected");
+    assert_eq!(again.restored, ["set severity-output number"]);
+    assert_eq!(done[1].outcome.output, b"1 (initial 1)\n\n");
+    assert_eq!(done[2].outcome.failures[0].message, "No such server.");
+    // Written ahead, two at a time: the replies on their way are read first.
+    one_second(&mut session);
+    let options = Options {
+        keep_going: true,
+        window: 2,
+        ..Options::default()
+    };
+    let mut done = Vec::new();
+    let text = format!("{text}get weight be_app/s2\n");
+    let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    batch::run(&mut session, &steps, &options, &mut |d| {
+        if d.step == 0 {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().any(|d| d.reconnected.is_some()));
+    assert_eq!(done[2].outcome.failures[0].message, "No such server.");
+    assert_eq!(done[3].outcome.output, b"1 (initial 1)\n\n");
+}
+
+/// The server closes the connection right after a reply (as on its idle timeout): the next
+/// command, which had not been sent, goes on a new connection.
+#[test]
+fn a_close_between_commands_is_not_a_lost_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let address: Address = fake.address().parse().unwrap();
+    let entries = batch::split(b"quiet 1\nidle 2\nshow 3\n", Rules::default()).unwrap();
+    let steps: Vec<Step> = entries
+        .iter()
+        .map(|entry| Step {
+            entry,
+            route: Route::Direct,
+        })
+        .collect();
+    let mut session = Session::open(&address, session::Options::default()).unwrap();
+    let mut done = Vec::new();
+    batch::run(&mut session, &steps, &Options::default(), &mut |d| {
+        if d.step == 1 {
+            // The server has closed the connection once it logged it.
+            crate::support::wait_for(|| !fake.received().is_empty());
+        }
+        done.push(d);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(done.len(), 3);
+    assert!(done[2].reconnected.is_some());
+    assert_eq!(done[2].outcome.output, b"row 0\nrow 1\nrow 2\n\n");
+    assert_eq!(fake.connections(), 2);
+}

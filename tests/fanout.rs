@@ -1,0 +1,375 @@
+//! Several sockets at once: a dead and a slow one never hold back the others, the exit code is
+//! the worst, every result is labelled (or keyed by address in JSON), and the progress bar is
+//! for terminals only.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::fake::{Behavior, FakeServer};
+use crate::support::haproxy::Haproxy;
+use crate::support::pty::Pty;
+use crate::support::{assert_fails, sockctl, stderr, stdout, wait_for};
+
+/// Fake servers in one temp dir, named as given, and a path where nothing listens.
+struct Farm {
+    // Dropped before the dir: stopping a server connects to its socket file.
+    servers: Vec<FakeServer>,
+    dir: tempfile::TempDir,
+}
+
+impl Farm {
+    fn new(behaviors: Vec<(&str, Behavior)>) -> Farm {
+        let dir = tempfile::tempdir().unwrap();
+        let servers = behaviors
+            .into_iter()
+            .map(|(name, b)| FakeServer::unix(dir.path().join(format!("{name}.sock")), b))
+            .collect();
+        Farm { servers, dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{name}.sock"))
+            .display()
+            .to_string()
+    }
+
+    fn server(&self, name: &str) -> &FakeServer {
+        let path = self.path(name);
+        self.servers.iter().find(|s| s.address() == path).unwrap()
+    }
+}
+
+fn fast(text: &str) -> Behavior {
+    Behavior::Reply(format!("{text}\n").into_bytes())
+}
+
+/// Runs sockctl, noting when each line of its standard output arrived.
+fn timed_lines(args: &[String]) -> (Vec<(Duration, String)>, String, Option<i32>, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockctl"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        lines.push((start.elapsed(), line.unwrap()));
+    }
+    let out = child.wait_with_output().unwrap();
+    (lines, stderr(&out), out.status.code(), start.elapsed())
+}
+
+#[test]
+fn a_dead_and_a_slow_socket_do_not_hold_back_the_others() {
+    let farm = Farm::new(vec![
+        ("a", fast("from a")),
+        ("slow", Behavior::Silent),
+        ("b", fast("from b")),
+        (
+            "drip",
+            Behavior::Drip {
+                reply: b"dripped\n".to_vec(),
+                every: Duration::from_millis(100),
+            },
+        ),
+        ("c", fast("from c")),
+    ]);
+    let mut args: Vec<String> = vec!["send".into(), "--timeout".into(), "6s".into()];
+    for name in ["a", "dead", "slow", "b", "drip", "c"] {
+        args.extend(["-s".to_string(), farm.path(name)]);
+    }
+    args.push("hello".into());
+    let (lines, errors, code, elapsed) = timed_lines(&args);
+    // The worst: the silent one timed out (4), worse than the dead one (3).
+    assert_eq!(code, Some(4), "{errors}");
+    assert!(
+        errors.contains(&format!("{}: connect: no such file", farm.path("dead"))),
+        "{errors}"
+    );
+    assert!(errors.contains("slow.sock: timed out after 6"), "{errors}");
+    // The slow one held nobody back: the others were printed long before its timeout.
+    for name in ["a", "b", "c"] {
+        let line = format!("{}: from {name}", farm.path(name));
+        let (at, _) = lines
+            .iter()
+            .find(|(_, l)| *l == line)
+            .unwrap_or_else(|| panic!("{line:?} missing: {lines:?}"));
+        assert!(*at < Duration::from_secs(4), "{line} after {at:?}");
+    }
+    assert!(lines.iter().any(|(_, l)| l.ends_with("drip.sock: dripped")));
+    assert!(elapsed >= Duration::from_secs(6), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+    // Every socket got the command once.
+    for name in ["a", "b", "c", "drip", "slow"] {
+        assert_eq!(farm.server(name).connections(), 1, "{name}");
+    }
+}
+
+#[test]
+fn json_is_one_object_keyed_by_address_in_the_order_given() {
+    let farm = Farm::new(vec![("a", fast("one")), ("b", fast("two"))]);
+    let out = sockctl()
+        .args(["send", "--json", "-s", &farm.path("b"), "-s"])
+        .args([farm.path("dead"), "-s".into(), farm.path("a"), "x".into()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        doc[farm.path("b")],
+        serde_json::json!({"code": 0, "errors": [], "result": "two\n"})
+    );
+    assert_eq!(doc[farm.path("a")]["result"], "one\n");
+    let dead = &doc[farm.path("dead")];
+    assert_eq!(
+        (dead["code"].as_i64(), dead["result"].is_null()),
+        (Some(3), true)
+    );
+    assert!(
+        dead["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("connect: no such file")
+    );
+    let keys: Vec<usize> = ["b", "dead", "a"]
+        .iter()
+        .map(|n| text.find(&farm.path(n)).unwrap())
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+    // One -s is one socket, as before: no label.
+    let out = sockctl()
+        .args(["send", "-s", &farm.path("a"), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "one\n");
+    // One socket with --json is keyed too.
+    let out = sockctl()
+        .args(["send", "--json", &farm.path("a"), "x"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[farm.path("a")]["result"], "one\n");
+}
+
+#[test]
+fn sockets_files_and_stdin_commands() {
+    let farm = Farm::new(vec![("a", fast("one")), ("b", fast("two"))]);
+    let list = farm.dir.path().join("sockets");
+    let text = format!(
+        "# the fleet\n{}\n\n   {}  \n",
+        farm.path("a"),
+        farm.path("b")
+    );
+    std::fs::write(&list, text).unwrap();
+    let out = sockctl()
+        .args(["send", "--sockets-file"])
+        .arg(&list)
+        .write_stdin("first\n# skipped\nsecond\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    let (a, b) = (farm.path("a"), farm.path("b"));
+    assert_eq!(
+        lines,
+        [
+            format!("{a}: one"),
+            format!("{a}: one"),
+            format!("{b}: two"),
+            format!("{b}: two")
+        ]
+    );
+    // A list with one address is labelled all the same: scripts read one format.
+    std::fs::write(&list, format!("{a}\n")).unwrap();
+    let out = sockctl()
+        .args(["send", "--sockets-file"])
+        .arg(&list)
+        .arg("x")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), format!("{a}: one\n"));
+    std::fs::write(&list, format!("{a}\n\nhost:notaport\n")).unwrap();
+    let out = sockctl()
+        .args(["send", "--sockets-file"])
+        .arg(&list)
+        .arg("x")
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        2,
+        &format!("{}: line 3: invalid address", list.display()),
+    );
+    assert_eq!(farm.server("a").connections(), 3);
+    let out = sockctl()
+        .args(["send", "--sockets-file"])
+        .arg(farm.dir.path().join("missing"))
+        .arg("x")
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "--sockets-file");
+}
+
+/// Twelve sockets, one of which takes a while: long enough for a person to want a bar.
+fn many_with_a_slow_one() -> (Farm, Vec<String>) {
+    let mut behaviors: Vec<(String, Behavior)> =
+        (0..11).map(|i| (format!("s{i}"), fast("ok"))).collect();
+    behaviors.push((
+        "slow".into(),
+        Behavior::Drip {
+            reply: b"late\n".to_vec(),
+            every: Duration::from_millis(400),
+        },
+    ));
+    let farm = Farm::new(
+        behaviors
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect(),
+    );
+    let mut args = vec!["send".to_string()];
+    for (name, _) in &behaviors {
+        args.extend(["-s".to_string(), farm.path(name)]);
+    }
+    args.push("x".into());
+    (farm, args)
+}
+
+#[test]
+fn no_progress_bar_unless_stderr_is_a_terminal() {
+    let (_farm, args) = many_with_a_slow_one();
+    let start = Instant::now();
+    let out = sockctl().args(&args).output().unwrap();
+    assert!(start.elapsed() > Duration::from_secs(1));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert!(!stdout(&out).contains('\r'));
+    assert_eq!(stdout(&out).lines().count(), 12);
+}
+
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    let (_farm, args) = many_with_a_slow_one();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut pty = Pty::sockctl(&args, &[]);
+    pty.expect("11/12 sockets");
+    pty.expect("slow.sock: late");
+    assert_eq!(pty.exit_code(), Some(0));
+    // Erased before other output, so nothing is left of it at the end.
+    let text = pty.transcript();
+    let last_bar = text.rfind(" sockets, ").unwrap();
+    assert!(text[last_bar..].contains("\r\x1b[K"), "{text:?}");
+    assert!(text.ends_with("slow.sock: late\r\n"), "{text:?}");
+}
+
+#[test]
+fn ctrl_c_stops_every_socket_at_once() {
+    let farm = Farm::new(vec![
+        ("a", Behavior::Silent),
+        ("b", Behavior::Silent),
+        ("c", Behavior::Silent),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockctl"))
+        .args(["send", "--timeout", "60s"])
+        .args(
+            ["a", "b", "c"]
+                .iter()
+                .flat_map(|n| ["-s".to_string(), farm.path(n)]),
+        )
+        .arg("x")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| {
+        ["a", "b", "c"]
+            .iter()
+            .all(|n| farm.server(n).connections() == 1)
+    });
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still running");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT));
+}
+
+#[test]
+fn exec_and_views_on_several_haproxy_sockets() {
+    let Some(ha) = Haproxy::start() else { return };
+    let dead: PathBuf = ha.path("dead.sock");
+    let (admin, master) = (ha.admin.display(), ha.master.display());
+    let out = sockctl()
+        .args(["haproxy", "exec"])
+        .args([
+            "-s".as_ref(),
+            ha.admin.as_os_str(),
+            "-s".as_ref(),
+            ha.master.as_os_str(),
+        ])
+        .arg("get weight be_app/s1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    let mut expected = vec![
+        format!("{admin}: 1 (initial 1)"),
+        format!("{admin}: "),
+        format!("{master}: 1 (initial 1)"),
+        format!("{master}: "),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected);
+
+    let out = sockctl()
+        .args(["haproxy", "info", "--json"])
+        .args([
+            "-s".as_ref(),
+            ha.admin.as_os_str(),
+            "-s".as_ref(),
+            dead.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[admin.to_string()]["result"]["Name"], "HAProxy");
+    assert_eq!(doc[dead.display().to_string()]["code"], 3);
+
+    let out = sockctl()
+        .args(["haproxy", "servers", "--table", "--backend", "be_app"])
+        .args([
+            "-s".as_ref(),
+            ha.admin.as_os_str(),
+            "-s".as_ref(),
+            ha.master.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" s2 ")).count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with(&format!("{admin}: ")) || l.starts_with(&format!("{master}: "))),
+        "{text}"
+    );
+}
