@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every example of the documentation against a throwaway HAProxy: each `sockctl` line of
 # the ```sh blocks in README.md and docs/*.md, the Python and Ansible examples, and the
-# systemd ExecReload= line. The paths the documentation uses (/run/haproxy/…, /var/lib/haproxy/…,
-# /etc/haproxy/haproxy.cfg, lb1.example:9999, @haproxy) are mapped into the sandbox. A line
+# systemd ExecReload= line. The paths the documentation uses (/run/haproxy/…, /run/lb1/…,
+# /var/lib/haproxy/…, /etc/haproxy/haproxy.cfg, lb1.example:9999, abns@haproxy) are mapped into
+# the sandbox, and the files the examples read (weights.txt, lbs.txt) are made there. A line
 # must exit 0 unless its trailing comment says `exits N`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,14 +27,23 @@ trap 'sandbox_stop; rm -rf "$dir"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sandbox_start "$dir" "    stats socket abns@haproxy level admin
     stats socket ipv4@127.0.0.1:$port level admin"
-mkdir -p "$dir/home" "$dir/var" "$dir/work"
-export HOME=$dir/home PATH="$bin:$PATH:/usr/sbin"
+mkdir -p "$dir/home" "$dir/var" "$dir/work" "$dir/bin"
+# What the examples read: a batch file, a list of sockets, a program that prints commands.
+printf '# weights for the morning\nset server be_app/s1 weight 10\nset server be_app/s2 weight 20\n' \
+    >"$dir/work/weights.txt"
+printf '%s\n' "$dir/admin.sock" "abns@haproxy" >"$dir/work/lbs.txt"
+printf '#!/bin/sh\nfor s in 1 2 3; do echo "set server be_app/s$s weight $s"; done\n' \
+    >"$dir/bin/generate-weights"
+chmod +x "$dir/bin/generate-weights"
+export HOME=$dir/home PATH="$bin:$dir/bin:$PATH:/usr/sbin"
 export SOCKCTL_SOCKET=$dir/master.sock SOCKCTL_CONFIG=$dir/haproxy.cfg
 
 substitute() {
     sed -e "s#/run/haproxy-master.sock#$dir/master.sock#g" \
         -e "s#/run/haproxy/master.sock#$dir/master.sock#g" \
         -e "s#/run/haproxy/admin.sock#$dir/admin.sock#g" \
+        -e "s#/run/lb1/admin.sock#$dir/admin.sock#g" \
+        -e "s#/run/lb2/admin.sock#abns@haproxy#g" \
         -e "s#/var/lib/haproxy/#$dir/var/#g" \
         -e "s#/etc/haproxy/haproxy.cfg#$dir/haproxy.cfg#g" \
         -e "s#lb1.example:9999#127.0.0.1:$port#g" \
