@@ -18,8 +18,10 @@ static:
 	@file target/static/sockctl
 	@ls -l target/static/sockctl
 
-man: release
-	target/release/sockctl man --dir target/man
+# The manual pages, from the same definitions as --help: target/man/sockctl.1 and one per
+# subcommand.
+man:
+	cargo run --release --quiet --features man --bin sockctl-man -- target/man
 	@ls target/man
 
 completions: release

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 . scripts/ensure-haproxy.sh
 ensure_haproxy
 export PATH="$PATH:/usr/sbin"
-SOCKCTL_REQUIRE_HAPROXY=1 cargo test "$@"
+SOCKCTL_REQUIRE_HAPROXY=1 cargo test --features man "$@"
 ./scripts/test-docs.sh
 ./scripts/test-packaging.sh

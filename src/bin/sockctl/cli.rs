@@ -1,5 +1,21 @@
 //! The command line, as clap sees it. Turned into library calls by the command modules.
 
+/// The exit codes as `--help` shows them, a literal so that help texts can `concat!` it.
+macro_rules! exit_codes_help {
+    () => {
+        "\
+Exit codes:
+  0    success
+  1    the server answered, but the command failed
+  2    usage error (bad option, address or command)
+  3    cannot connect (missing, refused, permission denied, not a socket, DNS)
+  4    timed out before the reply was complete (connect timeout included)
+  5    reply invalid or incomplete (reset, too large, failed validation)
+  6    cannot write the output (-o FILE or standard output)
+  130  interrupted"
+    };
+}
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -48,14 +64,6 @@ pub enum Commands {
     Completions {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
-    },
-
-    /// Write the manual pages: sockctl.1 and one per subcommand
-    #[command(after_help = MAN_HELP)]
-    Man {
-        /// Directory to write the pages to (standard output: sockctl.1 alone)
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
     },
 
     /// Interactive session on a socket: HAProxy-aware (prompt framing, completion, history,
@@ -127,12 +135,6 @@ Examples:
   sockctl completions bash > /etc/bash_completion.d/sockctl
   sockctl completions zsh > \"${fpath[1]}/_sockctl\"
   sockctl completions fish > ~/.config/fish/completions/sockctl.fish";
-
-const MAN_HELP: &str = "\
-Examples:
-  sockctl man | man -l -
-  sockctl man --dir /usr/local/share/man/man1
-  sockctl man > sockctl.1";
 
 #[derive(Subcommand)]
 pub enum HaproxyCommand {
@@ -688,7 +690,7 @@ mod tests {
         let full = Cli::command();
         for top in full.get_subcommands() {
             let name = top.get_name();
-            if matches!(name, "completions" | "man") {
+            if name == "completions" {
                 continue; // rarely run, built whole
             }
             let mut paths = vec![vec![name.to_string()]];
