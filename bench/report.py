@@ -302,18 +302,26 @@ def report(res):
         add(f"| {name} | {why} | | | | | |")
     add("")
     if "sockctl batch" in per10k:
-        b = per10k["sockctl batch"]
-        if "socat loop" in per10k:
-            x = per10k["socat loop"] / b
-            targets.append(
-                (f"{loop_n:,}-command batch ≥ 100× faster than the socat loop", f"{x:.0f}×", verdict(x >= TARGET_BATCH_SOCAT))
-            )
-        else:
-            targets.append((f"{loop_n:,}-command batch ≥ 100× faster than the socat loop", "socat not installed", "not measured"))
-        x = per10k["python loop"] / b
-        targets.append(
-            (f"{loop_n:,}-command batch ≥ 5× faster than the Python loop", f"{x:.1f}×", verdict(x >= TARGET_BATCH_PYTHON))
-        )
+        modes = [("stopping at the first failure", per10k["sockctl batch"])]
+        if "sockctl batch --keep-going" in per10k:
+            modes.append(("`--keep-going` (written ahead)", per10k["sockctl batch --keep-going"]))
+
+        def batch_target(what, base, goal):
+            if base not in per10k:
+                return (f"{loop_n:,}-command batch ≥ {what}", f"{base} not installed", "not measured")
+            ratios = [(mode, per10k[base] / t) for mode, t in modes]
+            measured = "; ".join(f"{mode}: {x:.1f}×" for mode, x in ratios)
+            met = [mode for mode, x in ratios if x >= goal]
+            if len(met) == len(ratios):
+                v = verdict(True)
+            elif met:
+                v = f"**met** with {met[0]}, not {', '.join(m for m, _ in ratios if m not in met)}"
+            else:
+                v = verdict(False)
+            return (f"{loop_n:,}-command batch ≥ {what}", measured, v)
+
+        targets.append(batch_target("100× faster than the socat loop", "socat loop", TARGET_BATCH_SOCAT))
+        targets.append(batch_target("5× faster than the Python loop", "python loop", TARGET_BATCH_PYTHON))
     else:
         for what in ["100× faster than the socat loop", "5× faster than the Python loop"]:
             targets.append((f"{loop_n:,}-command batch ≥ {what}", "`sockctl haproxy exec --batch` not implemented yet", "not measured yet"))

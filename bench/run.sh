@@ -400,6 +400,12 @@ if "$sockctl" haproxy exec --help 2>/dev/null | grep -q -- '--batch'; then
     names+=("sockctl batch")
     cmds+=("exec $sockctl haproxy exec -s $admin --batch $T/cmds-batch.txt")
     files+=("$T/cmds-batch.txt")
+    # Without --keep-going a failure must stop the batch before the next command is sent, so
+    # commands go one at a time; with it they are written ahead (see docs/many.md).
+    weights_file "$loop_n" 6 "$T/cmds-batch-kg.txt"
+    names+=("sockctl batch --keep-going")
+    cmds+=("exec $sockctl haproxy exec -s $admin --keep-going --batch $T/cmds-batch-kg.txt")
+    files+=("$T/cmds-batch-kg.txt")
 else record_skip w3 "sockctl batch" "skipped: not implemented yet"; fi
 for i in "${!names[@]}"; do
     alive

@@ -634,9 +634,15 @@ pub struct SendArgs {
 /// which gets the whole tree so that those messages stay complete.
 pub fn parse() -> Cli {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let command = only_the_named_subcommand(&args).unwrap_or_else(Cli::command);
-    let matches = command.get_matches_from(&args);
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let mut command = only_the_named_subcommand(&args).unwrap_or_else(Cli::command);
+    let matches = command
+        .try_get_matches_from_mut(&args)
+        .unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Freeing clap's hundreds of small allocations cost as much as making them; the process
+    // needs them no more and ends soon after its one command.
+    std::mem::forget((command, matches));
+    cli
 }
 
 fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
