@@ -29,7 +29,7 @@ if [ $# -ge 1 ]; then
 fi
 
 . scripts/ensure-haproxy.sh
-ensure_haproxy
+ensure_tools "the demo's throwaway HAProxy" haproxy:haproxy python3:python3
 export PATH="$PATH:/usr/sbin"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sockctl-demo.XXXXXX")
 cleanup() {

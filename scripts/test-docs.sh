@@ -9,15 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 . scripts/ensure-haproxy.sh
-ensure_haproxy
-if ! command -v jq >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >&2
-    else
-        echo "jq is missing (the documentation pipes JSON into it): apt-get install jq" >&2
-        exit 1
-    fi
-fi
+# jq: the documentation pipes JSON into it; a virtualenv holds ansible-core for the example.
+ensure_tools "the documentation's examples" haproxy:haproxy jq:jq python3:python3 \
+    py.ensurepip:python3-venv
 cargo build --release --quiet
 bin=$root/target/release
 

@@ -3,6 +3,8 @@
 # pip wheel installed into a fresh virtualenv. Prints the sizes for the release notes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/ensure-haproxy.sh
+ensure_tools "the packaging tests" python3:python3 py.ensurepip:python3-venv file:file
 musl=x86_64-unknown-linux-musl
 
 if ls "$(rustc --print target-libdir --target $musl 2>/dev/null)"/libstd-* >/dev/null 2>&1; then
