@@ -32,7 +32,16 @@ use sockctl::units::{ByteSize, HumanDuration};
         sockctl sends a command, half-closes the connection so the server knows it is complete, \
         and reads until a clean EOF: a short read is never taken for the end of a reply, and a \
         reply that did not complete is an error with its own exit code.",
-    after_help = exit_codes_help!(),
+    after_help = concat!(
+        "\
+Examples:
+  sockctl send /run/haproxy/admin.sock 'show info'
+  sockctl haproxy reload --save-state -s /run/haproxy-master.sock
+  sockctl shell /run/haproxy/admin.sock
+
+",
+        exit_codes_help!()
+    ),
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -56,7 +65,7 @@ pub enum Commands {
     Send(SendArgs),
 
     /// HAProxy: run commands with error detection, typed views, save state, reload
-    #[command(subcommand)]
+    #[command(subcommand, after_help = HAPROXY_HELP)]
     Haproxy(HaproxyCommand),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -129,6 +138,20 @@ pub struct ShellArgs {
     #[arg(long)]
     pub no_history: bool,
 }
+
+const HAPROXY_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy exec -s /run/haproxy/admin.sock 'set server be_app/s1 state drain'
+  sockctl haproxy reload --save-state --json
+  sockctl haproxy servers --backend be_app --table
+
+Without -s, the socket is $SOCKCTL_SOCKET, else the 'stats socket' of --config, else the -S
+socket of the running HAProxy master.
+
+",
+    exit_codes_help!()
+);
 
 const COMPLETIONS_HELP: &str = "\
 Examples:
@@ -561,7 +584,7 @@ const SEND_HELP: &str = concat!(
     "\
 Examples:
   sockctl send /run/haproxy/admin.sock 'show info'
-  printf 'show info\\nshow stat\\n' | sockctl send @haproxy-master -
+  printf '@1 show info\\n@1 show stat\\n' | sockctl send /run/haproxy-master.sock -
   sockctl send -s lb1:9999 -s lb2:9999 --json 'show info'
 
 With -s or --sockets-file, every argument is a COMMAND.",
