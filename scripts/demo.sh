@@ -51,6 +51,7 @@ run send "$dir/admin.sock" "set server be_app/s1 state drain" "set server be_app
     "set server be_app/s3 state maint"
 run haproxy servers --backend be_app --table
 
+echo
 echo "# Save the state where HAProxy loads it, then reload through the master and verify."
 run haproxy reload --save-state --config "$dir/haproxy.cfg"
 
@@ -59,6 +60,7 @@ echo "# After the reload: a new worker, and the runtime changes survived."
 run haproxy servers --backend be_app --table
 run haproxy proc
 
+echo
 echo "# A broken configuration: the reload fails, sockctl says so, the old worker keeps serving."
 cp "$dir/haproxy.cfg" "$dir/haproxy.cfg.good"
 sed -i 's/^global$/global\n    no_such_keyword/' "$dir/haproxy.cfg"
