@@ -526,3 +526,26 @@ fn through_the_master_dumps_and_warnings_are_not_failures() {
         }
     }
 }
+
+#[test]
+fn set_severity_output_is_refused_inside_a_command() {
+    for args in [
+        &[
+            "--allow-chaining",
+            "set severity-output none; set server b/s state drain",
+        ][..],
+        &["set severity-output string"],
+        &[
+            "--allow-chaining",
+            "show version;set   severity-output number",
+        ],
+    ] {
+        let out = sockctl()
+            .args(["haproxy", "exec", "-s", "/nonexistent/admin.sock"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_fails(&out, 2, "'set severity-output'");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+}
