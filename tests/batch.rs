@@ -124,6 +124,24 @@ fn the_first_failure_stops_the_batch_at_its_line() {
     }
 }
 
+/// Through the master, an error message that is not one of the common "No such …" ones still
+/// stops the batch at its line.
+#[test]
+fn through_the_master_any_error_message_stops_the_batch() {
+    let Some(ha) = Haproxy::start() else { return };
+    let file = "set server be_app/s1 weight 12\nset server be_app/s1 weight 300\n\
+                set server be_app/s1 weight 77\n";
+    let out = exec(&ha.master, &["--batch", "-"], file);
+    assert_fails(
+        &out,
+        1,
+        "line 2: set server be_app/s1 weight 300: Absolute weight can only be between 0 and \
+         256 inclusive.",
+    );
+    assert_eq!(stdout(&out), "\n");
+    assert!(answers(&ha.admin, "get weight be_app/s1", "12 (initial 1)"));
+}
+
 #[test]
 fn payloads_and_json_in_a_batch() {
     let Some(ha) = Haproxy::start_with(

@@ -324,3 +324,228 @@ fn json_error_strings_fail() {
         .unwrap();
     assert_fails(&out, 1, "output buffer too short");
 }
+
+/// A backend with a static algorithm, a stick table, a map and an ACL file, for the commands
+/// that need them; the files are in `dir`.
+fn with_maps_and_tables(dir: &std::path::Path) -> Option<Haproxy> {
+    std::fs::write(dir.join("hosts.map"), "example.com be_app\n").unwrap();
+    std::fs::write(dir.join("ips.acl"), "10.0.0.1\n").unwrap();
+    let backend = format!(
+        "{DEFAULT_BACKEND}
+backend be_static
+    balance static-rr
+    stick-table type ip size 1k store gpc0
+    http-request set-var(txn.x) req.hdr(host),map({dir}/hosts.map)
+    http-request deny if {{ src -f {dir}/ips.acl }}
+    server t1 127.0.0.1:19264
+",
+        dir = dir.display()
+    );
+    Haproxy::start_with("", &backend)
+}
+
+/// What exec says about a command on a socket: the exit code, stdout, and the message after
+/// the command on stderr (the same through the master as on the stats socket).
+fn verdict(socket: &std::path::Path, command: &str) -> (Option<i32>, String, String) {
+    let out = exec(socket, &[command]);
+    let message = stderr(&out)
+        .split_once(&format!("'{command}': "))
+        .map(|(_, message)| message.to_string())
+        .unwrap_or_else(|| stderr(&out));
+    (out.status.code(), stdout(&out), message)
+}
+
+/// Through the master, HAProxy 2.6's error messages are recognised by their text: a command
+/// fails there exactly when the stats socket tags its reply as an error, with the same message.
+#[test]
+fn through_the_master_error_messages_fail_as_their_tags_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ha) = with_maps_and_tables(dir.path()) else {
+        return;
+    };
+    let map = dir.path().join("hosts.map");
+    let acl = dir.path().join("ips.acl");
+    let (map, acl) = (map.display(), acl.display());
+    let failures = [
+        (
+            "set server be_app/s1 weight 300".to_string(),
+            "Absolute weight can only be between 0 and 256 inclusive.",
+        ),
+        (
+            "set weight be_app/s1 5x".into(),
+            "Trailing garbage in weight string",
+        ),
+        (
+            "set weight be_static/t1 50".into(),
+            "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.",
+        ),
+        (
+            "set server be_app/s1 state foo".into(),
+            "'set server <srv> state' expects 'ready', 'drain' and 'maint'.",
+        ),
+        (
+            "set server be_app/s1 foo".into(),
+            "usage: set server <backend>/<server> addr | agent",
+        ),
+        (
+            "set maxconn server be_app/s1 abc".into(),
+            "maxconn string empty or preceded by garbage",
+        ),
+        (
+            "enable health be_app/s1".into(),
+            "Health check was not configured on this server, cannot enable.",
+        ),
+        ("show table nosuch".into(), "No such table"),
+        (
+            "set table be_static key 1.2.3.4 data.foo 1".into(),
+            "Unknown data type",
+        ),
+        (
+            "show map nosuch".into(),
+            "Unknown map identifier. Please use #<id> or <file>.",
+        ),
+        (format!("set map {map} nosuch v"), "entry not found."),
+        (
+            format!("add acl {acl} notanip"),
+            "'notanip' is not a valid IPv4 or IPv6 address.",
+        ),
+        (
+            "set timeout foo 1".into(),
+            "'set timeout' only supports 'cli'.",
+        ),
+        ("show stat domain foo".into(), "Invalid statistics domain."),
+        ("trace nosuch".into(), "No such trace source"),
+        (
+            "add server be_app/s9 127.0.0.1:1 foo".into(),
+            "unknown keyword 'foo'; did you mean",
+        ),
+        (
+            "del server be_app/s1".into(),
+            "Only servers in maintenance mode can be deleted.",
+        ),
+        (
+            "show ssl cert nosuch.pem".into(),
+            "Can't display the certificate: Not found",
+        ),
+        (
+            "del ssl cert nosuch.pem".into(),
+            "Can't remove the certificate: certificate 'nosuch.pem' doesn't exist!",
+        ),
+        // An error with another appended to it, on two lines.
+        (
+            "commit ssl cert nosuch.pem".into(),
+            "Can't commit nosuch.pem!",
+        ),
+    ];
+    for (command, message) in &failures {
+        let tagged = verdict(&ha.admin, command);
+        let plain = verdict(&ha.master, command);
+        assert_eq!(tagged.0, Some(1), "{command}: {tagged:?}");
+        assert!(tagged.2.contains(message), "{command}: {tagged:?}");
+        assert_eq!(plain, tagged, "{command}");
+    }
+    let out = exec(
+        &ha.master,
+        &["set server be_app/s1 weight 300", "show version"],
+    );
+    assert_fails(&out, 1, "Absolute weight");
+    assert_eq!(stdout(&out), "", "the run stopped at the failure");
+}
+
+/// The dumps and successes of the common commands, and warnings, are not failures through the
+/// master; where a dump does not change between two runs, the master shows the same bytes.
+#[test]
+fn through_the_master_dumps_and_warnings_are_not_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ha) = with_maps_and_tables(dir.path()) else {
+        return;
+    };
+    let map = dir.path().join("hosts.map");
+    let acl = dir.path().join("ips.acl");
+    let (map, acl) = (map.display(), acl.display());
+    let stable = [
+        "show version".to_string(),
+        "show backend".into(),
+        "show map".into(),
+        format!("show map {map}"),
+        "show acl".into(),
+        format!("show acl {acl}"),
+        "show table".into(),
+        "show table be_static".into(),
+        "show cli level".into(),
+        "show cli sockets".into(),
+        "show schema json".into(),
+        "show ssl cert".into(),
+        "show ssl crt-list".into(),
+        "show resolvers".into(),
+        "show peers".into(),
+        "show trace".into(),
+        "help".into(),
+        "get weight be_app/s1".into(),
+        format!("get map {map} example.com"),
+        format!("get acl {acl} 10.0.0.1"),
+        "set server be_app/s2 state ready".into(),
+        "set weight be_app/s2 1".into(),
+        // Warnings (severity 4): not failures on either socket.
+        "set server be_app/s1 addr garbage".into(),
+        "trace h1 level".into(),
+    ];
+    // The server state dumps count the seconds since each server's last change.
+    let changing = [
+        "show servers state",
+        "show servers state be_app",
+        "show info",
+        "show info json",
+        "show info typed",
+        "show stat",
+        "show stat json",
+        "show stat typed",
+        "show servers conn",
+        "show env",
+        "show sess",
+        "show sess all",
+        "show errors",
+        "show pools",
+        "show activity",
+        "show fd",
+        "show threads",
+        "show tasks",
+        "show profiling",
+        "show events",
+    ];
+    for command in &stable {
+        let tagged = verdict(&ha.admin, command);
+        assert_eq!(tagged.0, Some(0), "{command}: {tagged:?}");
+        assert_eq!(verdict(&ha.master, command), tagged, "{command}");
+    }
+    for command in changing {
+        for socket in [&ha.admin, &ha.master] {
+            let (code, output, message) = verdict(socket, command);
+            assert_eq!(code, Some(0), "{command}: {message}");
+            assert!(!output.is_empty(), "{command}");
+        }
+    }
+}
+
+#[test]
+fn set_severity_output_is_refused_inside_a_command() {
+    for args in [
+        &[
+            "--allow-chaining",
+            "set severity-output none; set server b/s state drain",
+        ][..],
+        &["set severity-output string"],
+        &[
+            "--allow-chaining",
+            "show version;set   severity-output number",
+        ],
+    ] {
+        let out = sockctl()
+            .args(["haproxy", "exec", "-s", "/nonexistent/admin.sock"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_fails(&out, 2, "'set severity-output'");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+}

@@ -275,7 +275,7 @@ fn piped_commands_run_over_one_connection() {
         stderr(&out)
     );
 
-    // The first failure's code: a 2.6 master closes on an unknown target (1).
+    // A 2.6 master closes on an unknown target: a failure (1), reported with its line.
     let out = sockctl()
         .args(["shell", ha.master.to_str().unwrap()])
         .write_stdin("@1 show version\n@9 show version\n@1 show version\n")
@@ -288,6 +288,82 @@ fn piped_commands_run_over_one_connection() {
         "{text}"
     );
     assert_eq!(text.matches(&version).count(), 2, "{text}");
+    assert!(
+        stderr(&out).contains(
+            "line 2: @9 show version: Can't find the target PID matching the prefix '@9'"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// HAProxy's error replies are failures (exit 1), recognised by their text on a stats socket
+/// and through the master; the run goes on, every reply is shown as HAProxy sent it, and each
+/// failure is reported on stderr with its line.
+#[test]
+fn piped_error_replies_are_failures() {
+    let Some(ha) = Haproxy::start() else { return };
+    let commands = [
+        "show version",
+        "set server be_app/nosuch state drain",
+        "foo",
+        "set server be_app/s1 weight 300",
+        "get weight be_app/s1",
+    ];
+    let failures = [
+        "line 3: set server be_app/nosuch state drain: No such server.",
+        "line 5: foo: Unknown command",
+        "line 6: set server be_app/s1 weight 300: Absolute weight can only be between 0 and \
+         256 inclusive.",
+    ];
+    for (socket, prefix) in [(&ha.admin, ""), (&ha.master, "@1 ")] {
+        let routed: Vec<String> = commands.iter().map(|c| format!("{prefix}{c}")).collect();
+        let [version, drain, foo, weight, get] = &routed[..] else {
+            unreachable!()
+        };
+        let input = format!("# errors\n{version}\n{drain}\n\n{foo}\n{weight}\n{get}\n");
+        let out = sockctl()
+            .args(["shell", socket.to_str().unwrap()])
+            .write_stdin(input.clone())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{input}: {}", stderr(&out));
+        let mut expected = Vec::new();
+        for command in &routed {
+            let alone = sockctl()
+                .args(["send", socket.to_str().unwrap(), command])
+                .output()
+                .unwrap();
+            expected.extend(alone.stdout);
+        }
+        assert_eq!(
+            stdout(&out),
+            String::from_utf8(expected).unwrap(),
+            "{input}"
+        );
+        let errors = stderr(&out);
+        for failure in failures {
+            let failure = failure.replacen(": ", &format!(": {prefix}"), 1);
+            assert!(errors.contains(&failure), "{failure}: {errors}");
+        }
+        assert!(
+            !errors.contains("line 2:") && !errors.contains("line 7:"),
+            "{errors}"
+        );
+    }
+    // A failure does not stop the run: the command after it ran.
+    let out = sockctl()
+        .args(["shell", ha.admin.to_str().unwrap()])
+        .write_stdin("set server be_app/s1 weight 300\nset server be_app/s1 weight 7\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 1: "), "{}", stderr(&out));
+    let out = sockctl()
+        .args(["send", ha.admin.to_str().unwrap(), "get weight be_app/s1"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "7 (initial 1)\n\n");
 }
 
 #[test]
@@ -300,12 +376,18 @@ fn piped_reply_timeout_is_exit_code_4() {
             answer: fake_haproxy,
         },
     );
+    // An HAProxy failure before it does not lower the code.
     let out = sockctl()
         .args(["shell", "--timeout", "500ms", fake.address()])
-        .write_stdin("hang\nshow evil\n")
+        .write_stdin("foo\nhang\nshow evil\n")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: foo: Unknown command."),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("no complete reply in time"),
         "{}",

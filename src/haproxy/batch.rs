@@ -56,7 +56,7 @@ use crate::haproxy::framing::{Flavor, Target};
 
 mod split;
 
-pub use split::{Entry, Refusal, Rules, SplitError, split};
+pub use split::{Entry, Refusal, Rules, SplitError, session_command, split};
 
 /// One command to run in one process.
 #[derive(Debug, Clone, Copy)]

@@ -29,11 +29,40 @@
 //! setting before `CMD` runs, and the master itself does not know the command. HAProxy 3.0
 //! added a master-side `set severity-output` that the master injects into every forwarded
 //! command; by HAProxy's sources the master's own CLI (`@master`) does not know that command,
-//! and no 3.x master was at hand to check, so sockctl does not use it yet. Through the master,
-//! failures are therefore recognized by their text: the messages of
-//! [`ALWAYS_FAILURES`] and [`PLAIN_FAILURES`], at the start of a block. That covers the
-//! common commands (servers, backends, frontends, maps, ACLs, tables, routing errors), not
-//! every message of every command.
+//! and no 3.x master was at hand to check, so sockctl does not use it yet.
+//!
+//! # Failures without tags: HAProxy's own error messages
+//!
+//! Through the master, a block is a failure when it is one of HAProxy's error messages:
+//! [`ERROR_MESSAGES`] lists the messages that HAProxy's command handlers send at error
+//! severity (collected from its sources, 2.6 to 3.5-dev; see [`messages`] for what was taken
+//! and what was left out), so that a command fails through the master exactly when its tagged
+//! reply on a stats socket would say `[3]`. An entry is matched against the first line of a
+//! block, never anywhere else in it:
+//!
+//! - the line must start with the entry's text up to its first `{}`: most messages are
+//!   literal (`No such server.`, `Absolute weight can only be between 0 and 256 inclusive.`)
+//!   or start with a literal prefix before a value (`Can't find the target PID matching the
+//!   prefix '{}'`), and messages naming their command start with that name in quotes
+//!   (`'set server <srv> state' expects …`), which is literal too;
+//! - each later piece of the entry must then follow in the same line, in order, whatever
+//!   stands in between: a message that starts with a value (`'{}' is not a valid IPv4 or IPv6
+//!   address`) is recognised by the fixed text after the value, in the first line and after
+//!   the opening quote, not by a word found anywhere;
+//! - what follows the last piece is not looked at, so a message that grew an explanation in
+//!   a later version (`Value out of range.` then `Value out of range (0 to … expected).`) is
+//!   still recognised.
+//!
+//! A few messages are appended by HAProxy to the text of an earlier error (`<cause>Can't commit
+//! FILE!`); those ([`APPENDED_ERRORS`]) may also be the last non-empty line of the block.
+//! Anything else is not a failure. The messages of the commands' dumps (`show info`, `show
+//! stat`, `show servers state`, `show map`, …) start with none of these, which the tests check
+//! on real 2.6 dumps and on recorded 3.4 replies. What is not recognised: errors a command
+//! prints as plain output rather than as a message (2.6's `Session not found.`, or the
+//! `Failed!` of a `commit ssl cert` that fails while committing; no tag marks them on a stats
+//! socket either), and the argument errors of each `add server` keyword, which come from the
+//! keyword parsers (the server line's own messages, such as `unknown keyword '{}'`, are
+//! listed). [`ALWAYS_FAILURES`] are failures in every framing.
 //!
 //! Everywhere, a JSON reply carrying `"errorStr"` (how the JSON dumps say they failed) is a
 //! failure too; it is shown as it came.
@@ -58,28 +87,9 @@ pub const ALWAYS_FAILURES: &[&str] = &[
     "Can't connect to the target CLI",
 ];
 
-/// How HAProxy's error messages start, for replies without severity tags (the master CLI).
-/// Taken from the `cli_err` calls of HAProxy's sources; no dump of the common commands starts
-/// with one of these.
-pub const PLAIN_FAILURES: &[&str] = &[
-    "No such ",
-    "Can't ",
-    "Require ",
-    "Missing ",
-    "Unknown ",
-    "Invalid ",
-    "Malformed ",
-    "Expects ",
-    "Value out of range",
-    "Not available",
-    "Health check was not configured",
-    "Agent was not configured",
-    "cannot change health on a tracking server",
-    "agent checks are not enabled",
-    "Key not found",
-    "Out of memory",
-    "one of 'none', 'number', 'string' is a required argument",
-];
+pub mod messages;
+
+pub use messages::{APPENDED_ERRORS, ERROR_MESSAGES};
 
 /// How the command was sent, which says how the reply starts and whether it has tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,11 +244,42 @@ fn failure(severity: Option<u8>, text: &[u8], framing: Framing) -> Option<Failur
     let starts = |list: &[&str]| list.iter().any(|p| text.starts_with(p.as_bytes()));
     let failed = severity.is_some_and(|s| s <= 3)
         || starts(ALWAYS_FAILURES)
-        || (framing == Framing::Plain && severity.is_none() && starts(PLAIN_FAILURES));
+        || (framing == Framing::Plain && severity.is_none() && is_error_message(text));
     failed.then(|| Failure {
         severity,
         message: String::from_utf8_lossy(text.trim_ascii_end()).into_owned(),
     })
+}
+
+/// Whether a block without a tag is one of HAProxy's error messages (see the module doc).
+pub fn is_error_message(block: &[u8]) -> bool {
+    let mut lines = block.split(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let last = lines.rfind(|line| !line.is_empty()).unwrap_or(first);
+    ERROR_MESSAGES.iter().any(|m| fits(m, first))
+        || APPENDED_ERRORS
+            .iter()
+            .any(|m| fits(m, first) || fits(m, last))
+}
+
+/// Whether `line` starts as `message` does, each `{}` standing for any text of the line.
+fn fits(message: &str, line: &[u8]) -> bool {
+    let mut pieces = message.split("{}");
+    let head = pieces.next().unwrap_or_default();
+    let Some(mut rest) = line.strip_prefix(head.as_bytes()) else {
+        return false;
+    };
+    for piece in pieces.filter(|p| !p.is_empty()) {
+        // The leftmost place leaves the most room for the pieces after it.
+        match rest
+            .windows(piece.len())
+            .position(|w| w == piece.as_bytes())
+        {
+            Some(at) => rest = rest.get(at + piece.len()..).unwrap_or_default(),
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The message of a JSON dump that says it failed (`{"errorStr":"output buffer too short"}`,
@@ -446,6 +487,212 @@ mod tests {
             assert!(outcome.is_ok(), "{:?}", outcome.failures);
             assert_eq!(outcome.output, reply);
         }
+    }
+
+    /// Every reply recorded from HAProxy 2.6 and 3.4 (views, dumps, successes, reloads, prompt
+    /// mode sessions, errors), read as a reply through the master: exactly the recorded
+    /// errors are failures.
+    #[test]
+    fn recorded_replies_fail_exactly_where_haproxy_failed() {
+        const FAILED: &[(&str, &str)] = &[
+            ("2.6/bad_07b_master_show_startup_logs", "Unknown command"),
+            ("2.6/master_at9_show_info", "Can't find the target PID"),
+            (
+                "2.6/master_atbang_badpid_show_info",
+                "Can't find the target PID",
+            ),
+            ("2.6/master_atmaster_show_info", "Unknown command"),
+            ("2.6/master_show_info_on_master", "Unknown command"),
+            ("2.6/master_unknown_foo", "Unknown command"),
+            (
+                "2.6/oldworker_show_proc_during_reload.08",
+                "Can't find the target PID",
+            ),
+            ("2.6/prompt_master.03", "Unknown command"),
+            ("2.6/prompt_master.06", "Unknown command"),
+            ("2.6/prompt_master.07", "Unknown command"),
+            ("2.6/prompt_master_errors.02", "Can't find the target PID"),
+            ("2.6/prompt_master_errors_b.02", "Can't find the target PID"),
+            ("2.6/prompt_master_errors_c.02", "Unknown command"),
+            ("2.6/prompt_master_errors_c.03", "Unknown command"),
+            ("2.6/prompt_master_errors_c.04", "No such server."),
+            ("2.6/prompt_stats.04", "Unknown command"),
+            // An empty line in prompt mode: 2.6 answers with its list of commands.
+            ("2.6/prompt_stats.05", "Unknown command"),
+            ("2.6/prompt_stats_errors.02", "No such server."),
+            ("2.6/prompt_stats_errors.04", "Can't find backend."),
+            ("2.6/stats_set_server_bad", "No such server."),
+            (
+                "2.6/stats_show_servers_state_nosuchbe",
+                "Can't find backend.",
+            ),
+            ("2.6/stats_unknown_foo", "Unknown command"),
+            ("3.4/master_at9_show_info", "Can't find the target PID"),
+            (
+                "3.4/master_atbang_badpid_show_info",
+                "Can't find the target PID",
+            ),
+            ("3.4/master_atmaster_show_info", "Unknown command"),
+            ("3.4/master_show_info_on_master", "Unknown command"),
+            ("3.4/master_unknown_foo", "Unknown command"),
+            (
+                "3.4/oldworker_show_proc_during_reload.08",
+                "Can't find the target PID",
+            ),
+            ("3.4/prompt_i_master.05", "Unknown command"),
+            ("3.4/prompt_i_stats.04", "Unknown command"),
+            ("3.4/prompt_master.03", "Unknown command"),
+            ("3.4/prompt_master.06", "Unknown command"),
+            ("3.4/prompt_master.07", "Unknown command"),
+            ("3.4/prompt_master_errors.02", "Can't find the target PID"),
+            ("3.4/prompt_master_errors.03", "Can't find the target PID"),
+            ("3.4/prompt_master_errors.04", "Unknown command"),
+            ("3.4/prompt_master_errors.05", "Unknown command"),
+            ("3.4/prompt_master_errors.06", "No such server."),
+            ("3.4/prompt_n_master.05", "Unknown command"),
+            ("3.4/prompt_p_master.05", "Unknown command"),
+            ("3.4/prompt_p_stats.04", "Unknown command"),
+            ("3.4/prompt_stats.04", "Unknown command"),
+            ("3.4/prompt_stats_errors.02", "No such server."),
+            ("3.4/prompt_stats_errors.04", "Can't find backend."),
+            ("3.4/prompt_timed_master.05", "Unknown command"),
+            ("3.4/prompt_timed_stats.04", "Unknown command"),
+            ("3.4/stats_set_server_bad", "No such server."),
+            (
+                "3.4/stats_show_servers_state_nosuchbe",
+                "Can't find backend.",
+            ),
+            ("3.4/stats_unknown_foo", "Unknown command"),
+        ];
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/haproxy");
+        let mut failed = Vec::new();
+        let mut read_count = 0;
+        for version in ["2.6", "3.4"] {
+            let dir = std::fs::read_dir(format!("{root}/{version}")).unwrap();
+            for path in dir.map(|e| e.unwrap().path()) {
+                if path.extension().is_none_or(|e| e != "reply") {
+                    continue;
+                }
+                read_count += 1;
+                let outcome = plain(&std::fs::read(&path).unwrap());
+                if let Some(failure) = outcome.failures.first() {
+                    let stem = path.file_stem().unwrap().to_string_lossy();
+                    failed.push((format!("{version}/{stem}"), failure.message.clone()));
+                }
+            }
+        }
+        assert!(read_count > 300, "{read_count} replies");
+        failed.sort();
+        let found: Vec<(&str, &str)> = failed
+            .iter()
+            .map(|(name, message)| {
+                let expected = FAILED.iter().find(|(n, _)| n == name);
+                let prefix = expected.map_or("", |(_, p)| *p);
+                assert!(message.starts_with(prefix), "{name}: {message}");
+                (name.as_str(), prefix)
+            })
+            .collect();
+        assert_eq!(found, FAILED);
+    }
+
+    /// Replies of a real 2.6 stats socket (`set severity-output number`) that say `[3]`, as
+    /// the master forwards them untagged.
+    #[test]
+    fn error_messages_of_2_6_through_the_master() {
+        for reply in [
+            &b"Absolute weight can only be between 0 and 256 inclusive.\n\n"[..],
+            b"Empty weight string empty or preceded by garbage\n",
+            b"Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n\n",
+            b"'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n",
+            b"usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | \
+              agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n\n",
+            b"maxconn string empty or preceded by garbage\n",
+            b"Health check was not configured on this server, cannot enable.\n\n",
+            b"No such table\n\n",
+            b"Require a valid integer value to store\n\n",
+            b"Unknown map identifier. Please use #<id> or <file>.\n\n",
+            b"entry not found.\n\n",
+            b"'notanip' is not a valid IPv4 or IPv6 address.\n\n",
+            b"'set rate-limit' only supports :\n   - 'connections global' to set\n\n",
+            b"No such trace source\n",
+            b"unknown keyword 'foo'; did you mean 'tfo' maybe ?\n\n",
+            b"Only servers in maintenance mode can be deleted.\n",
+            b"Can't display the certificate: Not found or the certificate is a bundle!\n\n",
+            b"Can't remove the certificate: certificate 'x.pem' doesn't exist!\n\n\n",
+            b"Can't edit the crt-list: crt-list 'nosuch' does not exist!\n\n",
+            // An earlier error, then the one appended to it.
+            b"No ongoing transaction! !\nCan't commit /tmp/x.pem!\n\n",
+            b"unable to load the payload\nCan't update /tmp/x.pem!\n\n",
+        ] {
+            let outcome = plain(reply);
+            assert!(!outcome.is_ok(), "{}", String::from_utf8_lossy(reply));
+            // Only a stray newline after the message's block may be left.
+            assert!(outcome.output.iter().all(|&b| b == b'\n'), "{reply:?}");
+        }
+        // Lower severities are not failures, on a stats socket or through the master.
+        for reply in [
+            &b"Invalid addr 'garbage' by 'stats socket command'\n\n"[..],
+            b"IP changed from '127.0.0.1' to '127.0.0.2' by 'stats socket command'\n\n",
+            b"New empty certificate store '/tmp/x.pem'!\n\n",
+            b"Transaction aborted for certificate '/tmp/x.pem'!\n\n",
+            b"Server deleted.\n",
+            b"Session not found.\n\n",
+            b"Supported trace levels for source h1:\n    error      : report errors\n\n",
+            b"Done.\n\n",
+        ] {
+            assert!(plain(reply).is_ok(), "{}", String::from_utf8_lossy(reply));
+        }
+    }
+
+    #[test]
+    fn messages_match_their_first_line_only() {
+        assert!(is_error_message(
+            b"'10.0.0.300' is not a valid IPv4 or IPv6 address."
+        ));
+        // The fixed text must follow the value in the same line, after the opening quote.
+        assert!(!is_error_message(
+            b"'x'\nis not a valid IPv4 or IPv6 address."
+        ));
+        assert!(!is_error_message(
+            b"x' is not a valid IPv4 or IPv6 address."
+        ));
+        assert!(!is_error_message(b"a dump\nNo such server.\n"));
+        assert!(!is_error_message(b" No such server."));
+        // Later versions' longer texts are recognised by what they share.
+        assert!(is_error_message(
+            b"Value out of range (0 to 4294967295 expected).\n"
+        ));
+        // Appended messages on the last line, and nowhere else but the first.
+        assert!(is_error_message(b"Can't commit x.pem!\n"));
+        assert!(is_error_message(b"cause\nmore\nCan't commit x.pem!\n\n"));
+        assert!(!is_error_message(
+            b"cause\nCan't commit x.pem!\nthen a dump\n"
+        ));
+    }
+
+    /// The list itself: every entry anchored on text, with a fixed piece long enough to mean
+    /// something, one line, and no entry that another one already covers.
+    #[test]
+    fn the_message_lists_are_precise() {
+        let all = ERROR_MESSAGES.iter().chain(APPENDED_ERRORS);
+        for message in all.clone() {
+            assert!(!message.starts_with("{}"), "{message:?}");
+            assert!(!message.contains('\n'), "{message:?}");
+            let longest = message.split("{}").map(str::len).max().unwrap_or(0);
+            assert!(longest >= 8, "{message:?}");
+            assert!(fits(message, message.replace("{}", "x").as_bytes()));
+        }
+        for message in ERROR_MESSAGES {
+            let covered = ERROR_MESSAGES.iter().any(|other| {
+                other != message && !other.contains("{}") && message.starts_with(other)
+            });
+            assert!(!covered, "{message:?}");
+        }
+        let mut sorted: Vec<&&str> = all.collect();
+        let count = sorted.len();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), count);
     }
 
     #[test]

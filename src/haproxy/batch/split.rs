@@ -139,8 +139,9 @@ fn checked(line: &[u8]) -> Result<String, Refusal> {
     String::from_utf8(line.to_vec()).map_err(|_| Refusal::NotUtf8)
 }
 
-/// The session command `part` starts with, word for word.
-fn session_command(part: &str) -> Option<&'static str> {
+/// The command that changes the connection rather than HAProxy (see [`Refusal::Session`])
+/// that `part`, one command of a line, starts with, word for word.
+pub fn session_command(part: &str) -> Option<&'static str> {
     let words: Vec<&str> = part.split_ascii_whitespace().collect();
     SESSION_COMMANDS.iter().copied().find(|command| {
         let wanted: Vec<&str> = command.split(' ').collect();

@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
+use sockctl::haproxy::batch::session_command;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::outcome::Outcome;
@@ -268,6 +269,16 @@ fn check_commands(args: &ExecArgs) -> Result<(), UsageError> {
             return Err(UsageError(format!(
                 "command {n} starts with '@': choose the process with --worker or --master \
                  instead, so that results are labelled with it"
+            )));
+        }
+        let severity = route::split_chain(command)
+            .into_iter()
+            .any(|part| session_command(part) == Some("set severity-output"));
+        if severity {
+            return Err(UsageError(format!(
+                "command {n} holds 'set severity-output', which would change how HAProxy marks \
+                 its errors and so hide failures: it is refused (exec sets it itself where it \
+                 is needed)"
             )));
         }
         if !args.allow_chaining && route::is_chain(command) {

@@ -3,19 +3,22 @@
 //! Each line of standard input is a command (blank lines and `#` comments are skipped); a line
 //! ending in ` <<` takes the lines after it, up to an empty line, as its payload. Each reply is
 //! written as the exact bytes the command returns on its own connection (escaped only when
-//! standard output is a terminal). A failed command does not stop the run; the exit code is the
-//! first failure's.
+//! standard output is a terminal). A failed command does not stop the run.
 //!
-//! What counts as a failure: no complete reply (timeout, reset, closed), a 2.6 master closing
-//! on its own error message (an unknown `@` target), and a 3.x `reload` answering `Success=0`.
-//! HAProxy's error *messages* (`Unknown command`, `No such server.`) are not recognised: the
-//! CLI gives them no status, and guessing from their wording would be wrong for some command.
+//! What counts as a failure (exit code 1): a reply that is one of HAProxy's error messages
+//! (`No such server.`, `Unknown command…`), recognised by its text as `haproxy exec` does
+//! through the master ([`outcome`]): the shell sends the commands as they are, without severity
+//! tags, so that the bytes shown are HAProxy's; a 2.6 master closing on its own error message
+//! (an unknown `@` target); a 3.x `reload` answering `Success=0`. Each one is reported on
+//! stderr with its line. No complete reply (timeout, reset, closed) is a failure with a higher
+//! code, and the exit code is the highest of the run.
 
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
-use sockctl::Command;
+use sockctl::haproxy::outcome::{self, Framing};
 use sockctl::haproxy::session::{OpenError, Session, SessionError, is_payload_command};
+use sockctl::{Address, Command};
 
 use super::{code_for, deadline, describe, note, options, raw, reload_failed};
 use crate::cli::ShellArgs;
@@ -41,11 +44,12 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
     };
     let escape = io::stdout().is_terminal();
     let mut lines = StdinLines::new();
-    let mut first_failure = Code::Ok;
+    let mut worst = Code::Ok;
     while let Some(line) = lines
         .next_command()
         .context("reading commands from stdin")?
     {
+        let number = lines.number;
         let command = Command::new(line)
             .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
         let mut payload = Vec::new();
@@ -66,7 +70,9 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                     note(&describe(again));
                 }
                 write(&reply.body, escape)?;
-                if reload_failed(&reply) {
+                if report_errors(args.address(), number, &command, &reply.body) {
+                    Code::CommandFailed
+                } else if reload_failed(&reply) {
                     eprintln!(
                         "sockctl: {}: '{command}': the reload failed (Success=0)",
                         args.address()
@@ -82,17 +88,35 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 if code == Code::Interrupted {
                     return Err(anyhow::Error::new(e).context(args.address().to_string()));
                 }
-                if !matches!(e, SessionError::Closed { .. }) || code != Code::CommandFailed {
+                // The 2.6 master's own errors come with the close: report their message.
+                let reported = code == Code::CommandFailed
+                    && matches!(e, SessionError::Closed { .. })
+                    && report_errors(args.address(), number, &command, e.received());
+                if !reported {
                     eprintln!("sockctl: {}: '{command}': {e}", args.address());
                 }
                 code
             }
         };
-        if first_failure == Code::Ok {
-            first_failure = code;
-        }
+        worst = worst.max(code);
     }
-    Ok(first_failure)
+    Ok(worst)
+}
+
+/// Reports on stderr each of HAProxy's error messages in `reply`, as `haproxy exec --batch`
+/// does; whether there was any.
+fn report_errors(address: &Address, line: usize, command: &Command, reply: &[u8]) -> bool {
+    let failures = outcome::read(reply, Framing::Plain)
+        .map(|outcome| outcome.failures)
+        .unwrap_or_default();
+    for failure in &failures {
+        eprintln!(
+            "sockctl: {address}: line {line}: {}: {}",
+            crate::sanitize::text(&command.to_string()),
+            crate::sanitize::text(&failure.message)
+        );
+    }
+    !failures.is_empty()
 }
 
 fn write(bytes: &[u8], escape: bool) -> io::Result<()> {
