@@ -95,7 +95,8 @@ unless --raw, which also skips HAProxy detection: lines are sent as typed and wh
 server sends is printed as it arrives.
 
 With standard input piped, each reply is written as the exact bytes of the command on its own
-connection, and the exit code is the first failed command's (see sockctl --help).";
+connection, and the exit code is the highest of the run: 1 if a command failed (HAProxy's error
+messages count), 4 or 5 if a reply was incomplete (see sockctl --help).";
 
 impl ShellArgs {
     /// The socket, once `shell::run` has filled it in from discovery if it was omitted.
