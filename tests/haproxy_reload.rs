@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::support::fake::scripted_master;
 use crate::support::haproxy::Haproxy;
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
 
 fn send(socket: &std::path::Path, commands: &[&str]) -> String {
     let out = sockctl()
@@ -401,4 +402,35 @@ fn discovery_ignores_impostor_masters_of_other_users() {
     if other_user.is_none() {
         eprintln!("note: not root, so no process of another user could be started");
     }
+}
+
+/// The startup log of a rejected 3.x reload goes to stderr: a peer's escape sequences in it
+/// must arrive as visible text, not reach the terminal.
+#[test]
+fn a_rejected_reload_log_cannot_drive_the_terminal() {
+    let reply = String::from_utf8(fixture("3.4/bad_02_master_reload_badcfg.reply"))
+        .unwrap()
+        .replace(
+            "unknown keyword 'this_is_not_a_keyword'",
+            "unknown keyword '\x1b]0;pwned\x07\x1b[2J'",
+        );
+    assert!(reply.contains('\x1b'), "the fixture changed: {reply}");
+    let (_dir, master) = scripted_master(
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        reply.into_bytes(),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    );
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!out.stderr.contains(&0x1b), "{:?}", stderr(&out));
+    assert!(!out.stdout.contains(&0x1b), "{:?}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("--\n[NOTICE]"), "{err}");
+    assert!(
+        err.contains("unknown keyword '\\x1b]0;pwned\\x07\\x1b[2J' in 'global' section\n"),
+        "{err}"
+    );
 }

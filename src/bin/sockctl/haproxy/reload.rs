@@ -15,6 +15,7 @@ use super::{at, socket, state_file};
 use crate::cli::ReloadArgs;
 use crate::exit::{self, Code};
 use crate::report;
+use crate::sanitize;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -97,7 +98,9 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     }
     if outcome.status == Status::Failed {
         if let Some(logs) = &outcome.logs {
-            eprintln!("--\n{logs}");
+            // HAProxy's startup log quotes the configuration, and the peer may not be HAProxy
+            // at all: escaped like every other text from the socket that reaches stderr.
+            eprintln!("--\n{}", sanitize::text(logs));
         }
         return Ok(Code::CommandFailed);
     }
