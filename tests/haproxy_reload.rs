@@ -434,3 +434,67 @@ fn a_rejected_reload_log_cannot_drive_the_terminal() {
         "{err}"
     );
 }
+
+/// One backend's dump in the file HAProxy loads for all of them would lose the others' state:
+/// `--backend` needs a file of its own.
+#[test]
+fn save_state_of_one_backend_needs_a_file_of_its_own() {
+    let two_backends = format!(
+        "{}\nbackend be_other\n    server o1 127.0.0.1:19264\n",
+        crate::support::haproxy::DEFAULT_BACKEND
+    );
+    let Some(ha) = Haproxy::start_with("", &two_backends) else {
+        return;
+    };
+    std::fs::write(&ha.state_file, "every backend's state\n").unwrap();
+    for socket in [&ha.admin, &ha.master] {
+        let out = sockctl()
+            .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
+            .args(["--config", ha.config.to_str().unwrap()])
+            .args(["--backend", "be_app"])
+            .output()
+            .unwrap();
+        assert_fails(
+            &out,
+            2,
+            "--backend saves one backend only; give the file to write with -o FILE",
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            std::fs::read_to_string(&ha.state_file).unwrap(),
+            "every backend's state\n"
+        );
+    }
+
+    // With a file of its own, that file gets the one backend.
+    let file = ha.path("be_app.state");
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .args(["--backend", "be_app", "-o", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("saved 3 servers of 1 backends to {}\n", file.display())
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(" be_app "), "{text}");
+    assert!(!text.contains("be_other"), "{text}");
+    // The control: without --backend the default file gets both.
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "saved 4 servers of 2 backends to {}\n",
+            ha.state_file.display()
+        )
+    );
+}
