@@ -2,9 +2,40 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
+use crate::haproxy_views::{ProcDoc, round_trip};
 use crate::support::fake::scripted_master;
 use crate::support::haproxy::Haproxy;
 use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+
+/// `reload --json`, as documented.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReloadDoc {
+    master: String,
+    status: String,
+    protocol: String,
+    before: ProcDoc,
+    after: ProcDoc,
+    old_worker: Option<u32>,
+    new_worker: Option<u32>,
+    logs: Option<String>,
+    elapsed_ms: f64,
+    state: Option<StateDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateDoc {
+    path: String,
+    servers: usize,
+    backends: usize,
+    bytes: u64,
+    saved: bool,
+    error: Option<String>,
+    elapsed_ms: f64,
+}
 
 fn send(socket: &std::path::Path, commands: &[&str]) -> String {
     let out = sockctl()
@@ -497,4 +528,41 @@ fn save_state_of_one_backend_needs_a_file_of_its_own() {
             ha.state_file.display()
         )
     );
+}
+
+#[test]
+fn reload_json_says_what_was_saved_and_how_long_each_step_took() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["haproxy", "reload", "--save-state", "--json"])
+        .args(["-s", ha.master.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: ReloadDoc = round_trip(&out);
+    assert_eq!(doc.master, ha.master.display().to_string());
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("reloaded", "polled-counters")
+    );
+    assert_eq!(
+        (doc.before.master.reloads, doc.after.master.reloads),
+        (0, 1)
+    );
+    assert_eq!(doc.old_worker, Some(doc.before.workers[0].pid));
+    assert_eq!(doc.new_worker, Some(doc.after.workers[0].pid));
+    assert_ne!(doc.old_worker, doc.new_worker);
+    assert_eq!(doc.logs, None);
+    assert!(doc.elapsed_ms > 0.0, "{doc:?}");
+    let state = doc.state.expect("--save-state was given");
+    assert_eq!(state.path, ha.state_file.display().to_string());
+    assert_eq!((state.servers, state.backends), (3, 1));
+    assert_eq!(
+        state.bytes,
+        std::fs::metadata(&ha.state_file).unwrap().len()
+    );
+    assert!(state.saved && state.error.is_none(), "{state:?}");
+    // Measured: more than nothing, less than the whole run took.
+    assert!(state.elapsed_ms > 0.0, "{state:?}");
+    assert!(state.elapsed_ms < 60_000.0, "{state:?}");
 }
