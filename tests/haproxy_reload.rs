@@ -566,3 +566,111 @@ fn reload_json_says_what_was_saved_and_how_long_each_step_took() {
     assert!(state.elapsed_ms > 0.0, "{state:?}");
     assert!(state.elapsed_ms < 60_000.0, "{state:?}");
 }
+
+/// The master's reload counter, from `show proc`.
+fn reloads(ha: &Haproxy) -> u64 {
+    let out = sockctl()
+        .args(["haproxy", "proc", "--json", "-s"])
+        .arg(&ha.master)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["master"]["reloads"].as_u64().unwrap()
+}
+
+#[test]
+fn a_failed_save_stops_the_reload_unless_forced() {
+    let Some(ha) = Haproxy::start() else { return };
+    let nowhere = ha.path("no-such-dir").join("haproxy.state");
+    let reload = |extra: &[&str]| {
+        sockctl()
+            .args(["haproxy", "reload", "--save-state", "--state-file"])
+            .arg(&nowhere)
+            .args(["-s", ha.master.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let worker = current_worker(&ha);
+    let out = reload(&[]);
+    assert_fails(
+        &out,
+        6,
+        "sockctl: not reloading: the state could not be saved (use --force to reload anyway)",
+    );
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(reloads(&ha), 0);
+    assert_eq!(current_worker(&ha), worker);
+
+    let out = reload(&["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!("reloaded: worker {worker} -> ")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!("; state NOT saved to {}\n", nowhere.display())),
+        "{line}"
+    );
+    assert!(!stderr(&out).contains("not reloading"), "{}", stderr(&out));
+    assert_eq!(reloads(&ha), 1);
+    assert_ne!(current_worker(&ha), worker);
+    assert!(!nowhere.exists());
+
+    let doc: ReloadDoc = round_trip(&reload(&["--force", "--json"]));
+    assert_eq!(doc.status, "reloaded");
+    let state = doc.state.expect("--save-state was given");
+    assert_eq!(state.path, nowhere.display().to_string());
+    assert!(!state.saved);
+    assert_eq!((state.servers, state.backends, state.bytes), (0, 0, 0));
+    assert!(
+        state.error.as_deref().unwrap().contains("no-such-dir"),
+        "{state:?}"
+    );
+    assert!(state.elapsed_ms >= 0.0);
+    assert_eq!(reloads(&ha), 2);
+}
+
+#[test]
+fn without_a_configured_file_the_state_goes_beside_the_socket() {
+    let Some(ha) = Haproxy::start() else { return };
+    // The harness's socket through a link in another directory, and a configuration without
+    // server-state-file: the file goes beside the socket as given, not beside its target.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let socket = elsewhere.path().join("admin.sock");
+    std::os::unix::fs::symlink(&ha.admin, &socket).unwrap();
+    let config = elsewhere.path().join("haproxy.cfg");
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    let line = format!("    server-state-file {}\n", ha.state_file.display());
+    assert!(text.contains(&line), "{text}");
+    std::fs::write(&config, text.replace(&line, "")).unwrap();
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s"])
+        .arg(&socket)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = elsewhere.path().join("haproxy.state");
+    assert_eq!(
+        stdout(&out),
+        format!("saved 3 servers of 1 backends to {}\n", expected.display())
+    );
+    let saved = std::fs::read_to_string(&expected).unwrap();
+    assert!(saved.starts_with("1\n# be_id "), "{saved}");
+    assert!(!ha.state_file.exists());
+    // HAProxy will not load it: said once, on stderr.
+    assert!(
+        stderr(&out).contains(&format!(
+            "warning: {} does not load {} (its server-state-file is not set)",
+            config.display(),
+            expected.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
