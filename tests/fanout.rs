@@ -373,3 +373,42 @@ fn exec_and_views_on_several_haproxy_sockets() {
         "{text}"
     );
 }
+
+/// `-j N` bounds how many sockets are asked at once: three silent ones, each given up after
+/// its 1 s timeout, take three seconds one at a time and one second all together.
+#[test]
+fn jobs_bound_how_many_sockets_wait_at_once() {
+    let farm = Farm::new(vec![
+        ("q1", Behavior::Silent),
+        ("q2", Behavior::Silent),
+        ("q3", Behavior::Silent),
+    ]);
+    let run = |jobs: &str| {
+        let mut args: Vec<String> = vec!["send".into(), "--timeout".into(), "1s".into()];
+        args.extend(["-j".to_string(), jobs.to_string()]);
+        for name in ["q1", "q2", "q3"] {
+            args.extend(["-s".to_string(), farm.path(name)]);
+        }
+        args.push("show info".into());
+        let start = Instant::now();
+        let out = sockctl().args(&args).output().unwrap();
+        (out, start.elapsed())
+    };
+    let (out, one_at_a_time) = run("1");
+    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    assert!(
+        one_at_a_time >= Duration::from_millis(2900),
+        "{one_at_a_time:?}"
+    );
+    assert!(one_at_a_time < Duration::from_secs(30), "{one_at_a_time:?}");
+    let (out, all_at_once) = run("3");
+    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    assert!(all_at_once >= Duration::from_millis(950), "{all_at_once:?}");
+    assert!(all_at_once < Duration::from_millis(2500), "{all_at_once:?}");
+    for name in ["q1", "q2", "q3"] {
+        assert_eq!(farm.server(name).connections(), 2, "{name}");
+    }
+    let (out, _) = run("0");
+    assert_fails(&out, 2, "invalid value '0' for '--jobs <N>'");
+    assert_eq!(farm.server("q1").connections(), 2, "-j 0 connected");
+}
