@@ -370,3 +370,20 @@ fn server_text_cannot_drive_the_terminal() {
         .unwrap();
     assert_fails(&out, 1, "bad \\x1b[2J news");
 }
+
+/// On a terminal a view is a table without `--table`; off one it is JSON (tested above).
+#[test]
+fn a_terminal_gets_the_table_by_default() {
+    let Some(ha) = Haproxy::start() else { return };
+    let mut pty = crate::support::pty::Pty::sockctl(
+        &["haproxy", "info", "-s", ha.admin.to_str().unwrap()],
+        &[],
+    );
+    let first = pty.expect("\n");
+    let header: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(header, ["FIELD", "VALUE"], "{}", pty.transcript());
+    let name = pty.expect("\n");
+    let name: Vec<&str> = name.split_whitespace().collect();
+    assert_eq!(name, ["Name", "HAProxy"], "{}", pty.transcript());
+    assert_eq!(pty.exit_code(), Some(0), "{}", pty.transcript());
+}
