@@ -448,3 +448,76 @@ fn a_close_between_commands_is_not_a_lost_command() {
     assert_eq!(done[2].outcome.output, b"row 0\nrow 1\nrow 2\n\n");
     assert_eq!(fake.connections(), 2);
 }
+
+/// `exec --batch --json`, as documented: `exec`'s document with each result's `line`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchDoc {
+    ok: bool,
+    results: Vec<BatchResultDoc>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchResultDoc {
+    line: usize,
+    command: String,
+    target: String,
+    pid: Option<u32>,
+    role: Option<String>,
+    ok: bool,
+    output: String,
+    errors: Vec<BatchErrorDoc>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchErrorDoc {
+    code: i32,
+    severity: Option<u8>,
+    severity_name: Option<String>,
+    message: String,
+}
+
+#[test]
+fn batch_json_keeps_its_documented_shape() {
+    let Some(ha) = Haproxy::start() else { return };
+    let file =
+        "# weights\nshow version\n\nset server be_app/zz state drain\nget weight be_app/s1\n";
+    for socket in [&ha.admin, &ha.master] {
+        let out = exec(socket, &["--keep-going", "--json", "--batch", "-"], file);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let doc: BatchDoc =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+        let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+        assert!(!doc.ok);
+        let lines: Vec<usize> = doc.results.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4, 5]);
+        let [version, failed, weight] = &doc.results[..] else {
+            panic!("{doc:?}")
+        };
+        assert_eq!(version.command, "show version");
+        assert!(version.ok && version.errors.is_empty());
+        assert_eq!(weight.output, "1 (initial 1)\n\n");
+        assert!(!failed.ok);
+        assert_eq!(failed.output, "");
+        let error = &failed.errors[0];
+        assert_eq!((error.code, error.message.as_str()), (1, "No such server."));
+        if socket == &ha.admin {
+            // Tagged by the stats socket; no process to name.
+            assert_eq!((failed.target.as_str(), failed.pid), ("socket", None));
+            assert_eq!(error.severity, Some(3));
+            assert_eq!(error.severity_name.as_deref(), Some("err"));
+        } else {
+            // Through the master the message is recognized by its text: no severity.
+            assert_eq!(failed.target, "worker");
+            assert_eq!(failed.role.as_deref(), Some("current"));
+            assert!(failed.pid.is_some());
+            assert_eq!(
+                (error.severity, error.severity_name.as_deref()),
+                (None, None)
+            );
+        }
+    }
+}

@@ -674,3 +674,65 @@ fn without_a_configured_file_the_state_goes_beside_the_socket() {
         stderr(&out)
     );
 }
+
+/// `reload --json` of a scripted 3.x master, parsed into the documented structs and back.
+fn fake_reload_doc(master: &crate::support::fake::FakeServer, code: i32) -> ReloadDoc {
+    let out = sockctl()
+        .args(["haproxy", "reload", "--json", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    let doc: ReloadDoc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+    doc
+}
+
+#[test]
+fn reload_json_of_a_3_x_master_keeps_its_shape() {
+    let (_dir, master) = scripted_master(
+        fixture("3.4/dr_07_show_proc_before_reload.reply"),
+        fixture("3.4/dr_08_master_reload.reply"),
+        fixture("3.4/dr_10_show_proc_after_reload.reply"),
+    );
+    let doc = fake_reload_doc(&master, 0);
+    assert_eq!(doc.master, master.address());
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("reloaded", "status-line")
+    );
+    assert_eq!((doc.old_worker, doc.new_worker), (Some(11483), Some(12117)));
+    assert_eq!(doc.after.master.reloads, 1);
+    assert_eq!(doc.after.master.version, "3.4.0-64a335366");
+    let logs = doc.logs.unwrap();
+    assert!(
+        logs.starts_with("[NOTICE]   (11480) : Initializing new worker (12117)"),
+        "{logs}"
+    );
+    assert!(
+        logs.ends_with("Former worker (11483) exited with code 0 (Exit)"),
+        "{logs}"
+    );
+    assert!(doc.state.is_none());
+
+    let (_dir, master) = scripted_master(
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        fixture("3.4/bad_02_master_reload_badcfg.reply"),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    );
+    let doc = fake_reload_doc(&master, 1);
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("failed", "status-line")
+    );
+    assert_eq!(doc.after.master.failed, Some(1));
+    assert!(doc.after.workers.is_empty(), "{doc:?}");
+    assert_eq!(doc.after.old_workers[0].pid, 12536);
+    assert!(
+        doc.logs
+            .unwrap()
+            .contains("Fatal errors found in configuration."),
+        "the log is in the document too"
+    );
+}
