@@ -295,8 +295,16 @@ fn tcp(
         };
         return Err(resolve_error(what.to_string()));
     }
+    first_that_accepts(&candidates, timeout)
+}
+
+/// Connects to each address in turn until one accepts; else the last one's error.
+fn first_that_accepts(
+    candidates: &[SocketAddr],
+    timeout: Option<Duration>,
+) -> Result<(OwnedFd, Peer), ConnectError> {
     let mut last = None;
-    for addr in candidates {
+    for &addr in candidates {
         match tcp_one(addr, timeout) {
             Ok(fd) => return Ok((fd, Peer::Tcp(addr))),
             Err(IoFailure::Interrupted) => return Err(ConnectError::Interrupted),
@@ -362,4 +370,36 @@ fn resolver_message(e: &io::Error) -> String {
     text.strip_prefix("failed to lookup address information: ")
         .unwrap_or(&text)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A loopback port where nothing listens (bound, then let go).
+    fn refusing_port() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    #[test]
+    fn every_resolved_address_is_tried_in_turn() {
+        let refusing = refusing_port();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let accepting = listener.local_addr().unwrap();
+        let timeout = Some(Duration::from_secs(5));
+        let (_fd, peer) = first_that_accepts(&[refusing, accepting], timeout).unwrap();
+        assert_eq!(peer, Peer::Tcp(accepting));
+        let (client, _) = listener.accept().unwrap();
+        assert_eq!(client.peer_addr().unwrap().ip(), accepting.ip());
+
+        // When none accepts, the last one's error is the one reported.
+        let other = refusing_port();
+        match first_that_accepts(&[refusing, other], timeout) {
+            Err(ConnectError::Refused(what)) => assert_eq!(what, other.to_string()),
+            Err(e) => panic!("{e}"),
+            Ok((_, peer)) => panic!("connected to {peer}"),
+        }
+    }
 }

@@ -391,6 +391,90 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+
+    use proptest::prelude::*;
+
+    use crate::stream::Peer;
+
+    /// Runs an exchange against a peer thread that reads the command to its half-close, then
+    /// writes `reply` in pieces of the sizes in `cuts` (in turn), pausing after a piece when
+    /// `pauses` says so, and closes.
+    fn split_reply(
+        reply: &[u8],
+        cuts: &[usize],
+        pauses: &[bool],
+        limit: Option<u64>,
+    ) -> (Result<Report, ExchangeError>, Vec<u8>) {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let (reply, cuts, pauses) = (reply.to_vec(), cuts.to_vec(), pauses.to_vec());
+        let peer = std::thread::spawn(move || {
+            let mut command = Vec::new();
+            theirs.read_to_end(&mut command).unwrap();
+            let mut rest = &reply[..];
+            let mut turn = 0;
+            while !rest.is_empty() {
+                let size = cuts[turn % cuts.len()].clamp(1, rest.len());
+                // After a reply over the limit the reader hangs up: writes then fail.
+                if theirs.write_all(&rest[..size]).is_err() {
+                    break;
+                }
+                rest = &rest[size..];
+                if pauses[turn % pauses.len()] {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                turn += 1;
+            }
+            command
+        });
+        let stream = Stream::new(OwnedFd::from(ours), Peer::Unix("pair".into())).unwrap();
+        let exchange = Exchange::new()
+            .timeout(Some(Duration::from_secs(20)))
+            .max_bytes(limit)
+            .buffer_size(1024);
+        let mut sink = Vec::new();
+        let result = exchange.run_on(stream, &Command::new("show x").unwrap(), &mut sink);
+        assert_eq!(peer.join().unwrap(), b"show x\n");
+        (result, sink)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// However the peer splits the reply, the reader gives the same bytes; at the size
+        /// limit, under it and over it alike.
+        #[test]
+        fn any_split_gives_the_same_reply(
+            reply in proptest::collection::vec(any::<u8>(), 0..3000),
+            cuts in proptest::collection::vec(1..400usize, 1..6),
+            pauses in proptest::collection::vec(any::<bool>(), 1..4),
+        ) {
+            let len = reply.len() as u64;
+            // No limit, the limit exactly at the reply's size, and one over it.
+            for limit in [None, Some(len), Some(len + 1)] {
+                let (result, sink) = split_reply(&reply, &cuts, &pauses, limit);
+                let report = result.unwrap_or_else(|e| panic!("limit {limit:?}: {e}"));
+                prop_assert_eq!(report.received, len);
+                prop_assert_eq!(&sink, &reply);
+            }
+            // One byte over the limit: refused, and what did reach the sink is the start of
+            // the reply, never more than the limit.
+            if let Some(limit) = len.checked_sub(1) {
+                let (result, sink) = split_reply(&reply, &cuts, &pauses, Some(limit));
+                match result {
+                    Err(ExchangeError::TooLarge { limit: l, received }) => {
+                        prop_assert_eq!(l, limit);
+                        prop_assert!(received > limit && received <= len, "{}", received);
+                    }
+                    other => prop_assert!(false, "limit {}: {:?}", limit, other.map(|r| r.received)),
+                }
+                prop_assert!(sink.len() as u64 <= limit);
+                prop_assert_eq!(&sink[..], &reply[..sink.len()]);
+            }
+        }
+    }
 
     #[test]
     fn commands_cannot_smuggle_a_second_command() {

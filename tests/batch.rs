@@ -466,3 +466,170 @@ fn a_close_between_commands_is_not_a_lost_command() {
     assert_eq!(done[2].outcome.output, b"row 0\nrow 1\nrow 2\n\n");
     assert_eq!(fake.connections(), 2);
 }
+
+/// `exec --batch --json`, as documented: `exec`'s document with each result's `line`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchDoc {
+    ok: bool,
+    results: Vec<BatchResultDoc>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchResultDoc {
+    line: usize,
+    command: String,
+    target: String,
+    pid: Option<u32>,
+    role: Option<String>,
+    ok: bool,
+    output: String,
+    errors: Vec<BatchErrorDoc>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchErrorDoc {
+    code: i32,
+    severity: Option<u8>,
+    severity_name: Option<String>,
+    message: String,
+}
+
+#[test]
+fn batch_json_keeps_its_documented_shape() {
+    let Some(ha) = Haproxy::start() else { return };
+    let file =
+        "# weights\nshow version\n\nset server be_app/zz state drain\nget weight be_app/s1\n";
+    for socket in [&ha.admin, &ha.master] {
+        let out = exec(socket, &["--keep-going", "--json", "--batch", "-"], file);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let doc: BatchDoc =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+        let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+        assert!(!doc.ok);
+        let lines: Vec<usize> = doc.results.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4, 5]);
+        let [version, failed, weight] = &doc.results[..] else {
+            panic!("{doc:?}")
+        };
+        assert_eq!(version.command, "show version");
+        assert!(version.ok && version.errors.is_empty());
+        assert_eq!(weight.output, "1 (initial 1)\n\n");
+        assert!(!failed.ok);
+        assert_eq!(failed.output, "");
+        let error = &failed.errors[0];
+        assert_eq!((error.code, error.message.as_str()), (1, "No such server."));
+        if socket == &ha.admin {
+            // Tagged by the stats socket; no process to name.
+            assert_eq!((failed.target.as_str(), failed.pid), ("socket", None));
+            assert_eq!(error.severity, Some(3));
+            assert_eq!(error.severity_name.as_deref(), Some("err"));
+        } else {
+            // Through the master the message is recognized by its text: no severity.
+            assert_eq!(failed.target, "worker");
+            assert_eq!(failed.role.as_deref(), Some("current"));
+            assert!(failed.pid.is_some());
+            assert_eq!(
+                (error.severity, error.severity_name.as_deref()),
+                (None, None)
+            );
+        }
+    }
+}
+
+/// The replies of HAProxy 3.4's stats socket in prompt mode, as recorded, each without the
+/// prompt that followed it: what a batch over one connection reads for each command.
+fn recorded_3_4_replies() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::support::fixture;
+    let without_prompt = |name: &str| {
+        let reply = fixture(name);
+        match reply.strip_suffix(b"> ") {
+            Some(reply) => reply.to_vec(),
+            None => panic!("{name} does not end with the prompt"),
+        }
+    };
+    // `prompt`, then `show version` twice on one connection: the first prompt answers
+    // `prompt`, the reply runs to the next one.
+    let both = fixture("3.4/stats_two_cmds_newline_separated_prompt_first.reply");
+    let after_prompt = both.strip_prefix(b"\n> ").unwrap();
+    let end = after_prompt.windows(3).position(|w| w == b"\n> ").unwrap() + 1;
+    let version = after_prompt[..end].to_vec();
+    let drain = without_prompt("3.4/prompt_stats_errors.03.reply");
+    // The premise of the fake: in prompt mode a reply is the non-interactive reply, then the
+    // prompt.
+    assert_eq!(version, fixture("3.4/stats_show_version.reply"));
+    assert_eq!(drain, fixture("3.4/stats_set_server_s1_drain.reply"));
+    vec![
+        ("show version", version),
+        ("show info", without_prompt("3.4/prompt_p_stats.02.reply")),
+        ("set server be_app/s1 state drain", drain),
+        (
+            "show servers state",
+            without_prompt("3.4/prompt_p_stats.03.reply"),
+        ),
+    ]
+}
+
+/// A 3.4 stats socket replaying [`recorded_3_4_replies`]. `set severity-output number`, which
+/// was not recorded, gets the empty reply of a setting; `show proc` (how `exec` tells a stats
+/// socket from a master) gets 3.4's recorded unknown-command reply; anything else closes.
+fn fake_3_4_stats(cuts: &[usize]) -> Behavior {
+    let replies = recorded_3_4_replies();
+    let unknown = crate::support::fixture("3.4/stats_unknown_foo.reply");
+    Behavior::Cli {
+        answer: Arc::new(move |command: &[u8]| {
+            if command == b"set severity-output number" {
+                return Answer::Reply(b"\n".to_vec());
+            }
+            if command == b"show proc" {
+                return Answer::Reply(unknown.clone());
+            }
+            match replies.iter().find(|(c, _)| c.as_bytes() == command) {
+                Some((_, reply)) => Answer::Reply(reply.clone()),
+                None => Answer::Close,
+            }
+        }),
+        cuts: cuts.to_vec(),
+    }
+}
+
+#[test]
+fn a_batch_on_a_3_4_stats_socket_prints_the_recorded_replies() {
+    let replies = recorded_3_4_replies();
+    let file = "show version\nshow info\n# drain one\nset server be_app/s1 state drain\n\
+                show servers state\nshow version\n";
+    let order = [0, 1, 2, 3, 0];
+    let expected: Vec<u8> = order.iter().flat_map(|&i| replies[i].1.clone()).collect();
+    for cuts in [&[][..], &[5, 64, 1][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeServer::unix(dir.path().join("admin.sock"), fake_3_4_stats(cuts));
+        let socket = Path::new(fake.address());
+        for options in [&[][..], &["--keep-going"][..]] {
+            let out = exec(socket, &[options, &["--batch", "-"]].concat(), file);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{cuts:?} {options:?}: {}",
+                stderr(&out)
+            );
+            assert_eq!(stderr(&out), "");
+            assert_eq!(out.stdout, expected, "{cuts:?} {options:?}");
+        }
+        // Each command on a connection of its own prints the same.
+        let mut alone = Vec::new();
+        for &i in &order {
+            let out = exec(socket, &[replies[i].0], "");
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            alone.extend(out.stdout);
+        }
+        assert_eq!(alone, expected);
+        // The batches went in prompt mode, one connection each after the probe.
+        crate::support::wait_for(|| fake.received().len() as u64 == fake.connections());
+        let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
+        let sent = String::from_utf8_lossy(&sent);
+        assert_eq!(sent.matches("prompt p\n").count(), 2, "{sent}");
+    }
+}

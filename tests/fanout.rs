@@ -373,3 +373,129 @@ fn exec_and_views_on_several_haproxy_sockets() {
         "{text}"
     );
 }
+
+/// `-j N` bounds how many sockets are asked at once: three silent ones, each given up after
+/// its 1 s timeout, take three seconds one at a time and one second all together.
+#[test]
+fn jobs_bound_how_many_sockets_wait_at_once() {
+    let farm = Farm::new(vec![
+        ("q1", Behavior::Silent),
+        ("q2", Behavior::Silent),
+        ("q3", Behavior::Silent),
+    ]);
+    let run = |jobs: &str| {
+        let mut args: Vec<String> = vec!["send".into(), "--timeout".into(), "1s".into()];
+        args.extend(["-j".to_string(), jobs.to_string()]);
+        for name in ["q1", "q2", "q3"] {
+            args.extend(["-s".to_string(), farm.path(name)]);
+        }
+        args.push("show info".into());
+        let start = Instant::now();
+        let out = sockctl().args(&args).output().unwrap();
+        (out, start.elapsed())
+    };
+    let (out, one_at_a_time) = run("1");
+    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    assert!(
+        one_at_a_time >= Duration::from_millis(2900),
+        "{one_at_a_time:?}"
+    );
+    assert!(one_at_a_time < Duration::from_secs(30), "{one_at_a_time:?}");
+    let (out, all_at_once) = run("3");
+    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    assert!(all_at_once >= Duration::from_millis(950), "{all_at_once:?}");
+    assert!(all_at_once < Duration::from_millis(2500), "{all_at_once:?}");
+    for name in ["q1", "q2", "q3"] {
+        assert_eq!(farm.server(name).connections(), 2, "{name}");
+    }
+    let (out, _) = run("0");
+    assert_fails(&out, 2, "invalid value '0' for '--jobs <N>'");
+    assert_eq!(farm.server("q1").connections(), 2, "-j 0 connected");
+}
+
+/// One socket's entry of the several-socket document, as docs/many.md describes it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<T> {
+    code: i32,
+    errors: Vec<String>,
+    result: Option<T>,
+}
+
+/// Parses a several-socket `--json` document keyed by address and checks nothing was lost.
+fn envelopes<T>(out: &std::process::Output) -> std::collections::BTreeMap<String, Envelope<T>>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let doc: std::collections::BTreeMap<String, Envelope<T>> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+    doc
+}
+
+#[test]
+fn the_several_socket_document_keeps_its_shape() {
+    let Some(ha) = Haproxy::start() else { return };
+    let dead = ha.path("dead.sock");
+    let (admin, master) = (
+        ha.admin.display().to_string(),
+        ha.master.display().to_string(),
+    );
+    let sockets = |out: &mut assert_cmd::Command| {
+        for socket in [&ha.admin, &ha.master, &dead] {
+            out.arg("-s").arg(socket);
+        }
+    };
+
+    let mut info = sockctl();
+    info.args(["haproxy", "info", "--json"]);
+    sockets(&mut info);
+    let out = info.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = envelopes::<serde_json::Map<String, serde_json::Value>>(&out);
+    assert_eq!(doc.len(), 3);
+    for socket in [&admin, &master] {
+        let entry = &doc[socket];
+        assert_eq!((entry.code, entry.errors.len()), (0, 0), "{entry:?}");
+        assert_eq!(entry.result.as_ref().unwrap()["Name"], "HAProxy");
+    }
+    let gone = &doc[&dead.display().to_string()];
+    assert_eq!(gone.code, 3);
+    assert!(gone.result.is_none());
+    assert_eq!(
+        gone.errors,
+        [format!(
+            "{}: connect: no such file or directory",
+            dead.display()
+        )]
+    );
+
+    // `exec`: the result is exec's own document, and a failed command is in it.
+    let mut exec = sockctl();
+    exec.args(["haproxy", "exec", "--json", "--keep-going"]);
+    sockets(&mut exec);
+    let out = exec
+        .args(["show version", "set server be_app/zz state drain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = envelopes::<serde_json::Value>(&out);
+    for socket in [&admin, &master] {
+        let entry = &doc[socket];
+        assert_eq!(entry.code, 1, "{entry:?}");
+        assert_eq!(entry.errors.len(), 1, "{entry:?}");
+        // Each message names its socket, as on stderr.
+        let message = &entry.errors[0];
+        assert!(message.starts_with(&format!("{socket}: ")), "{message}");
+        assert!(
+            message.ends_with(": 'set server be_app/zz state drain': No such server."),
+            "{message}"
+        );
+        let result = entry.result.as_ref().unwrap();
+        assert_eq!(result["ok"], false);
+        assert_eq!(result["results"].as_array().unwrap().len(), 2);
+    }
+    assert_eq!(doc[&dead.display().to_string()].code, 3);
+    assert!(doc[&dead.display().to_string()].result.is_none());
+}

@@ -2,8 +2,40 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
+use crate::haproxy_views::{ProcDoc, round_trip};
+use crate::support::fake::scripted_master;
 use crate::support::haproxy::Haproxy;
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+
+/// `reload --json`, as documented.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReloadDoc {
+    master: String,
+    status: String,
+    protocol: String,
+    before: ProcDoc,
+    after: ProcDoc,
+    old_worker: Option<u32>,
+    new_worker: Option<u32>,
+    logs: Option<String>,
+    elapsed_ms: f64,
+    state: Option<StateDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateDoc {
+    path: String,
+    servers: usize,
+    backends: usize,
+    bytes: u64,
+    saved: bool,
+    error: Option<String>,
+    elapsed_ms: f64,
+}
 
 fn send(socket: &std::path::Path, commands: &[&str]) -> String {
     let out = sockctl()
@@ -401,4 +433,306 @@ fn discovery_ignores_impostor_masters_of_other_users() {
     if other_user.is_none() {
         eprintln!("note: not root, so no process of another user could be started");
     }
+}
+
+/// The startup log of a rejected 3.x reload goes to stderr: a peer's escape sequences in it
+/// must arrive as visible text, not reach the terminal.
+#[test]
+fn a_rejected_reload_log_cannot_drive_the_terminal() {
+    let reply = String::from_utf8(fixture("3.4/bad_02_master_reload_badcfg.reply"))
+        .unwrap()
+        .replace(
+            "unknown keyword 'this_is_not_a_keyword'",
+            "unknown keyword '\x1b]0;pwned\x07\x1b[2J'",
+        );
+    assert!(reply.contains('\x1b'), "the fixture changed: {reply}");
+    let (_dir, master) = scripted_master(
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        reply.into_bytes(),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    );
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!out.stderr.contains(&0x1b), "{:?}", stderr(&out));
+    assert!(!out.stdout.contains(&0x1b), "{:?}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("--\n[NOTICE]"), "{err}");
+    assert!(
+        err.contains("unknown keyword '\\x1b]0;pwned\\x07\\x1b[2J' in 'global' section\n"),
+        "{err}"
+    );
+}
+
+/// One backend's dump in the file HAProxy loads for all of them would lose the others' state:
+/// `--backend` needs a file of its own.
+#[test]
+fn save_state_of_one_backend_needs_a_file_of_its_own() {
+    let two_backends = format!(
+        "{}\nbackend be_other\n    server o1 127.0.0.1:19264\n",
+        crate::support::haproxy::DEFAULT_BACKEND
+    );
+    let Some(ha) = Haproxy::start_with("", &two_backends) else {
+        return;
+    };
+    std::fs::write(&ha.state_file, "every backend's state\n").unwrap();
+    for socket in [&ha.admin, &ha.master] {
+        let out = sockctl()
+            .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
+            .args(["--config", ha.config.to_str().unwrap()])
+            .args(["--backend", "be_app"])
+            .output()
+            .unwrap();
+        assert_fails(
+            &out,
+            2,
+            "--backend saves one backend only; give the file to write with -o FILE",
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            std::fs::read_to_string(&ha.state_file).unwrap(),
+            "every backend's state\n"
+        );
+    }
+
+    // With a file of its own, that file gets the one backend.
+    let file = ha.path("be_app.state");
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .args(["--backend", "be_app", "-o", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("saved 3 servers of 1 backends to {}\n", file.display())
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(" be_app "), "{text}");
+    assert!(!text.contains("be_other"), "{text}");
+    // The control: without --backend the default file gets both.
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "saved 4 servers of 2 backends to {}\n",
+            ha.state_file.display()
+        )
+    );
+}
+
+#[test]
+fn reload_json_says_what_was_saved_and_how_long_each_step_took() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["haproxy", "reload", "--save-state", "--json"])
+        .args(["-s", ha.master.to_str().unwrap()])
+        .args(["--config", ha.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: ReloadDoc = round_trip(&out);
+    assert_eq!(doc.master, ha.master.display().to_string());
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("reloaded", "polled-counters")
+    );
+    assert_eq!(
+        (doc.before.master.reloads, doc.after.master.reloads),
+        (0, 1)
+    );
+    assert_eq!(doc.old_worker, Some(doc.before.workers[0].pid));
+    assert_eq!(doc.new_worker, Some(doc.after.workers[0].pid));
+    assert_ne!(doc.old_worker, doc.new_worker);
+    assert_eq!(doc.logs, None);
+    assert!(doc.elapsed_ms > 0.0, "{doc:?}");
+    let state = doc.state.expect("--save-state was given");
+    assert_eq!(state.path, ha.state_file.display().to_string());
+    assert_eq!((state.servers, state.backends), (3, 1));
+    assert_eq!(
+        state.bytes,
+        std::fs::metadata(&ha.state_file).unwrap().len()
+    );
+    assert!(state.saved && state.error.is_none(), "{state:?}");
+    // Measured: more than nothing, less than the whole run took.
+    assert!(state.elapsed_ms > 0.0, "{state:?}");
+    assert!(state.elapsed_ms < 60_000.0, "{state:?}");
+}
+
+/// The master's reload counter, from `show proc`.
+fn reloads(ha: &Haproxy) -> u64 {
+    let out = sockctl()
+        .args(["haproxy", "proc", "--json", "-s"])
+        .arg(&ha.master)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["master"]["reloads"].as_u64().unwrap()
+}
+
+#[test]
+fn a_failed_save_stops_the_reload_unless_forced() {
+    let Some(ha) = Haproxy::start() else { return };
+    let nowhere = ha.path("no-such-dir").join("haproxy.state");
+    let reload = |extra: &[&str]| {
+        sockctl()
+            .args(["haproxy", "reload", "--save-state", "--state-file"])
+            .arg(&nowhere)
+            .args(["-s", ha.master.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let worker = current_worker(&ha);
+    let out = reload(&[]);
+    assert_fails(
+        &out,
+        6,
+        "sockctl: not reloading: the state could not be saved (use --force to reload anyway)",
+    );
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(reloads(&ha), 0);
+    assert_eq!(current_worker(&ha), worker);
+
+    let out = reload(&["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!("reloaded: worker {worker} -> ")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!("; state NOT saved to {}\n", nowhere.display())),
+        "{line}"
+    );
+    assert!(!stderr(&out).contains("not reloading"), "{}", stderr(&out));
+    assert_eq!(reloads(&ha), 1);
+    assert_ne!(current_worker(&ha), worker);
+    assert!(!nowhere.exists());
+
+    let doc: ReloadDoc = round_trip(&reload(&["--force", "--json"]));
+    assert_eq!(doc.status, "reloaded");
+    let state = doc.state.expect("--save-state was given");
+    assert_eq!(state.path, nowhere.display().to_string());
+    assert!(!state.saved);
+    assert_eq!((state.servers, state.backends, state.bytes), (0, 0, 0));
+    assert!(
+        state.error.as_deref().unwrap().contains("no-such-dir"),
+        "{state:?}"
+    );
+    assert!(state.elapsed_ms >= 0.0);
+    assert_eq!(reloads(&ha), 2);
+}
+
+#[test]
+fn without_a_configured_file_the_state_goes_beside_the_socket() {
+    let Some(ha) = Haproxy::start() else { return };
+    // The harness's socket through a link in another directory, and a configuration without
+    // server-state-file: the file goes beside the socket as given, not beside its target.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let socket = elsewhere.path().join("admin.sock");
+    std::os::unix::fs::symlink(&ha.admin, &socket).unwrap();
+    let config = elsewhere.path().join("haproxy.cfg");
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    let line = format!("    server-state-file {}\n", ha.state_file.display());
+    assert!(text.contains(&line), "{text}");
+    std::fs::write(&config, text.replace(&line, "")).unwrap();
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s"])
+        .arg(&socket)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = elsewhere.path().join("haproxy.state");
+    assert_eq!(
+        stdout(&out),
+        format!("saved 3 servers of 1 backends to {}\n", expected.display())
+    );
+    let saved = std::fs::read_to_string(&expected).unwrap();
+    assert!(saved.starts_with("1\n# be_id "), "{saved}");
+    assert!(!ha.state_file.exists());
+    // HAProxy will not load it: said once, on stderr.
+    assert!(
+        stderr(&out).contains(&format!(
+            "warning: {} does not load {} (its server-state-file is not set)",
+            config.display(),
+            expected.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `reload --json` of a scripted 3.x master, parsed into the documented structs and back.
+fn fake_reload_doc(master: &crate::support::fake::FakeServer, code: i32) -> ReloadDoc {
+    let out = sockctl()
+        .args(["haproxy", "reload", "--json", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    let doc: ReloadDoc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+    doc
+}
+
+#[test]
+fn reload_json_of_a_3_x_master_keeps_its_shape() {
+    let (_dir, master) = scripted_master(
+        fixture("3.4/dr_07_show_proc_before_reload.reply"),
+        fixture("3.4/dr_08_master_reload.reply"),
+        fixture("3.4/dr_10_show_proc_after_reload.reply"),
+    );
+    let doc = fake_reload_doc(&master, 0);
+    assert_eq!(doc.master, master.address());
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("reloaded", "status-line")
+    );
+    assert_eq!((doc.old_worker, doc.new_worker), (Some(11483), Some(12117)));
+    assert_eq!(doc.after.master.reloads, 1);
+    assert_eq!(doc.after.master.version, "3.4.0-64a335366");
+    let logs = doc.logs.unwrap();
+    assert!(
+        logs.starts_with("[NOTICE]   (11480) : Initializing new worker (12117)"),
+        "{logs}"
+    );
+    assert!(
+        logs.ends_with("Former worker (11483) exited with code 0 (Exit)"),
+        "{logs}"
+    );
+    assert!(doc.state.is_none());
+
+    let (_dir, master) = scripted_master(
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        fixture("3.4/bad_02_master_reload_badcfg.reply"),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    );
+    let doc = fake_reload_doc(&master, 1);
+    assert_eq!(
+        (doc.status.as_str(), doc.protocol.as_str()),
+        ("failed", "status-line")
+    );
+    assert_eq!(doc.after.master.failed, Some(1));
+    assert!(doc.after.workers.is_empty(), "{doc:?}");
+    assert_eq!(doc.after.old_workers[0].pid, 12536);
+    assert!(
+        doc.logs
+            .unwrap()
+            .contains("Fatal errors found in configuration."),
+        "the log is in the document too"
+    );
 }

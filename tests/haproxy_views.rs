@@ -50,32 +50,32 @@ struct ServerDoc {
     fields: BTreeMap<String, String>,
 }
 
-/// `proc --json`, as documented.
+/// `proc --json`, as documented (also `before` and `after` of `reload --json`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProcDoc {
-    master: ProcessDoc,
-    workers: Vec<ProcessDoc>,
-    old_workers: Vec<ProcessDoc>,
-    programs: Vec<ProcessDoc>,
-    old_programs: Vec<ProcessDoc>,
+pub(crate) struct ProcDoc {
+    pub master: ProcessDoc,
+    pub workers: Vec<ProcessDoc>,
+    pub old_workers: Vec<ProcessDoc>,
+    pub programs: Vec<ProcessDoc>,
+    pub old_programs: Vec<ProcessDoc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProcessDoc {
-    pid: u32,
-    kind: String,
-    reloads: u32,
-    failed: Option<u32>,
-    uptime: String,
-    uptime_secs: Option<u64>,
-    version: String,
+pub(crate) struct ProcessDoc {
+    pub pid: u32,
+    pub kind: String,
+    pub reloads: u32,
+    pub failed: Option<u32>,
+    pub uptime: String,
+    pub uptime_secs: Option<u64>,
+    pub version: String,
 }
 
 /// Parses a view's JSON into its documented struct, and checks that serializing that struct
 /// gives the same document: no field unknown, none lost, none renamed.
-fn round_trip<T: DeserializeOwned + Serialize>(out: &std::process::Output) -> T {
+pub(crate) fn round_trip<T: DeserializeOwned + Serialize>(out: &std::process::Output) -> T {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     let doc: T =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
@@ -369,4 +369,21 @@ fn server_text_cannot_drive_the_terminal() {
         .output()
         .unwrap();
     assert_fails(&out, 1, "bad \\x1b[2J news");
+}
+
+/// On a terminal a view is a table without `--table`; off one it is JSON (tested above).
+#[test]
+fn a_terminal_gets_the_table_by_default() {
+    let Some(ha) = Haproxy::start() else { return };
+    let mut pty = crate::support::pty::Pty::sockctl(
+        &["haproxy", "info", "-s", ha.admin.to_str().unwrap()],
+        &[],
+    );
+    let first = pty.expect("\n");
+    let header: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(header, ["FIELD", "VALUE"], "{}", pty.transcript());
+    let name = pty.expect("\n");
+    let name: Vec<&str> = name.split_whitespace().collect();
+    assert_eq!(name, ["Name", "HAProxy"], "{}", pty.transcript());
+    assert_eq!(pty.exit_code(), Some(0), "{}", pty.transcript());
 }

@@ -544,3 +544,29 @@ impl FullBacklog {
         }
     }
 }
+
+/// A master CLI in miniature for the 2.7+/3.x reload: answers `show proc` with `before` until it
+/// receives `reload`, answers that with `reload`, and `show proc` with `after` from then on;
+/// anything else is an unknown command. Listens on `master.sock` in the returned temp dir.
+pub fn scripted_master(
+    before: Vec<u8>,
+    reload: Vec<u8>,
+    after: Vec<u8>,
+) -> (tempfile::TempDir, FakeServer) {
+    let reloaded = Arc::new(AtomicBool::new(false));
+    let responder = move |command: &[u8]| match command {
+        b"show proc\n" if reloaded.load(Ordering::SeqCst) => Reply::Bytes(after.clone()),
+        b"show proc\n" => Reply::Bytes(before.clone()),
+        b"reload\n" => {
+            reloaded.store(true, Ordering::SeqCst);
+            Reply::Bytes(reload.clone())
+        }
+        _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    (dir, server)
+}

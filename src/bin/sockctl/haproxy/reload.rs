@@ -1,6 +1,6 @@
 //! `sockctl haproxy reload`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -15,6 +15,7 @@ use super::{at, socket, state_file};
 use crate::cli::ReloadArgs;
 use crate::exit::{self, Code};
 use crate::report;
+use crate::sanitize;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -32,6 +33,13 @@ struct JsonState {
     bytes: u64,
     saved: bool,
     error: Option<String>,
+    /// From starting the save until it was complete (or failed).
+    elapsed_ms: f64,
+}
+
+/// Milliseconds with microsecond precision, as the outcome's `elapsed_ms`.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
@@ -42,7 +50,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
         .context("waiting for another reload")?;
     let before = at(reload.before(), &address)?;
 
-    let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>)> = None;
+    let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
     if args.save_state {
         let path = state_file(
             args.state_file.as_deref(),
@@ -51,9 +59,12 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
             true,
             verbose,
         )?;
+        // The whole state: this is the file HAProxy loads for every backend.
         let command = dump_command(&SocketKind::Master(before.clone()), None)?;
+        let start = Instant::now();
         let saved = save_state(&address, &command, &path, &reload.exchange)
             .with_context(|| address.to_string());
+        let save_time = start.elapsed();
         if let Err(e) = &saved {
             report::error(e);
             if !args.force {
@@ -63,12 +74,12 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
                 return Ok(exit::for_error(e));
             }
         }
-        state = Some((path, saved));
+        state = Some((path, saved, save_time));
     }
 
     let outcome = at(reload.run(before), &address)?;
     if args.json {
-        let json_state = state.as_ref().map(|(path, saved)| match saved {
+        let json_state = state.as_ref().map(|(path, saved, time)| match saved {
             Ok(s) => JsonState {
                 path: path.display().to_string(),
                 servers: s.summary.servers,
@@ -76,6 +87,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
                 bytes: s.bytes,
                 saved: true,
                 error: None,
+                elapsed_ms: millis(s.elapsed),
             },
             Err(e) => JsonState {
                 path: path.display().to_string(),
@@ -84,6 +96,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
                 bytes: 0,
                 saved: false,
                 error: Some(format!("{e:#}")),
+                elapsed_ms: millis(*time),
             },
         });
         let report = JsonReport {
@@ -93,11 +106,16 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_human(&outcome, state.as_ref().map(|(p, s)| (p, s.as_ref().ok())));
+        print_human(
+            &outcome,
+            state.as_ref().map(|(p, s, _)| (p, s.as_ref().ok())),
+        );
     }
     if outcome.status == Status::Failed {
         if let Some(logs) = &outcome.logs {
-            eprintln!("--\n{logs}");
+            // HAProxy's startup log quotes the configuration, and the peer may not be HAProxy
+            // at all: escaped like every other text from the socket that reaches stderr.
+            eprintln!("--\n{}", sanitize::text(logs));
         }
         return Ok(Code::CommandFailed);
     }

@@ -6,10 +6,20 @@ use sockctl::haproxy::save_state::{dump_command, save_state};
 
 use super::{at, socket, state_file};
 use crate::cli::SaveStateArgs;
-use crate::exit::Code;
+use crate::exit::{Code, UsageError};
 use crate::send::exchange_from;
 
 pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
+    // The default file is the one HAProxy loads for every backend: one backend's dump there
+    // would throw away the saved state of all the others at the next reload.
+    if args.backend.is_some() && args.output.is_none() {
+        return Err(UsageError(
+            "--backend saves one backend only; give the file to write with -o FILE (the \
+             default state file holds every backend's state)"
+                .to_string(),
+        )
+        .into());
+    }
     let address = socket(&args.socket, Want::Any, verbose)?;
     let exchange = exchange_from(&args.exchange);
     let kind = at(master::probe(&address, &exchange), &address)?;
