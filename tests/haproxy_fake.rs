@@ -2,33 +2,15 @@
 //! byte for byte from 3.4 recordings, and broken state dumps.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::send::leftovers;
-use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::fake::{Behavior, FakeServer, Reply, scripted_master};
 use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
 
-/// A master CLI that answers `show proc` with `before` until it receives `reload`, answers
-/// that with `reload`, and `show proc` with `after` from then on.
+/// The scripted master of the support module, with its `show proc` replies from fixtures.
 fn fake_master(before: &str, reload: Vec<u8>, after: &str) -> (tempfile::TempDir, FakeServer) {
-    let (before, after) = (fixture(before), fixture(after));
-    let reloaded = Arc::new(AtomicBool::new(false));
-    let responder = move |command: &[u8]| match command {
-        b"show proc\n" if reloaded.load(Ordering::SeqCst) => Reply::Bytes(after.clone()),
-        b"show proc\n" => Reply::Bytes(before.clone()),
-        b"reload\n" => {
-            reloaded.store(true, Ordering::SeqCst);
-            Reply::Bytes(reload.clone())
-        }
-        _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    (dir, server)
+    scripted_master(fixture(before), reload, fixture(after))
 }
 
 fn reload(server: &FakeServer, extra: &[&str]) -> std::process::Output {

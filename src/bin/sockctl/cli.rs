@@ -219,7 +219,7 @@ pub struct SaveStateArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Save only this backend
+    /// Save only this backend (needs -o FILE: the configured file holds every backend)
     #[arg(long, value_name = "NAME")]
     pub backend: Option<String>,
 
