@@ -214,7 +214,7 @@ fn save_state_through_stats_socket_and_master_gives_the_same_servers() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(
             stdout(&out),
-            format!("saved 3 servers of 1 backends to {}\n", file.display())
+            format!("saved 3 servers of 1 backend to {}\n", file.display())
         );
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.starts_with("1\n# be_id "), "{text}");
@@ -509,7 +509,7 @@ fn save_state_of_one_backend_needs_a_file_of_its_own() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        format!("saved 3 servers of 1 backends to {}\n", file.display())
+        format!("saved 3 servers of 1 backend to {}\n", file.display())
     );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains(" be_app "), "{text}");
@@ -658,7 +658,7 @@ fn without_a_configured_file_the_state_goes_beside_the_socket() {
     let expected = elsewhere.path().join("haproxy.state");
     assert_eq!(
         stdout(&out),
-        format!("saved 3 servers of 1 backends to {}\n", expected.display())
+        format!("saved 3 servers of 1 backend to {}\n", expected.display())
     );
     let saved = std::fs::read_to_string(&expected).unwrap();
     assert!(saved.starts_with("1\n# be_id "), "{saved}");

@@ -40,10 +40,19 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
         );
     }
     println!(
-        "saved {} servers of {} backends to {}",
-        saved.summary.servers,
-        saved.summary.backends,
+        "saved {} of {} to {}",
+        counted(saved.summary.servers, "server"),
+        counted(saved.summary.backends, "backend"),
         saved.path.display()
     );
     Ok(Code::Ok)
+}
+
+/// `1 server`, `3 servers`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
