@@ -675,6 +675,51 @@ fn without_a_configured_file_the_state_goes_beside_the_socket() {
     );
 }
 
+/// Backends that load their own state files would not get theirs from the global file: the
+/// save still writes the configured file, and says which backends it does not serve.
+#[test]
+fn backends_loading_their_own_state_are_warned_about() {
+    let Some(ha) = Haproxy::start() else { return };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = elsewhere.path().join("haproxy.cfg");
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    let global = "load-server-state-from-file global";
+    assert!(text.contains(global), "{text}");
+    std::fs::write(
+        &config,
+        text.replace(global, "load-server-state-from-file local"),
+    )
+    .unwrap();
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s"])
+        .arg(&ha.admin)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ha.state_file.exists());
+    let warning = format!(
+        "warning: {} has backends with 'load-server-state-from-file local'",
+        config.display()
+    );
+    assert!(stderr(&out).contains(&warning), "{}", stderr(&out));
+    // The harness's own configuration loads the global file: no such warning.
+    let out = sockctl()
+        .args(["haproxy", "save-state", "-s"])
+        .arg(&ha.admin)
+        .arg("--config")
+        .arg(&ha.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("load-server-state-from-file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// `reload --json` of a scripted 3.x master, parsed into the documented structs and back.
 fn fake_reload_doc(master: &crate::support::fake::FakeServer, code: i32) -> ReloadDoc {
     let out = sockctl()

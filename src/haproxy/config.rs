@@ -1,6 +1,6 @@
 //! The few facts sockctl needs from an HAProxy configuration file: where the stats sockets are
-//! and where the server state file goes. Only the `global` section is read; everything else is
-//! left to HAProxy.
+//! and where the server state file goes. Only the `global` section is read, and one keyword
+//! elsewhere (`load-server-state-from-file local`); everything else is left to HAProxy.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,9 @@ pub struct GlobalSettings {
     pub server_state_base: Option<String>,
     /// `unix-bind prefix`, prepended by HAProxy to relative-looking Unix socket paths.
     pub unix_bind_prefix: Option<String>,
+    /// Whether a `defaults`, `backend` or `listen` section says `load-server-state-from-file
+    /// local`: those backends load a file of their own, not the global `server-state-file`.
+    pub loads_local_state: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +62,11 @@ impl GlobalSettings {
                 continue;
             }
             if !in_global {
+                if first == "load-server-state-from-file"
+                    && words.get(1).is_some_and(|w| w == "local")
+                {
+                    settings.loads_local_state = true;
+                }
                 continue;
             }
             let word = |i: usize| words.get(i).cloned();
@@ -217,6 +225,20 @@ backend be
         assert_eq!(g.stats_socket().as_deref(), Some("ipv4@127.0.0.1:9999"));
         let g = GlobalSettings::parse("global\n  stats socket abns@hap level admin\n");
         assert_eq!(g.stats_socket().as_deref(), Some("abns@hap"));
+    }
+
+    #[test]
+    fn backends_that_load_their_own_state_are_noticed() {
+        assert!(!GlobalSettings::parse(DEBIAN).loads_local_state);
+        let g = GlobalSettings::parse(&DEBIAN.replace("from-file global", "from-file local"));
+        assert!(g.loads_local_state);
+        // Only as a keyword of its own: a comment or another keyword's value is not it.
+        let g = GlobalSettings::parse(
+            "backend be
+  # load-server-state-from-file local
+",
+        );
+        assert!(!g.loads_local_state);
     }
 
     #[test]

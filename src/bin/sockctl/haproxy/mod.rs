@@ -86,6 +86,15 @@ pub fn state_file(
         eprintln!("sockctl: state file {} ({why})", path.display());
     }
     let warn = for_reload || explicit.is_none();
+    if warn && settings.as_ref().is_some_and(|s| s.loads_local_state) {
+        eprintln!(
+            "sockctl: warning: {} has backends with 'load-server-state-from-file local': they \
+             load a file of their own (server-state-base/server-state-file-name), not {}; save \
+             each of those with --backend NAME -o FILE",
+            config.display(),
+            path.display()
+        );
+    }
     if warn && settings.is_some() && configured.as_ref() != Some(&path) {
         eprintln!(
             "sockctl: warning: {} does not load {} (its server-state-file is {}); the saved \
