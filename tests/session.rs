@@ -121,6 +121,38 @@ fn reconnects_after_the_idle_timeout() {
     assert_eq!(reply.body, b"operator\n\n");
 }
 
+/// The level and the modes set in the session come back after a reconnect, in the order they
+/// were set; a mode turned off again is not replayed.
+#[test]
+fn reconnects_keep_the_modes_and_the_level() {
+    let Some(ha) = Haproxy::start() else { return };
+    let mut session = open(&ha.admin);
+    assert_eq!(run(&mut session, "expert-mode on"), "\n");
+    assert_eq!(run(&mut session, "experimental-mode on"), "\n");
+    assert_eq!(run(&mut session, "experimental-mode off"), "\n");
+    let again = session.reconnect(soon()).unwrap();
+    assert_eq!(again.restored, ["expert-mode on"]);
+    assert_eq!(run(&mut session, "expert-mode"), "expert-mode is ON\n\n");
+    assert_eq!(
+        run(&mut session, "experimental-mode"),
+        "experimental-mode is OFF\n\n"
+    );
+    // Asking is not setting; a refused change is not remembered.
+    assert_eq!(run(&mut session, "operator"), "\n");
+    assert_eq!(run(&mut session, "expert-mode on"), "Permission denied\n\n");
+    let again = session.reconnect(soon()).unwrap();
+    assert_eq!(again.restored, ["expert-mode on", "operator"]);
+    assert_eq!(run(&mut session, "show cli level"), "operator\n\n");
+
+    // On the master the mode is the master's, and reaches the commands it forwards.
+    let mut session = open(&ha.master);
+    assert_eq!(run(&mut session, "expert-mode on"), "");
+    let again = session.reconnect(soon()).unwrap();
+    assert_eq!(again.restored, ["expert-mode on"]);
+    let help = run(&mut session, "@1 help");
+    assert!(help.contains("debug dev"), "{help}");
+}
+
 #[test]
 fn reconnects_across_a_master_reload() {
     let Some(ha) = Haproxy::start() else { return };

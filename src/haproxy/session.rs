@@ -272,8 +272,10 @@ pub struct Session {
     prompt: Prompt,
     /// The bare `@…` that made a worker the default target, replayed on reconnect.
     target: Option<Command>,
-    /// `operator` or `user`, replayed on reconnect so that a lowered level stays lowered.
-    level: Option<Command>,
+    /// The level (`operator`, `user`) and modes (`expert-mode on`, …) the user set, in the
+    /// order set, at most one of each kind: replayed on reconnect so that a lowered level stays
+    /// lowered and a mode stays on.
+    access: Vec<Command>,
     /// Settings the caller made with [`Session::run_setting`], replayed on reconnect.
     settings: Vec<Command>,
     /// Why the connection is gone, when it is.
@@ -319,7 +321,7 @@ impl Session {
             framer: Framer::new(flavor),
             prompt,
             target: None,
-            level: None,
+            access: Vec::new(),
             settings: Vec::new(),
             lost: None,
         })
@@ -426,8 +428,8 @@ impl Session {
         Ok(reply)
     }
 
-    /// Replaces the connection now, restoring prompt mode, the settings, the level and the
-    /// `@` target.
+    /// Replaces the connection now, restoring prompt mode, the settings, the level and modes,
+    /// and the `@` target.
     pub fn reconnect(&mut self, deadline: Option<Instant>) -> Result<Reconnected, SessionError> {
         let reason = self.lost.take().unwrap_or(Disconnect::Requested);
         let give_up = Instant::now() + self.options.reconnect_timeout;
@@ -439,11 +441,11 @@ impl Session {
             self.stream = Some(stream);
             let mut restored = Vec::new();
             let settings = self.settings.clone();
-            for command in settings.into_iter().chain(
-                [self.level.clone(), self.target.clone()]
-                    .into_iter()
-                    .flatten(),
-            ) {
+            for command in settings
+                .into_iter()
+                .chain(self.access.clone())
+                .chain(self.target.clone())
+            {
                 let is_target = command.as_bytes().starts_with(b"@");
                 match self.exchange(command.as_bytes(), &[], deadline) {
                     Ok(framed)
@@ -583,12 +585,37 @@ impl Session {
             }
             _ => {}
         }
-        // Empty success: nothing from the master, a lone `\n` from a worker.
-        if let [word @ (b"operator" | b"user")] = words.as_slice()
-            && (framed.body.is_empty() || framed.body == b"\n")
-        {
-            self.level = Command::new(word.to_vec()).ok();
+        // Empty success: nothing from the master, a lone `\n` from a worker. A failure says
+        // why (`Permission denied`), and a mode word alone asks rather than sets.
+        let succeeded = framed.body.is_empty() || framed.body == b"\n";
+        let kind = match words.as_slice() {
+            [b"operator" | b"user"] => b"level".as_slice(),
+            [
+                mode @ (b"expert-mode" | b"experimental-mode" | b"mcli-debug-mode"),
+                _,
+            ] => mode,
+            _ => return,
+        };
+        if !succeeded {
+            return;
         }
+        // At most one of each kind, in the order last set: replaying them in that order ends
+        // in the same state, including a stats socket's own rule that lowering the level turns
+        // expert and experimental mode off.
+        self.access
+            .retain(|done| access_kind(done.as_bytes()) != kind);
+        let mode_off = kind != b"level" && words.get(1) != Some(&b"on".as_slice());
+        if !mode_off && let Ok(command) = Command::new(words.join(&b' ')) {
+            self.access.push(command);
+        }
+    }
+}
+
+/// `level` for `operator` and `user`, else the mode's word.
+fn access_kind(command: &[u8]) -> &[u8] {
+    match command.split(|b| *b == b' ').next().unwrap_or_default() {
+        b"operator" | b"user" => b"level",
+        word => word,
     }
 }
 
