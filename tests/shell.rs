@@ -297,6 +297,39 @@ fn piped_commands_run_over_one_connection() {
     );
 }
 
+/// A payload ended by a pattern of its own is refused before any of it is sent: its lines
+/// must not run as commands (on 2.6 they would).
+#[test]
+fn piped_payload_pattern_is_refused_whole() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["shell", ha.admin.to_str().unwrap()])
+        .write_stdin(
+            "show version\nadd map #0 <<%EOF%\nset server be_app/s1 state drain\n%EOF%\n",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stdin line 2: a payload pattern ('<<PATTERN', HAProxy 3.0+)"),
+        "{}",
+        stderr(&out)
+    );
+    // The command before it ran; the payload line did not.
+    assert!(stdout(&out).starts_with("2."), "{}", stdout(&out));
+    let state = sockctl()
+        .args(["send", ha.admin.to_str().unwrap(), "show servers state be_app"])
+        .output()
+        .unwrap();
+    let s1 = stdout(&state)
+        .lines()
+        .find(|l| l.contains(" s1 "))
+        .unwrap()
+        .to_string();
+    let admin_state = s1.split(' ').nth(6).unwrap();
+    assert_eq!(admin_state, "0", "s1 was drained: {s1}");
+}
+
 /// HAProxy's error replies are failures (exit 1), recognised by their text on a stats socket
 /// and through the master; the run goes on, every reply is shown as HAProxy sent it, and each
 /// failure is reported on stderr with its line.

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::exchange::{Command, CommandError};
 use crate::haproxy::route;
-use crate::haproxy::session::is_payload_command;
+use crate::haproxy::session::{PAYLOAD_PATTERN_REFUSED, has_payload_pattern, is_payload_command};
 
 /// One command of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub enum Refusal {
     Routed,
     /// A command that changes the connection rather than HAProxy.
     Session(&'static str),
+    /// A payload ended by a pattern of its own (`<<EOF`) rather than an empty line.
+    PayloadPattern,
 }
 
 impl fmt::Display for SplitError {
@@ -64,6 +66,7 @@ impl fmt::Display for SplitError {
                 "'{word}' is refused in a batch: it changes the connection, so every command \
                  after it would answer differently than on a connection of its own"
             ),
+            Refusal::PayloadPattern => f.write_str(PAYLOAD_PATTERN_REFUSED),
         }
     }
 }
@@ -113,6 +116,9 @@ pub fn split(input: &[u8], rules: Rules) -> Result<Vec<Entry>, SplitError> {
             if let Some(word) = session_command(part) {
                 return Err(refuse(Refusal::Session(word)));
             }
+        }
+        if has_payload_pattern(command.as_bytes()) {
+            return Err(refuse(Refusal::PayloadPattern));
         }
         let mut payload = Vec::new();
         if is_payload_command(command.as_bytes()) {
@@ -209,6 +215,10 @@ mod tests {
             refused(b"show info\n\xff").why,
             Refusal::NotUtf8,
             "invalid UTF-8"
+        );
+        assert_eq!(
+            refused(b"show info\nset ssl cert a.pem <<%EOF%\n\n%EOF%\n").why,
+            Refusal::PayloadPattern
         );
         assert!(matches!(refused(b"a\rb").why, Refusal::Byte(_)));
         assert!(matches!(refused(b"a\0b").why, Refusal::Byte(_)));

@@ -17,7 +17,10 @@ use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
 use sockctl::haproxy::outcome::{self, Framing};
-use sockctl::haproxy::session::{OpenError, Session, SessionError, is_payload_command};
+use sockctl::haproxy::session::{
+    OpenError, PAYLOAD_PATTERN_REFUSED, Session, SessionError, has_payload_pattern,
+    is_payload_command,
+};
 use sockctl::{Address, Command};
 
 use super::{code_for, deadline, describe, note, options, raw, reload_failed};
@@ -52,6 +55,13 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
         let number = lines.number;
         let command = Command::new(line)
             .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
+        // Refused as a whole here, not by the session: the payload lines after it must not run
+        // as commands.
+        if has_payload_pattern(command.as_bytes()) {
+            return Err(
+                UsageError(format!("stdin line {number}: {PAYLOAD_PATTERN_REFUSED}")).into(),
+            );
+        }
         let mut payload = Vec::new();
         if is_payload_command(command.as_bytes()) {
             while let Some(line) = lines.next_line().context("reading a payload from stdin")? {
