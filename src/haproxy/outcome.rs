@@ -255,6 +255,11 @@ fn failure(severity: Option<u8>, text: &[u8], framing: Framing) -> Option<Failur
 pub fn is_error_message(block: &[u8]) -> bool {
     let mut lines = block.split(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
+    if first.is_empty() {
+        // No message is empty, nor follows an empty line: a reply of blank lines (a block
+        // each) costs nothing to judge.
+        return false;
+    }
     let last = lines.rfind(|line| !line.is_empty()).unwrap_or(first);
     ERROR_MESSAGES.iter().any(|m| fits(m, first))
         || APPENDED_ERRORS
@@ -262,8 +267,15 @@ pub fn is_error_message(block: &[u8]) -> bool {
             .any(|m| fits(m, first) || fits(m, last))
 }
 
-/// Whether `line` starts as `message` does, each `{}` standing for any text of the line.
+/// Whether `line` starts as `message` does, each `{}` standing for any text of the line. A
+/// message that ends in a word must end a word of the line too (`Invalid key` is not the start
+/// of `Invalid keyword`).
 fn fits(message: &str, line: &[u8]) -> bool {
+    // Every message starts with fixed text (checked by a test), so its first byte sorts out
+    // nearly all of them before any searching.
+    if message.as_bytes().first() != line.first() {
+        return false;
+    }
     let mut pieces = message.split("{}");
     let head = pieces.next().unwrap_or_default();
     let Some(mut rest) = line.strip_prefix(head.as_bytes()) else {
@@ -279,7 +291,8 @@ fn fits(message: &str, line: &[u8]) -> bool {
             None => return false,
         }
     }
-    true
+    let ends_in_a_word = message.ends_with(|c: char| c.is_ascii_alphanumeric());
+    !(ends_in_a_word && rest.first().is_some_and(|b| b.is_ascii_alphanumeric()))
 }
 
 /// The message of a JSON dump that says it failed (`{"errorStr":"output buffer too short"}`,
@@ -668,6 +681,10 @@ mod tests {
         assert!(!is_error_message(
             b"cause\nCan't commit x.pem!\nthen a dump\n"
         ));
+        // A message ending in a word ends a word of the line.
+        assert!(is_error_message(b"Invalid key\n") && is_error_message(b"Invalid key.\n"));
+        assert!(!is_error_message(b"Invalid keyword in request\n"));
+        assert!(!is_error_message(b"\n\n") && !is_error_message(b""));
     }
 
     /// The list itself: every entry anchored on text, with a fixed piece long enough to mean
