@@ -143,6 +143,12 @@ fn reconnects_keep_the_modes_and_the_level() {
     let again = session.reconnect(soon()).unwrap();
     assert_eq!(again.restored, ["expert-mode on", "operator"]);
     assert_eq!(run(&mut session, "show cli level"), "operator\n\n");
+    // `user -` (no newline after the reply) lowers the level too, and stays lowered.
+    let lowered = run(&mut session, "user -");
+    assert!(lowered.trim().is_empty(), "{lowered:?}");
+    let again = session.reconnect(soon()).unwrap();
+    assert_eq!(again.restored, ["expert-mode on", "user"]);
+    assert_eq!(run(&mut session, "show cli level"), "user\n\n");
 
     // On the master the mode is the master's, and reaches the commands it forwards.
     let mut session = open(&ha.master);

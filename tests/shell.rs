@@ -129,6 +129,21 @@ fn payload_command_adds_map_entries() {
         reply.contains(" a.example be_app") && reply.contains(" b.example be_app"),
         "{reply}"
     );
+    // A payload pattern is refused, and its lines up to the pattern are read, not run.
+    pty.line(&format!("add map {map} <<%EOF%"));
+    pty.expect("+ ");
+    pty.line("set server be_app/s1 state drain");
+    pty.expect("+ ");
+    pty.line("%EOF%");
+    let refused = pty.expect("admin.sock> ");
+    assert!(refused.contains("payload pattern"), "{refused}");
+    pty.line("show servers state be_app");
+    let state = pty.expect("admin.sock> ");
+    let s1 = state
+        .lines()
+        .find(|l| l.contains(" s1 "))
+        .unwrap_or_default();
+    assert_eq!(s1.split(' ').nth(6), Some("0"), "s1 was drained: {state}");
 }
 
 #[test]
@@ -304,9 +319,7 @@ fn piped_payload_pattern_is_refused_whole() {
     let Some(ha) = Haproxy::start() else { return };
     let out = sockctl()
         .args(["shell", ha.admin.to_str().unwrap()])
-        .write_stdin(
-            "show version\nadd map #0 <<%EOF%\nset server be_app/s1 state drain\n%EOF%\n",
-        )
+        .write_stdin("show version\nadd map #0 <<%EOF%\nset server be_app/s1 state drain\n%EOF%\n")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -318,7 +331,11 @@ fn piped_payload_pattern_is_refused_whole() {
     // The command before it ran; the payload line did not.
     assert!(stdout(&out).starts_with("2."), "{}", stdout(&out));
     let state = sockctl()
-        .args(["send", ha.admin.to_str().unwrap(), "show servers state be_app"])
+        .args([
+            "send",
+            ha.admin.to_str().unwrap(),
+            "show servers state be_app",
+        ])
         .output()
         .unwrap();
     let s1 = stdout(&state)

@@ -593,7 +593,13 @@ impl Session {
         // Empty success: nothing from the master, a lone `\n` from a worker. A failure says
         // why (`Permission denied`), and a mode word alone asks rather than sets.
         let succeeded = framed.body.is_empty() || framed.body == b"\n";
-        let kind = match words.as_slice() {
+        // A final `-` only asks HAProxy not to end the reply with a newline: it is dropped
+        // from what is replayed.
+        let words = match words.as_slice() {
+            [rest @ .., b"-"] if !rest.is_empty() => rest,
+            all => all,
+        };
+        let kind = match words {
             [b"operator" | b"user"] => b"level".as_slice(),
             [
                 mode @ (b"expert-mode" | b"experimental-mode" | b"mcli-debug-mode"),
@@ -705,22 +711,30 @@ pub fn split_commands(line: &[u8]) -> Vec<Vec<u8>> {
     parts
 }
 
-/// A command that announces a payload: its last word is `<<`.
-/// Whether the command's last word is `<<PATTERN`: HAProxy 3.0+ then takes the lines up to one
-/// equal to PATTERN as its payload (older versions take it as an ordinary argument). Not sent:
-/// no recording shows how 3.x frames such a payload in prompt mode, and on a 2.6 server the
-/// payload lines would run as commands.
+/// Whether a command of the line (each `;` part goes out as a line of its own) ends in
+/// `<<PATTERN`: HAProxy 3.0+ then takes the lines up to one equal to PATTERN as its payload
+/// (older versions take it as an ordinary argument). Not sent: no recording shows how 3.x
+/// frames such a payload in prompt mode, and on a 2.6 server the payload lines would run as
+/// commands.
 pub fn has_payload_pattern(command: &[u8]) -> bool {
-    command
-        .split(|b| b.is_ascii_whitespace())
+    split_commands(command)
+        .iter()
+        .any(|part| payload_pattern(part).is_some())
+}
+
+/// PATTERN when the line's last word is `<<PATTERN`.
+pub fn payload_pattern(line: &[u8]) -> Option<&[u8]> {
+    line.split(|b| b.is_ascii_whitespace())
         .rfind(|w| !w.is_empty())
-        .is_some_and(|w| w.len() > 2 && w.starts_with(b"<<"))
+        .and_then(|w| w.strip_prefix(b"<<"))
+        .filter(|pattern| !pattern.is_empty())
 }
 
 /// Why a command with a payload pattern is refused, for every caller to say alike.
 pub const PAYLOAD_PATTERN_REFUSED: &str = "a payload pattern ('<<PATTERN', HAProxy 3.0+) is not \
      supported: end the line with ' <<' and the payload with an empty line";
 
+/// A command that announces a payload: its last word is `<<`.
 pub fn is_payload_command(command: &[u8]) -> bool {
     command
         .split(|b| b.is_ascii_whitespace())
@@ -776,6 +790,9 @@ mod tests {
         assert!(!is_payload_command(b"add map #0 <<EOF"));
         assert!(has_payload_pattern(b"set ssl cert a.pem <<%EOF%"));
         assert!(!has_payload_pattern(b"add map #0 <<") && !has_payload_pattern(b"a <<b c"));
+        // Each `;` part goes out as a line of its own.
+        assert!(has_payload_pattern(b"get weight be/s1 <<EOF; show version"));
+        assert_eq!(payload_pattern(b"x <<%EOF%  "), Some(&b"%EOF%"[..]));
         assert!(!is_payload_command(b"show map"));
         let (master, worker) = (Target::Master, Target::Worker(7));
         assert!(is_reload(b"reload", &master) && is_reload(b" @master reload ", &worker));

@@ -21,7 +21,8 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 use sockctl::haproxy::framing::{Flavor, Target};
 use sockctl::haproxy::session::{
-    OpenError, Options, Reconnected, Reply, Session, SessionError, is_payload_command,
+    OpenError, Options, PAYLOAD_PATTERN_REFUSED, Reconnected, Reply, Session, SessionError,
+    has_payload_pattern, is_payload_command, payload_pattern,
 };
 use sockctl::{Address, Command};
 
@@ -264,6 +265,14 @@ impl<'a> Interactive<'a> {
                     continue;
                 }
             };
+            if has_payload_pattern(command.as_bytes()) {
+                // Its payload lines (typed or pasted) must not run as commands either.
+                if let Some(pattern) = payload_pattern(command.as_bytes()) {
+                    self.skip_payload(&String::from_utf8_lossy(pattern))?;
+                }
+                eprintln!("sockctl: {PAYLOAD_PATTERN_REFUSED}");
+                continue;
+            }
             let payload = if is_payload_command(command.as_bytes()) {
                 match self.read_payload()? {
                     Some(lines) => lines,
@@ -311,6 +320,19 @@ impl<'a> Interactive<'a> {
                 }
                 // Ctrl-D ends the payload like an empty line.
                 Err(ReadlineError::Eof) => return Ok(Some(lines)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads and drops the lines of a refused payload, up to the line `pattern` (or Ctrl-C,
+    /// Ctrl-D).
+    fn skip_payload(&mut self, pattern: &str) -> anyhow::Result<()> {
+        loop {
+            match self.read_line("+ ") {
+                Ok(line) if line == pattern => return Ok(()),
+                Ok(_) => {}
+                Err(ReadlineError::Interrupted | ReadlineError::Eof) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
         }
