@@ -478,17 +478,24 @@ fn save_state_of_one_backend_needs_a_file_of_its_own() {
         return;
     };
     std::fs::write(&ha.state_file, "every backend's state\n").unwrap();
-    for socket in [&ha.admin, &ha.master] {
+    // Without -o, or with -o naming the configured file itself.
+    let global = ha.state_file.to_str().unwrap();
+    for (socket, output) in [
+        (&ha.admin, None),
+        (&ha.master, None),
+        (&ha.admin, Some(global)),
+    ] {
         let out = sockctl()
             .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
             .args(["--config", ha.config.to_str().unwrap()])
             .args(["--backend", "be_app"])
+            .args(output.map(|o| ["-o", o]).into_iter().flatten())
             .output()
             .unwrap();
         assert_fails(
             &out,
             2,
-            "--backend saves one backend only; give the file to write with -o FILE",
+            "--backend be_app saves one backend only; give it a file of its own with -o FILE",
         );
         assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
         assert_eq!(stdout(&out), "");

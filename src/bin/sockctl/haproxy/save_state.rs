@@ -1,5 +1,8 @@
 //! `sockctl haproxy save-state`.
 
+use std::path::Path;
+
+use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::save_state::{dump_command, save_state};
@@ -12,13 +15,22 @@ use crate::send::exchange_from;
 pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
     // The default file is the one HAProxy loads for every backend: one backend's dump there
     // would throw away the saved state of all the others at the next reload.
-    if args.backend.is_some() && args.output.is_none() {
-        return Err(UsageError(
-            "--backend saves one backend only; give the file to write with -o FILE (the \
-             default state file holds every backend's state)"
-                .to_string(),
-        )
-        .into());
+    if let Some(backend) = &args.backend {
+        let global = GlobalSettings::read(&args.socket.config)
+            .ok()
+            .and_then(|settings| settings.state_file());
+        let refused = match (&args.output, &global) {
+            (None, _) => true,
+            (Some(output), Some(global)) => same_file(output, global),
+            (Some(_), None) => false,
+        };
+        if refused {
+            return Err(UsageError(format!(
+                "--backend {backend} saves one backend only; give it a file of its own with -o \
+                 FILE (the configured state file holds every backend's state)"
+            ))
+            .into());
+        }
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
     let exchange = exchange_from(&args.exchange);
@@ -46,6 +58,15 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
         saved.path.display()
     );
     Ok(Code::Ok)
+}
+
+/// Whether two paths name the same file (the same text, or the same file once resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// `1 server`, `3 servers`.
