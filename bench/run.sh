@@ -450,7 +450,8 @@ if "$sockctl" haproxy reload --help >/dev/null 2>&1; then
     if [ $have_socat = 1 ]; then
         rm -f "$ha_dir/haproxy.state"
         alive
-        timeout 120 bench/reload-socat.sh "$admin" "$ha_dir/master.sock" "$ha_dir/haproxy.state"
+        timeout 120 bench/reload-socat.sh "$admin" "$ha_dir/master.sock" "$ha_dir/haproxy.state" ||
+            check_fail "w4 socat script: exit code $?"
         n=$(grep -c '^[0-9]* be [0-9]* s' "$ha_dir/haproxy.state" 2>/dev/null) || true
         if [ "$n" = "$reload_servers" ]; then check_ok "w4 socat script: $n server lines saved, reloaded"; else
             check_fail "w4 socat script: $n server lines saved, not $reload_servers"
