@@ -2,8 +2,7 @@
 
 use sockctl::haproxy::info::Info;
 
-use super::at;
-use super::view::{self, Mode, Source};
+use super::view::{self, Source};
 use crate::cli::InfoArgs;
 use crate::exit::Code;
 use crate::table;
@@ -15,27 +14,12 @@ pub fn run(args: InfoArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    view::run(
-        &source,
-        "show info",
-        mode == Mode::Json,
-        verbose,
-        |address, reply| {
-            if mode == Mode::Raw {
-                return Ok(reply);
-            }
-            let info = at(Info::parse(&reply), address)?;
-            match mode {
-                Mode::Json => view::json(&info),
-                _ => {
-                    let rows: Vec<Vec<String>> = info
-                        .entries
-                        .iter()
-                        .map(|(key, value)| vec![key.clone(), value.to_string()])
-                        .collect();
-                    Ok(table::render(&["FIELD", "VALUE"], &rows).into_bytes())
-                }
-            }
-        },
-    )
+    view::show(&source, "show info", mode, verbose, Info::parse, |info| {
+        let rows: Vec<Vec<String>> = info
+            .entries
+            .iter()
+            .map(|(key, value)| vec![key.clone(), value.to_string()])
+            .collect();
+        Ok(table::render(&["FIELD", "VALUE"], &rows))
+    })
 }

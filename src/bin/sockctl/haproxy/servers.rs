@@ -2,8 +2,7 @@
 
 use sockctl::haproxy::servers_state::{self, ServersState};
 
-use super::at;
-use super::view::{self, Mode, Source};
+use super::view::{self, Source};
 use crate::cli::ServersArgs;
 use crate::exit::{Code, UsageError};
 use crate::table;
@@ -17,21 +16,13 @@ pub fn run(args: ServersArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    view::run(
+    view::show(
         &source,
         &command,
-        mode == Mode::Json,
+        mode,
         verbose,
-        |address, reply| {
-            if mode == Mode::Raw {
-                return Ok(reply);
-            }
-            let state = at(servers_state::parse(&reply), address)?;
-            match mode {
-                Mode::Json => view::json(&state),
-                _ => Ok(table(&state).into_bytes()),
-            }
-        },
+        servers_state::parse,
+        |state| Ok(table(state)),
     )
 }
 

@@ -3,8 +3,7 @@
 use sockctl::haproxy::Value;
 use sockctl::haproxy::stat::{self, Kind, Stat};
 
-use super::at;
-use super::view::{self, Mode, Source};
+use super::view::{self, Source};
 use crate::cli::{StatArgs, StatType};
 use crate::exit::{Code, UsageError};
 use crate::table;
@@ -43,22 +42,9 @@ pub fn run(args: StatArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    view::run(
-        &source,
-        &command,
-        mode == Mode::Json,
-        verbose,
-        |address, reply| {
-            if mode == Mode::Raw {
-                return Ok(reply);
-            }
-            let stat = at(stat::parse(&reply), address)?;
-            match mode {
-                Mode::Json => view::json(&stat),
-                _ => Ok(table(&stat, &args.columns)?.into_bytes()),
-            }
-        },
-    )
+    view::show(&source, &command, mode, verbose, stat::parse, |stat| {
+        Ok(table(stat, &args.columns)?)
+    })
 }
 
 /// The chosen columns (all must exist), or the default ones this version has.

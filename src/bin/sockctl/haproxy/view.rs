@@ -50,10 +50,38 @@ pub struct Source<'a> {
     pub exchange: &'a ExchangeArgs,
 }
 
+/// Runs `command` as [`run`] does and shows its output in `mode`: as HAProxy sent it, or
+/// `parse`d into JSON or into a `table`.
+pub fn show<T: Serialize, E: std::error::Error + Send + Sync + 'static>(
+    source: &Source<'_>,
+    command: &str,
+    mode: Mode,
+    verbose: bool,
+    parse: impl Fn(&[u8]) -> Result<T, E> + Sync,
+    table: impl Fn(&T) -> anyhow::Result<String> + Sync,
+) -> anyhow::Result<Code> {
+    run(
+        source,
+        command,
+        mode == Mode::Json,
+        verbose,
+        |address, reply| {
+            if mode == Mode::Raw {
+                return Ok(reply);
+            }
+            let parsed = at(parse(&reply), address)?;
+            match mode {
+                Mode::Json => json(&parsed),
+                _ => Ok(table(&parsed)?.into_bytes()),
+            }
+        },
+    )
+}
+
 /// Runs `command` in the process `source` names on each socket and prints what `render`
 /// makes of its output: for one socket as it is, for several labelled with the address (or
 /// with `json`, keyed by it).
-pub fn run(
+fn run(
     source: &Source<'_>,
     command: &str,
     json: bool,
