@@ -16,7 +16,7 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use crate::address::{Address, Family};
 use crate::interrupt;
-use crate::stream::{IoFailure, Peer, Stream, wait};
+use crate::stream::{IoFailure, POLL_SLICE, Peer, Stream, wait};
 
 /// Why a connection could not be opened.
 #[derive(Debug)]
@@ -211,7 +211,6 @@ fn long_unix_path(
 /// and a non-blocking one would fail at once. The wait goes in slices, so that a stop request
 /// seen by another thread (see [`crate::stream`]) ends it too.
 fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<OwnedFd, Errno> {
-    const SLICE: Duration = Duration::from_millis(100);
     let fd = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -221,13 +220,13 @@ fn unix_connect(sockaddr: &SocketAddrUnix, deadline: Option<Instant>) -> Result<
     loop {
         let left = match deadline {
             Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            None => SLICE,
+            None => POLL_SLICE,
         };
         if left.is_zero() {
             return Err(Errno::AGAIN);
         }
         // The kernel reads a zero timeout as "forever".
-        let slice = left.min(SLICE).max(Duration::from_micros(1));
+        let slice = left.min(POLL_SLICE).max(Duration::from_micros(1));
         sockopt::set_socket_timeout(&fd, Timeout::Send, Some(slice))?;
         match rustix::net::connect(&fd, sockaddr) {
             Ok(()) => break,

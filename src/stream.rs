@@ -185,7 +185,7 @@ impl AsFd for Stream {
 /// No single `poll` lasts longer than this. A signal interrupts the `poll` of one thread only;
 /// the others see the stop request when their slice ends, so Ctrl-C stops every thread of a
 /// program that talks to many sockets at once within this time.
-const POLL_SLICE: Duration = Duration::from_millis(100);
+pub(crate) const POLL_SLICE: Duration = Duration::from_millis(100);
 
 /// Waits until `fd` is ready for `events` or `deadline` passes.
 pub(crate) fn wait(

@@ -75,6 +75,11 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Milliseconds with microsecond precision: how JSON outputs give durations.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
 /// Short human form used in messages: `850 ms`, `2.5 s`, `3 min`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;

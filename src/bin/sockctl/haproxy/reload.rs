@@ -37,11 +37,6 @@ struct JsonState {
     elapsed_ms: f64,
 }
 
-/// Milliseconds with microsecond precision, as the outcome's `elapsed_ms`.
-fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
 pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
@@ -87,7 +82,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
                 bytes: s.bytes,
                 saved: true,
                 error: None,
-                elapsed_ms: millis(s.elapsed),
+                elapsed_ms: sockctl::units::millis(s.elapsed),
             },
             Err(e) => JsonState {
                 path: path.display().to_string(),
@@ -96,7 +91,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
                 bytes: 0,
                 saved: false,
                 error: Some(format!("{e:#}")),
-                elapsed_ms: millis(*time),
+                elapsed_ms: sockctl::units::millis(*time),
             },
         });
         let report = JsonReport {
