@@ -599,17 +599,18 @@ impl Session {
             [rest @ .., b"-"] if !rest.is_empty() => rest,
             all => all,
         };
-        let kind = match words {
-            [b"operator" | b"user"] => b"level".as_slice(),
-            [
-                mode @ (b"expert-mode" | b"experimental-mode" | b"mcli-debug-mode"),
-                _,
-            ] => mode,
-            _ => return,
-        };
-        if !succeeded {
+        let changes_access = matches!(
+            words,
+            [b"operator" | b"user"]
+                | [
+                    b"expert-mode" | b"experimental-mode" | b"mcli-debug-mode",
+                    _
+                ]
+        );
+        if !changes_access || !succeeded {
             return;
         }
+        let kind = access_kind(words[0]);
         // At most one of each kind, in the order last set: replaying them in that order ends
         // in the same state, including a stats socket's own rule that lowering the level turns
         // expert and experimental mode off.
