@@ -216,10 +216,10 @@ fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
 
 fn entry(code: Code, buffers: &Buffers, shape: Shape) -> Entry {
     let text = String::from_utf8_lossy(&buffers.out);
-    let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&buffers.out).is_ok();
+    let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(&buffers.out).is_ok();
     let result = match shape {
         _ if buffers.out.is_empty() => "null".to_string(),
-        Shape::Json if is_json => text.trim_end().to_string(),
+        Shape::Json if is_json() => text.trim_end().to_string(),
         _ => serde_json::Value::String(text.into_owned()).to_string(),
     };
     let errors = String::from_utf8_lossy(&buffers.err)
