@@ -116,12 +116,16 @@ impl Stream {
         }
     }
 
-    /// Reads what has arrived, without waiting: `Ok(None)` when nothing has, `Ok(Some(0))` at
-    /// EOF.
-    pub fn read_now(&self, buf: &mut [u8]) -> Result<Option<usize>, IoFailure> {
+    /// Reads what has arrived into the spare capacity of `buf` (as [`Self::read_append`]),
+    /// without waiting: `Ok(None)` when nothing has, `Ok(Some(0))` at EOF.
+    pub fn read_now(&self, buf: &mut Vec<u8>) -> Result<Option<usize>, IoFailure> {
         interrupt::check()?;
-        match rustix::net::recv(&self.fd, &mut *buf, RecvFlags::empty()) {
-            Ok((n, _)) => Ok(Some(n)),
+        match rustix::net::recv(
+            &self.fd,
+            rustix::buffer::spare_capacity(buf),
+            RecvFlags::empty(),
+        ) {
+            Ok((_, n)) => Ok(Some(n)),
             Err(Errno::AGAIN | Errno::INTR) => Ok(None),
             Err(e) => Err(e.into()),
         }

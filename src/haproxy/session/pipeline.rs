@@ -268,7 +268,8 @@ impl<'a> Run<'a> {
         if let Some(first) = self.requests.first() {
             session.framer.expect_payload_prompts(first.payload_prompts);
         }
-        let mut buf = vec![0u8; 64 * 1024];
+        // Read into spare capacity: a short reply does not pay for zeroing 64 KiB each time.
+        let mut buf = Vec::with_capacity(64 * 1024);
         loop {
             while let Some(framed) = session.framer.next_reply() {
                 if self.answered >= self.sent() {
@@ -332,7 +333,8 @@ impl<'a> Run<'a> {
             }
             match stream.read_now(&mut buf) {
                 Ok(Some(n)) if n > 0 => {
-                    session.framer.push(&buf[..n]);
+                    session.framer.push(&buf);
+                    buf.clear();
                     continue;
                 }
                 Ok(Some(_)) | Err(IoFailure::Reset(_)) if self.closed_between_requests(session) => {
