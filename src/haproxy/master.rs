@@ -51,6 +51,14 @@ pub fn probe(address: &Address, exchange: &Exchange) -> Result<SocketKind, Excha
 
 /// `show proc` on a socket that must be a master.
 pub fn show_proc(address: &Address, exchange: &Exchange) -> Result<ProcList, ProcError> {
+    show_proc_with_reply(address, exchange).map(|(list, _)| list)
+}
+
+/// [`show_proc`], with the reply's bytes as HAProxy sent them.
+pub fn show_proc_with_reply(
+    address: &Address,
+    exchange: &Exchange,
+) -> Result<(ProcList, Vec<u8>), ProcError> {
     let reply = run(address, exchange, "show proc").map_err(ProcError::Exchange)?;
     if !reply.starts_with(b"#<") {
         let first = reply.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -58,7 +66,8 @@ pub fn show_proc(address: &Address, exchange: &Exchange) -> Result<ProcList, Pro
             String::from_utf8_lossy(&first[..first.len().min(80)]).into_owned(),
         ));
     }
-    ProcList::parse(&reply).map_err(ProcError::Parse)
+    let list = ProcList::parse(&reply).map_err(ProcError::Parse)?;
+    Ok((list, reply))
 }
 
 /// One exchange into memory, for the small replies of control commands.

@@ -23,14 +23,10 @@ pub fn run(args: ProcArgs, verbose: bool) -> anyhow::Result<Code> {
         args.socket.targets.jobs,
         json,
         |address, out, _| {
-            let list = at(master::show_proc(address, &exchange), address)?;
+            let (list, reply) = at(master::show_proc_with_reply(address, &exchange), address)?;
             match mode {
                 Mode::Json => out.write_all(&view::json(&list)?)?,
-                Mode::Raw => {
-                    // Asked again so the bytes are HAProxy's own, untouched.
-                    let command = sockctl::Command::new("show proc").expect("no line breaks");
-                    at(exchange.run(address, &command, out), address)?;
-                }
+                Mode::Raw => out.write_all(&reply)?,
                 Mode::Table => out.write_all(table(&list).as_bytes())?,
             }
             Ok(Code::Ok)
