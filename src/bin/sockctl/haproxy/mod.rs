@@ -57,12 +57,12 @@ fn discovered(config: &Path, want: Want, verbose: bool) -> anyhow::Result<Addres
 pub fn state_file(
     explicit: Option<&Path>,
     config: &Path,
+    settings: Option<&GlobalSettings>,
     socket: &Address,
     for_reload: bool,
     verbose: bool,
 ) -> anyhow::Result<PathBuf> {
-    let settings = GlobalSettings::read(config).ok();
-    let configured = settings.as_ref().and_then(GlobalSettings::state_file);
+    let configured = settings.and_then(GlobalSettings::state_file);
     let (path, why) = match (explicit, &configured, socket) {
         (Some(path), _, _) => (path.to_path_buf(), "given with an option".to_string()),
         (None, Some(path), _) => (
@@ -86,7 +86,7 @@ pub fn state_file(
         eprintln!("sockctl: state file {} ({why})", path.display());
     }
     let warn = for_reload || explicit.is_none();
-    if warn && settings.as_ref().is_some_and(|s| s.loads_local_state) {
+    if warn && settings.is_some_and(|s| s.loads_local_state) {
         eprintln!(
             "sockctl: warning: {} has backends with 'load-server-state-from-file local': they \
              load a file of their own (server-state-base/server-state-file-name), not {}; save \

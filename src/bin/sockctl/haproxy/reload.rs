@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
+use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master::SocketKind;
 use sockctl::haproxy::reload::{Outcome, Reload, Status, lock_path};
@@ -50,6 +51,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
         let path = state_file(
             args.state_file.as_deref(),
             &args.socket.config,
+            GlobalSettings::read(&args.socket.config).ok().as_ref(),
             &address,
             true,
             verbose,

@@ -15,10 +15,9 @@ use crate::send::exchange_from;
 pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
     // The default file is the one HAProxy loads for every backend: one backend's dump there
     // would throw away the saved state of all the others at the next reload.
+    let settings = GlobalSettings::read(&args.socket.config).ok();
     if let Some(backend) = &args.backend {
-        let global = GlobalSettings::read(&args.socket.config)
-            .ok()
-            .and_then(|settings| settings.state_file());
+        let global = settings.as_ref().and_then(GlobalSettings::state_file);
         let refused = match (&args.output, &global) {
             (None, _) => true,
             (Some(output), Some(global)) => same_file(output, global),
@@ -38,6 +37,7 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
     let path = state_file(
         args.output.as_deref(),
         &args.socket.config,
+        settings.as_ref(),
         &address,
         false,
         verbose,
