@@ -358,7 +358,7 @@ def report(res):
         for name, why in res.skipped("w4"):
             add(f"`{name}`: {why}.\n")
     add(
-        f"Saving the state today (`show servers state`, {reload_servers:,} server lines, "
+        f"Saving the state alone (`show servers state`, {reload_servers:,} server lines, "
         f"{int(f.get('state_bytes', 0)):,} bytes, to a file "
         f"removed before each run). {bench_line(res, 'w4state')}\n"
     )
