@@ -7,6 +7,7 @@ mod docs;
 mod fanout;
 mod faults_state;
 mod framing;
+mod haproxy_config;
 mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;

@@ -1,7 +1,13 @@
-//! The few facts sockctl needs from an HAProxy configuration file: where the stats sockets are
-//! and where the server state file goes. Only the `global` section is read, and one keyword
-//! elsewhere (`load-server-state-from-file local`); everything else is left to HAProxy.
+//! The few facts sockctl needs from an HAProxy configuration: where the stats sockets are,
+//! where the server state file goes, and which backends load it. The `global` section is read,
+//! and elsewhere only the section names and `load-server-state-from-file`; everything else is
+//! left to HAProxy.
+//!
+//! A configuration is what HAProxy reads: one or more `-f` files or directories, in order (a
+//! directory stands for its `*.cfg` files in byte order, as HAProxy sorts them).
 
+use std::collections::HashMap;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// What the `global` section says about sockets and state files.
@@ -16,6 +22,32 @@ pub struct GlobalSettings {
     /// Whether a `defaults`, `backend` or `listen` section says `load-server-state-from-file
     /// local`: those backends load a file of their own, not the global `server-state-file`.
     pub loads_local_state: bool,
+    /// Each `backend` and `listen` section, with what it loads at start (its own
+    /// `load-server-state-from-file`, else its `defaults` section's, else `none`).
+    pub backends: Vec<(String, LoadState)>,
+}
+
+/// `load-server-state-from-file`: which state file a backend reads when HAProxy starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadState {
+    /// HAProxy's default: no state is loaded.
+    #[default]
+    None,
+    /// The global `server-state-file`.
+    Global,
+    /// A file of the backend's own.
+    Local,
+}
+
+impl LoadState {
+    fn parse(word: &str) -> Option<LoadState> {
+        match word {
+            "none" => Some(LoadState::None),
+            "global" => Some(LoadState::Global),
+            "local" => Some(LoadState::Local),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,51 +78,198 @@ const SECTIONS: &[&str] = &[
     "dynamic-update",
 ];
 
+/// A file of the configuration that could not be read.
+#[derive(Debug)]
+pub struct ReadError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot read {}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The files HAProxy reads for these `-f` arguments: a file as it is, a directory as its
+/// regular `*.cfg` files sorted by name (HAProxy's `scandir` with `alphasort`, in the C locale).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let error = |source| ReadError {
+            path: path.clone(),
+            source,
+        };
+        if !std::fs::metadata(path).map_err(error)?.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(error)? {
+            let entry = entry.map_err(error)?;
+            let name = entry.file_name();
+            let is_cfg = name.as_encoded_bytes().ends_with(b".cfg");
+            if is_cfg && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
+                names.push(name);
+            }
+        }
+        names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+        files.extend(names.into_iter().map(|name| path.join(name)));
+    }
+    Ok(files)
+}
+
+/// What the parser carries from line to line and from file to file.
+#[derive(Default)]
+struct Parser {
+    settings: GlobalSettings,
+    section: Section,
+    /// What the last `defaults` section says, which proxies after it inherit.
+    defaults: LoadState,
+    /// Named `defaults` sections, for `backend NAME from DEFAULTS`.
+    named: HashMap<String, LoadState>,
+}
+
+#[derive(Default, PartialEq)]
+enum Section {
+    #[default]
+    Other,
+    Global,
+    Defaults(Option<String>),
+    Backend(usize),
+}
+
 impl GlobalSettings {
-    pub fn read(path: &Path) -> std::io::Result<GlobalSettings> {
+    /// Reads one file (the single `-f` case).
+    pub fn read(path: &Path) -> io::Result<GlobalSettings> {
         Ok(Self::parse(&std::fs::read_to_string(path)?))
     }
 
+    /// Reads a configuration given as HAProxy's `-f` arguments, in order.
+    pub fn read_all(paths: &[PathBuf]) -> Result<GlobalSettings, ReadError> {
+        let mut parser = Parser::default();
+        for file in expand(paths)? {
+            let text = std::fs::read_to_string(&file).map_err(|source| ReadError {
+                path: file.clone(),
+                source,
+            })?;
+            parser.file(&text);
+        }
+        Ok(parser.settings)
+    }
+
     pub fn parse(text: &str) -> GlobalSettings {
-        let mut settings = GlobalSettings::default();
-        let mut in_global = false;
+        let mut parser = Parser::default();
+        parser.file(text);
+        parser.settings
+    }
+
+    /// The backends that load the global `server-state-file` at start.
+    pub fn global_loaders(&self) -> usize {
+        self.backends
+            .iter()
+            .filter(|(_, load)| *load == LoadState::Global)
+            .count()
+    }
+}
+
+impl Parser {
+    fn file(&mut self, text: &str) {
+        // Each file starts outside any section; `defaults` carry over.
+        self.section = Section::Other;
         for line in text.lines() {
-            let words = split_words(line);
-            let Some(first) = words.first() else { continue };
-            if SECTIONS.contains(&first.as_str()) {
-                in_global = first == "global";
-                continue;
+            self.line(split_words(line));
+        }
+    }
+
+    fn line(&mut self, words: Vec<String>) {
+        let Some(first) = words.first() else { return };
+        if SECTIONS.contains(&first.as_str()) {
+            self.section = self.start(&words);
+            return;
+        }
+        if first == "load-server-state-from-file" {
+            let Some(load) = words.get(1).and_then(|w| LoadState::parse(w)) else {
+                return;
+            };
+            if load == LoadState::Local {
+                self.settings.loads_local_state = true;
             }
-            if !in_global {
-                if first == "load-server-state-from-file"
-                    && words.get(1).is_some_and(|w| w == "local")
-                {
-                    settings.loads_local_state = true;
-                }
-                continue;
-            }
-            let word = |i: usize| words.get(i).cloned();
-            match (first.as_str(), words.get(1).map(String::as_str)) {
-                ("stats", Some("socket")) => {
-                    if let Some(address) = word(2) {
-                        let level = words
-                            .iter()
-                            .position(|w| w == "level")
-                            .and_then(|i| word(i + 1));
-                        settings.stats_sockets.push(StatsSocket { address, level });
+            match &self.section {
+                Section::Defaults(name) => {
+                    self.defaults = load;
+                    if let Some(name) = name {
+                        self.named.insert(name.clone(), load);
                     }
                 }
-                ("server-state-file", _) => settings.server_state_file = word(1),
-                ("server-state-base", _) => settings.server_state_base = word(1),
-                ("unix-bind", _) => {
-                    if let Some(i) = words.iter().position(|w| w == "prefix") {
-                        settings.unix_bind_prefix = word(i + 1);
-                    }
-                }
+                Section::Backend(i) => self.settings.backends[*i].1 = load,
                 _ => {}
             }
+            return;
         }
-        settings
+        if self.section == Section::Global {
+            self.settings.global(&words);
+        }
+    }
+
+    /// A section line: `defaults [NAME] [from DEFAULTS]`, `backend NAME [from DEFAULTS]`.
+    fn start(&mut self, words: &[String]) -> Section {
+        let from = words
+            .iter()
+            .position(|w| w == "from")
+            .and_then(|i| words.get(i + 1))
+            .and_then(|name| self.named.get(name).copied());
+        let name = words.get(1).filter(|w| *w != "from").cloned();
+        match words[0].as_str() {
+            "global" => Section::Global,
+            "defaults" => {
+                self.defaults = from.unwrap_or_default();
+                if let Some(name) = &name {
+                    self.named.insert(name.clone(), self.defaults);
+                }
+                Section::Defaults(name)
+            }
+            "backend" | "listen" => {
+                let load = from.unwrap_or(self.defaults);
+                self.settings
+                    .backends
+                    .push((name.unwrap_or_default(), load));
+                Section::Backend(self.settings.backends.len() - 1)
+            }
+            _ => Section::Other,
+        }
+    }
+}
+
+impl GlobalSettings {
+    /// One line of the `global` section.
+    fn global(&mut self, words: &[String]) {
+        let word = |i: usize| words.get(i).cloned();
+        match (words[0].as_str(), words.get(1).map(String::as_str)) {
+            ("stats", Some("socket")) => {
+                if let Some(address) = word(2) {
+                    let level = words
+                        .iter()
+                        .position(|w| w == "level")
+                        .and_then(|i| word(i + 1));
+                    self.stats_sockets.push(StatsSocket { address, level });
+                }
+            }
+            ("server-state-file", _) => self.server_state_file = word(1),
+            ("server-state-base", _) => self.server_state_base = word(1),
+            ("unix-bind", _) => {
+                if let Some(i) = words.iter().position(|w| w == "prefix") {
+                    self.unix_bind_prefix = word(i + 1);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The socket to use: the first `level admin` one, else the first.
@@ -262,5 +441,61 @@ backend be
             "global\n unix-bind prefix /run/hap/ mode 770\n stats socket admin.sock\n",
         );
         assert_eq!(g.stats_socket().as_deref(), Some("/run/hap/admin.sock"));
+    }
+
+    #[test]
+    fn which_backends_load_the_global_file() {
+        let g = GlobalSettings::parse(
+            "defaults
+  load-server-state-from-file global
+backend a
+backend b
+  load-server-state-from-file none
+defaults named
+  mode http
+listen c
+backend d from named
+frontend f
+  load-server-state-from-file local
+",
+        );
+        use LoadState::*;
+        let loads: Vec<(&str, LoadState)> =
+            g.backends.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        // A new defaults section starts from HAProxy's default (none), named or not.
+        assert_eq!(
+            loads,
+            [("a", Global), ("b", None), ("c", None), ("d", None)]
+        );
+        assert_eq!(g.global_loaders(), 1);
+        let g = GlobalSettings::parse(
+            "defaults base\n load-server-state-from-file global\ndefaults other\nbackend x from base\nbackend y\n",
+        );
+        assert_eq!(g.backends, [("x".into(), Global), ("y".into(), None)]);
+        assert_eq!(GlobalSettings::parse("backend lone\n").global_loaders(), 0);
+    }
+
+    #[test]
+    fn directories_are_read_in_byte_order_and_defaults_carry_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("20-be.cfg"), "backend be\n").unwrap();
+        std::fs::write(
+            d.join("10-defaults.cfg"),
+            "global\n server-state-file /s\ndefaults\n load-server-state-from-file global\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("B.cfg"), "backend upper\n").unwrap();
+        std::fs::write(d.join("notes.txt"), "global\n server-state-file /wrong\n").unwrap();
+        std::fs::create_dir(d.join("sub.cfg")).unwrap();
+        assert_eq!(
+            expand(&[d.to_path_buf()]).unwrap(),
+            ["10-defaults.cfg", "20-be.cfg", "B.cfg"].map(|n| d.join(n))
+        );
+        let g = GlobalSettings::read_all(&[d.to_path_buf()]).unwrap();
+        assert_eq!(g.state_file(), Some(PathBuf::from("/s")));
+        assert_eq!(g.global_loaders(), 2);
+        let missing = GlobalSettings::read_all(&[d.join("nope.cfg")]).unwrap_err();
+        assert!(missing.to_string().contains("nope.cfg"), "{missing}");
     }
 }

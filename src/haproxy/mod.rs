@@ -36,6 +36,7 @@ pub mod outcome;
 pub mod proc_list;
 pub mod reload;
 pub mod route;
+pub mod running;
 pub mod save_state;
 pub mod servers_state;
 pub mod session;

@@ -37,8 +37,18 @@ pub struct Haproxy {
     _guard: Guard,
 }
 
-/// The HAProxy binary, or `None` when it is not installed.
+/// The HAProxy binary, or `None` when it is not installed: `$SOCKCTL_TEST_HAPROXY` when set
+/// (how the suite runs against a second version), else `haproxy` on the PATH.
 pub fn binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("SOCKCTL_TEST_HAPROXY").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "$SOCKCTL_TEST_HAPROXY: no file {}",
+            path.display()
+        );
+        return Some(path);
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
@@ -51,6 +61,11 @@ pub fn binary() -> Option<PathBuf> {
 pub fn config_text(dir: &Path, extra_global: &str, backend: &str) -> String {
     let d = dir.display();
     let extra_global = extra_global.replace("{dir}", &d.to_string());
+    let backend = if backend.is_empty() {
+        DEFAULT_BACKEND
+    } else {
+        backend
+    };
     let backend = backend.replace("{dir}", &d.to_string());
     format!(
         "global
@@ -73,6 +88,21 @@ frontend fe
     )
 }
 
+/// How a test's HAProxy differs from the default one.
+#[derive(Default)]
+pub struct Setup<'a> {
+    pub extra_global: &'a str,
+    /// The backend sections; empty means [`DEFAULT_BACKEND`].
+    pub backend: &'a str,
+    /// Replacements in the configuration's text, each of which must apply; `{dir}` stands
+    /// for the temp dir.
+    pub replace: &'a [(&'a str, &'a str)],
+    /// Start HAProxy with `-f DIR` of two files instead of one `-f FILE`.
+    pub config_dir: bool,
+    /// No other HAProxy of this test binary runs meanwhile.
+    pub alone: bool,
+}
+
 pub const DEFAULT_BACKEND: &str = "backend be_app
     server s1 127.0.0.1:19261
     server s2 127.0.0.1:19262
@@ -92,11 +122,32 @@ impl Haproxy {
     }
 
     pub fn start_with(extra_global: &str, backend: &str) -> Option<Haproxy> {
-        let guard = Guard::Shared(RUNNING.read().unwrap_or_else(|e| e.into_inner()));
-        Self::launch(extra_global, backend, guard)
+        Self::start_setup(Setup {
+            extra_global,
+            backend,
+            ..Setup::default()
+        })
+    }
+
+    pub fn start_setup(setup: Setup) -> Option<Haproxy> {
+        let guard = if setup.alone {
+            Guard::Alone(exclusive())
+        } else {
+            Guard::Shared(RUNNING.read().unwrap_or_else(|e| e.into_inner()))
+        };
+        Self::launch_setup(setup, guard)
     }
 
     fn launch(extra_global: &str, backend: &str, guard: Guard) -> Option<Haproxy> {
+        let setup = Setup {
+            extra_global,
+            backend,
+            ..Setup::default()
+        };
+        Self::launch_setup(setup, guard)
+    }
+
+    fn launch_setup(setup: Setup, guard: Guard) -> Option<Haproxy> {
         let Some(binary) = binary() else {
             if std::env::var_os("SOCKCTL_REQUIRE_HAPROXY").is_some_and(|v| v == "1") {
                 panic!("haproxy is not installed but SOCKCTL_REQUIRE_HAPROXY=1");
@@ -108,10 +159,38 @@ impl Haproxy {
             .prefix("sockctl-ha")
             .tempdir()
             .unwrap();
-        let config = dir.path().join("haproxy.cfg");
-        std::fs::write(&config, config_text(dir.path(), extra_global, backend)).unwrap();
+        let mut text = config_text(dir.path(), setup.extra_global, setup.backend);
+        let d = dir.path().display().to_string();
+        for (from, to) in setup.replace {
+            let (from, to) = (from.replace("{dir}", &d), to.replace("{dir}", &d));
+            assert!(text.contains(&from), "{from:?} is not in {text}");
+            text = text.replace(&from, &to);
+        }
+        let config = if setup.config_dir {
+            // HAProxy reads a directory's *.cfg files by name: global and defaults first.
+            let conf_d = dir.path().join("conf.d");
+            std::fs::create_dir(&conf_d).unwrap();
+            let (head, tail) = text.split_at(text.find("frontend fe").unwrap());
+            std::fs::write(conf_d.join("00-global.cfg"), head).unwrap();
+            std::fs::write(conf_d.join("10-proxies.cfg"), tail).unwrap();
+            std::fs::write(conf_d.join("README"), "not read: no .cfg suffix\nglobal\n").unwrap();
+            conf_d
+        } else {
+            let config = dir.path().join("haproxy.cfg");
+            std::fs::write(&config, text).unwrap();
+            config
+        };
         let master = dir.path().join("master.sock");
-        let child = Command::new(binary)
+        let mut command = Command::new(&binary);
+        // A binary shipped with its own libraries beside it (the PyPI package's).
+        if let Some(lib) = binary
+            .parent()
+            .map(|d| d.join("lib"))
+            .filter(|l| l.is_dir())
+        {
+            command.env("LD_LIBRARY_PATH", lib);
+        }
+        let child = command
             .arg("-W")
             .arg("-S")
             .arg(&master)

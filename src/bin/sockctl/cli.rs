@@ -114,14 +114,8 @@ pub struct ShellArgs {
     #[arg(value_name = "ADDR")]
     pub address: Option<Address>,
 
-    /// HAProxy configuration to find the stats socket in when ADDR is omitted
-    #[arg(
-        long,
-        value_name = "CFG",
-        env = "SOCKCTL_CONFIG",
-        default_value = "/etc/haproxy/haproxy.cfg"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     /// Line-oriented raw session: no HAProxy framing, bytes shown unescaped
     #[arg(long)]
@@ -199,14 +193,18 @@ pub struct SocketArgs {
     #[arg(short, long = "socket", value_name = "ADDR")]
     pub socket: Option<Address>,
 
-    /// HAProxy configuration to read the stats socket and state file from
-    #[arg(
-        long,
-        value_name = "CFG",
-        env = "SOCKCTL_CONFIG",
-        default_value = "/etc/haproxy/haproxy.cfg"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// The HAProxy configuration, declared once for every command that reads one.
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// HAProxy configuration (a file or a directory, as for haproxy -f) to read the stats
+    /// socket, the state file and which backends load it from [default: the files the running
+    /// master was started with, else /etc/haproxy/haproxy.cfg]
+    #[arg(long = "config", value_name = "CFG", env = "SOCKCTL_CONFIG")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -214,8 +212,8 @@ pub struct SaveStateArgs {
     #[command(flatten)]
     pub socket: SocketArgs,
 
-    /// State file to write (default: server-state-file of --config, joined to
-    /// server-state-base; else haproxy.state beside the socket)
+    /// State file to write (default: the server-state-file HAProxy loads, from the running
+    /// configuration; refused when no backend loads it)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -240,7 +238,8 @@ pub struct ReloadArgs {
     #[arg(long, value_name = "FILE", requires = "save_state")]
     pub state_file: Option<PathBuf>,
 
-    /// Reload even if saving the state failed
+    /// Reload even if saving the state failed, or if the configuration will not load the
+    /// --state-file given
     #[arg(long, requires = "save_state")]
     pub force: bool,
 
@@ -311,10 +310,8 @@ pub struct SocketsArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// HAProxy configuration whose stats socket is used without -s (after $SOCKCTL_SOCKET,
-    /// before the -S socket of the running HAProxy master)
-    #[arg(long, value_name = "CFG", default_value = "/etc/haproxy/haproxy.cfg")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// Which process of a master socket runs the command. Refused on a stats socket, whose

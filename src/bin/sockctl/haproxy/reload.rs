@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
-use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master::SocketKind;
 use sockctl::haproxy::reload::{Outcome, Reload, Status, lock_path};
@@ -12,7 +11,8 @@ use sockctl::haproxy::save_state::{Saved, dump_command, save_state};
 use sockctl::lock::Lock;
 use sockctl::units::format_duration;
 
-use super::{at, socket, state_file};
+use super::config::{Configuration, state_file};
+use super::{at, socket};
 use crate::cli::ReloadArgs;
 use crate::exit::{self, Code};
 use crate::report;
@@ -48,16 +48,11 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
 
     let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
     if args.save_state {
-        let path = state_file(
-            args.state_file.as_deref(),
-            &args.socket.config,
-            GlobalSettings::read(&args.socket.config).ok().as_ref(),
-            &address,
-            true,
-            verbose,
-        )?;
+        let kind = SocketKind::Master(before.clone());
+        let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
+        let path = state_file(args.state_file.as_deref(), &config, args.force, verbose)?;
         // The whole state: this is the file HAProxy loads for every backend.
-        let command = dump_command(&SocketKind::Master(before.clone()), None)?;
+        let command = dump_command(&kind, None)?;
         let start = Instant::now();
         let saved = save_state(&address, &command, &path, &reload.exchange)
             .with_context(|| address.to_string());

@@ -1,47 +1,49 @@
 //! `sockctl haproxy save-state`.
 
-use std::path::Path;
-
-use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::save_state::{dump_command, save_state};
 
-use super::{at, socket, state_file};
+use super::config::{Configuration, same_file, state_file};
+use super::{at, socket};
 use crate::cli::SaveStateArgs;
 use crate::exit::{Code, UsageError};
 use crate::send::exchange_from;
 
 pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
-    // The default file is the one HAProxy loads for every backend: one backend's dump there
-    // would throw away the saved state of all the others at the next reload.
-    let settings = GlobalSettings::read(&args.socket.config).ok();
-    if let Some(backend) = &args.backend {
-        let global = settings.as_ref().and_then(GlobalSettings::state_file);
-        let refused = match (&args.output, &global) {
-            (None, _) => true,
-            (Some(output), Some(global)) => same_file(output, global),
-            (Some(_), None) => false,
-        };
-        if refused {
-            return Err(UsageError(format!(
-                "--backend {backend} saves one backend only; give it a file of its own with -o \
-                 FILE (the configured state file holds every backend's state)"
-            ))
-            .into());
-        }
+    if let Some(backend) = &args.backend
+        && args.output.is_none()
+    {
+        // The default file is the one HAProxy loads for every backend: one backend's dump
+        // there would throw away the saved state of all the others at the next reload.
+        return Err(UsageError(format!(
+            "--backend {backend} saves one backend only; give it a file of its own with -o \
+             FILE (the configured state file holds every backend's state)"
+        ))
+        .into());
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
     let exchange = exchange_from(&args.exchange);
     let kind = at(master::probe(&address, &exchange), &address)?;
-    let path = state_file(
-        args.output.as_deref(),
-        &args.socket.config,
-        settings.as_ref(),
-        &address,
-        false,
-        verbose,
-    )?;
+    let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
+    let path = match (&args.output, &args.backend) {
+        (Some(output), Some(backend)) => {
+            if config
+                .loaded_state_file()
+                .is_ok_and(|global| same_file(output, &global))
+            {
+                return Err(UsageError(format!(
+                    "--backend {backend} saves one backend only; give it a file of its own \
+                     with -o FILE (the configured state file holds every backend's state)"
+                ))
+                .into());
+            }
+            output.clone()
+        }
+        // A file the user named is a plain dump: whether HAProxy loads it is theirs to say.
+        (Some(output), None) => output.clone(),
+        (None, _) => state_file(None, &config, false, verbose)?,
+    };
     let command = dump_command(&kind, args.backend.as_deref())?;
     let saved = at(save_state(&address, &command, &path, &exchange), &address)?;
     if verbose {
@@ -58,15 +60,6 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
         saved.path.display()
     );
     Ok(Code::Ok)
-}
-
-/// Whether two paths name the same file (the same text, or the same file once resolved).
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (a.canonicalize(), b.canonicalize()),
-            (Ok(a), Ok(b)) if a == b
-        )
 }
 
 /// `1 server`, `3 servers`.

@@ -36,7 +36,9 @@ use completion::{Commands, ShellHelper, Vocabulary};
 
 pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
     if args.address.is_none() {
-        let (address, source) = discover::find_socket(&args.config, Want::Any)?;
+        let config = args.config.path.as_deref();
+        let config = config.unwrap_or(std::path::Path::new(discover::DEFAULT_CONFIG));
+        let (address, source) = discover::find_socket(config, Want::Any)?;
         note(&format!("using {address} from {source}"));
         args.address = Some(address);
     }
