@@ -269,6 +269,10 @@ impl Exchange {
         self.timeout
     }
 
+    pub fn get_connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
     /// Sends `command` to `addr` and streams the whole reply into `sink`.
     pub fn run(
         &self,

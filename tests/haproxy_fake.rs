@@ -36,6 +36,12 @@ fn success_1_is_a_reload() {
         stdout(&out)
     );
 
+    // A master of its own: this one's counters have moved already.
+    let (_dir, server) = fake_master(
+        "3.4/dr_07_show_proc_before_reload.reply",
+        fixture("3.4/dr_08_master_reload.reply"),
+        "3.4/dr_10_show_proc_after_reload.reply",
+    );
     let out = reload(&server, &["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["protocol"], "status-line");

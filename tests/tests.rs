@@ -11,6 +11,7 @@ mod haproxy_config;
 mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;
+mod haproxy_verdicts;
 mod haproxy_views;
 mod send;
 mod send_faults;

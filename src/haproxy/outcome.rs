@@ -87,6 +87,10 @@ pub const ALWAYS_FAILURES: &[&str] = &[
     "Can't connect to the target CLI",
 ];
 
+/// How the master CLI of 2.7+ answers a `reload` whose new configuration was rejected, followed
+/// by `--` and the startup log: a failure whichever command sent it.
+pub const RELOAD_FAILED: &str = "Success=0";
+
 pub mod messages;
 
 pub use messages::{APPENDED_ERRORS, ERROR_MESSAGES};
@@ -242,9 +246,10 @@ fn split_tag(block: &[u8]) -> (Option<u8>, &[u8]) {
 
 fn failure(severity: Option<u8>, text: &[u8], framing: Framing) -> Option<Failure> {
     let starts = |list: &[&str]| list.iter().any(|p| text.starts_with(p.as_bytes()));
+    let plain = framing == Framing::Plain && severity.is_none();
     let failed = severity.is_some_and(|s| s <= 3)
         || starts(ALWAYS_FAILURES)
-        || (framing == Framing::Plain && severity.is_none() && is_error_message(text));
+        || (plain && (is_error_message(text) || text.starts_with(RELOAD_FAILED.as_bytes())));
     failed.then(|| Failure {
         severity,
         message: String::from_utf8_lossy(text.trim_ascii_end()).into_owned(),
@@ -540,6 +545,8 @@ mod tests {
                 "Can't find backend.",
             ),
             ("2.6/stats_unknown_foo", "Unknown command"),
+            // A rejected reload: the master's own reply.
+            ("3.4/bad_02_master_reload_badcfg", "Success=0\n--\n"),
             ("3.4/master_at9_show_info", "Can't find the target PID"),
             (
                 "3.4/master_atbang_badpid_show_info",

@@ -16,6 +16,7 @@ use crate::address::Address;
 use crate::exchange::{Exchange, ExchangeError};
 use crate::haproxy::master::{self, ProcError};
 use crate::haproxy::proc_list::ProcList;
+use crate::haproxy::running;
 
 const IN_PROGRESS: &str = "Another reload is still in progress";
 
@@ -66,6 +67,20 @@ pub enum ReloadError {
         after: Duration,
         last_seen: String,
     },
+    /// The master process is gone (or refused connections for longer than any re-exec
+    /// takes): the reload took HAProxy down.
+    Exited {
+        pid: u32,
+        seen: String,
+    },
+    /// The reload was counted, but the new worker died and none serves (2.6).
+    NoWorker {
+        pid: u32,
+    },
+    /// The master said `Success=1`, yet shows neither a new reload nor a new worker.
+    NoChange {
+        last_seen: String,
+    },
 }
 
 impl fmt::Display for ReloadError {
@@ -84,6 +99,23 @@ impl fmt::Display for ReloadError {
                 f,
                 "reload: no outcome after {}; last seen: {last_seen}",
                 crate::units::format_duration(*after)
+            ),
+            ReloadError::Exited { pid, seen } => write!(
+                f,
+                "reload failed: HAProxy exited during the reload (master {pid} {seen}); nothing \
+                 serves now: check the configuration with 'haproxy -c -f FILE' and the log, \
+                 then start HAProxy again"
+            ),
+            ReloadError::NoWorker { pid } => write!(
+                f,
+                "reload failed: HAProxy has no worker after the reload (the new worker exited at \
+                 startup; master {pid} is still up); nothing serves now: check the \
+                 configuration with 'haproxy -c -f FILE' and the log"
+            ),
+            ReloadError::NoChange { last_seen } => write!(
+                f,
+                "reload: the master answered Success=1 but shows no new reload and no new \
+                 worker ({last_seen}); not counted as a success"
             ),
         }
     }
@@ -120,7 +152,9 @@ pub fn lock_path(address: &Address) -> std::path::PathBuf {
 
 pub struct Reload<'a> {
     pub address: &'a Address,
-    /// Limits for each `show proc` (connect and reply).
+    /// Limits for each `show proc` (connect and reply). A re-executing master may accept a
+    /// connection and answer nothing until it is back: a poll without an answer is retried,
+    /// so its limit is short.
     pub exchange: Exchange,
     /// Limit for the whole reload, loading the new configuration included.
     pub timeout: Duration,
@@ -133,7 +167,7 @@ impl<'a> Reload<'a> {
         Reload {
             address,
             exchange: Exchange::new()
-                .timeout(Some(Duration::from_secs(10)))
+                .timeout(Some(Duration::from_secs(2)))
                 .connect_timeout(Some(Duration::from_secs(2))),
             timeout,
             poll_every: Duration::from_millis(10),
@@ -142,14 +176,50 @@ impl<'a> Reload<'a> {
 
     /// `show proc` before anything else: proves this is a master and gives the counters the
     /// verdict is measured against.
-    pub fn before(&self) -> Result<ProcList, ReloadError> {
-        master::show_proc(self.address, &self.exchange).map_err(ReloadError::Proc)
+    ///
+    /// A master that refuses while its process still runs is in the middle of a reload
+    /// (someone else's): wait for it, within the timeout.
+    pub fn before(&self, mut waiting: impl FnMut()) -> Result<ProcList, ReloadError> {
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        let mut said = false;
+        loop {
+            match master::show_proc(self.address, &self.exchange) {
+                // The re-executing process may be briefly unreadable in /proc: half a second
+                // of grace before its absence counts.
+                Err(ProcError::Exchange(e))
+                    if (transient(&e) || timed_out(&e))
+                        && Instant::now() < deadline
+                        && (start.elapsed() < Duration::from_millis(500)
+                            || running::reloading(self.address)) =>
+                {
+                    if !said && running::reloading(self.address) {
+                        waiting();
+                        said = true;
+                    }
+                    self.pause(deadline)?;
+                }
+                result => return result.map_err(ReloadError::Proc),
+            }
+        }
+    }
+
+    fn pause(&self, deadline: Instant) -> Result<(), ReloadError> {
+        if crate::interrupt::requested() {
+            return Err(ReloadError::Exchange(ExchangeError::Interrupted {
+                received: 0,
+            }));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(self.poll_every.max(Duration::from_millis(50)).min(left));
+        Ok(())
     }
 
     /// Sends `reload` and waits for the verdict.
     pub fn run(&self, before: ProcList) -> Result<Outcome, ReloadError> {
         let start = Instant::now();
         let deadline = start + self.timeout;
+        let master = Master::of(self.address, &before);
         // The reply of 2.7+ only comes once the new worker has loaded: allow all the time left.
         let send = self.exchange.clone().timeout(Some(self.timeout));
         let reply = match master::run(self.address, &send, "reload") {
@@ -174,7 +244,19 @@ impl<'a> Reload<'a> {
             if !ok && logs.as_deref().is_some_and(|l| l.starts_with(IN_PROGRESS)) {
                 return Err(ReloadError::InProgress);
             }
-            let after = self.poll_until(deadline, |_| true)?;
+            let after = if ok {
+                // The new worker is up when 2.7+ answers: what show proc says must agree.
+                // A short wait, for a master that answers before its counters move.
+                let soon = deadline.min(Instant::now() + Duration::from_secs(2));
+                match self.poll_until(master, soon, |now| changed(&before, now)) {
+                    Err(ReloadError::GaveUp { last_seen, .. }) => {
+                        return Err(ReloadError::NoChange { last_seen });
+                    }
+                    other => other?,
+                }
+            } else {
+                self.poll_until(master, deadline, |_| true)?
+            };
             return Ok(self.outcome(ok, Protocol::StatusLine, before, after, logs, start));
         }
         if text.contains(IN_PROGRESS) {
@@ -185,11 +267,30 @@ impl<'a> Reload<'a> {
         }
         let failed_before = before.master.failed.unwrap_or(0);
         let old_pids: Vec<u32> = before.workers.iter().map(|w| w.pid).collect();
-        let after = self.poll_until(deadline, |now| {
-            now.master.reloads > before.master.reloads
+        // A new worker that dies at startup (say, its chroot is missing) leaves a master with
+        // the reload counted, no failure counted and no worker: once that lasts, nothing
+        // serves and the reload failed.
+        let workerless_since = std::cell::Cell::new(None::<Instant>);
+        let after = self.poll_until(master, deadline, |now| {
+            let reloaded = now.master.reloads > before.master.reloads;
+            if !(reloaded && now.workers.is_empty()) {
+                workerless_since.set(None);
+            } else if workerless_since.get().is_none() {
+                workerless_since.set(Some(Instant::now()));
+            }
+            let workerless = workerless_since
+                .get()
+                .is_some_and(|since| since.elapsed() >= WORKERLESS);
+            reloaded
                 && (now.master.failed.unwrap_or(0) > failed_before
-                    || now.workers.iter().any(|w| !old_pids.contains(&w.pid)))
+                    || now.workers.iter().any(|w| !old_pids.contains(&w.pid))
+                    || workerless)
         })?;
+        if after.workers.is_empty() && after.master.failed.unwrap_or(0) <= failed_before {
+            return Err(ReloadError::NoWorker {
+                pid: after.master.pid,
+            });
+        }
         let ok = after.master.failed.unwrap_or(0) <= failed_before;
         Ok(self.outcome(ok, Protocol::PolledCounters, before, after, None, start))
     }
@@ -219,11 +320,15 @@ impl<'a> Reload<'a> {
     /// master refuses or resets connections.
     fn poll_until(
         &self,
+        master: Master,
         deadline: Instant,
         done: impl Fn(&ProcList) -> bool,
     ) -> Result<ProcList, ReloadError> {
         let start = Instant::now();
         let mut last_seen = String::from("nothing yet");
+        // Since when the master has refused every connection.
+        let mut refusing: Option<Instant> = None;
+        let mut seen_list = false;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -238,14 +343,27 @@ impl<'a> Reload<'a> {
                 .timeout(Some(left.min(self.exchange.get_timeout().unwrap_or(left))));
             match master::show_proc(self.address, &exchange) {
                 Ok(list) if done(&list) => return Ok(list),
-                Ok(list) => last_seen = summary(&list),
-                Err(ProcError::Exchange(e)) if transient(&e) => last_seen = e.to_string(),
-                // The poll only had what was left of the deadline: running out of it there is
-                // the deadline passing, not a broken exchange.
-                Err(ProcError::Exchange(
-                    ExchangeError::Timeout { .. }
-                    | ExchangeError::Connect(crate::connect::ConnectError::TimedOut { .. }),
-                )) if Instant::now() >= deadline => continue,
+                Ok(list) => {
+                    last_seen = summary(&list);
+                    seen_list = true;
+                    refusing = None;
+                }
+                Err(ProcError::Exchange(e)) if transient(&e) => {
+                    last_seen = e.to_string();
+                    if matches!(e, ExchangeError::Connect(_)) {
+                        let since = *refusing.get_or_insert_with(Instant::now);
+                        check_alive(master, since, &last_seen)?;
+                    }
+                }
+                // A re-executing master may hold a connection without answering: the poll's
+                // short limit passing is part of the reload, the deadline decides.
+                Err(ProcError::Exchange(e)) if timed_out(&e) => {
+                    // What the master last said is worth more than its silence at the end.
+                    if !seen_list {
+                        last_seen = format!("no answer to show proc ({e})");
+                    }
+                    refusing = None;
+                }
                 Err(e) => return Err(ReloadError::Proc(e)),
             }
             if crate::interrupt::requested() {
@@ -256,6 +374,63 @@ impl<'a> Reload<'a> {
             std::thread::sleep(self.poll_every.min(left));
         }
     }
+}
+
+/// The master whose reload is watched: its PID, and whether its process is visible here (it
+/// serves our socket from this host's `/proc`).
+#[derive(Clone, Copy)]
+struct Master {
+    pid: u32,
+    local: bool,
+}
+
+impl Master {
+    fn of(address: &Address, list: &ProcList) -> Master {
+        let pid = list.master.pid;
+        Master {
+            pid,
+            local: running::serving(address, pid),
+        }
+    }
+}
+
+/// Refused connections are the re-exec gap while the master process lives; once it is gone
+/// (or, where its process cannot be seen, once refusals outlast any re-exec), the reload took
+/// HAProxy down. A re-executing master keeps its PID.
+fn check_alive(master: Master, refusing_since: Instant, seen: &str) -> Result<(), ReloadError> {
+    let gone = if master.local {
+        !running::alive(master.pid)
+    } else {
+        refusing_since.elapsed() > REEXEC_GAP
+    };
+    if gone {
+        return Err(ReloadError::Exited {
+            pid: master.pid,
+            seen: format!("is gone; last seen: {seen}"),
+        });
+    }
+    Ok(())
+}
+
+/// How long a reloaded 2.6 master may list no worker before the new one counts as dead.
+const WORKERLESS: Duration = Duration::from_secs(1);
+
+/// How long a master that cannot be seen in `/proc` may refuse connections before sockctl
+/// concludes that it exited: far longer than the ~50 ms of a re-exec.
+const REEXEC_GAP: Duration = Duration::from_secs(30);
+
+/// Whether `show proc` shows the reload happened: the counter moved or a worker is new.
+fn changed(before: &ProcList, now: &ProcList) -> bool {
+    let old: Vec<u32> = before.workers.iter().map(|w| w.pid).collect();
+    now.master.reloads > before.master.reloads || now.workers.iter().any(|w| !old.contains(&w.pid))
+}
+
+fn timed_out(e: &ExchangeError) -> bool {
+    matches!(
+        e,
+        ExchangeError::Timeout { .. }
+            | ExchangeError::Connect(crate::connect::ConnectError::TimedOut { .. })
+    )
 }
 
 /// Failures that a re-executing master causes and that go away by themselves.

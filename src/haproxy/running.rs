@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::address::Address;
+
 /// What `/proc` tells about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
@@ -112,6 +114,22 @@ impl Process {
             (Some(dir), Some(cwd)) if dir.is_relative() => Some(cwd.join(dir)),
             (Some(dir), _) => Some(dir),
             (None, cwd) => cwd.clone(),
+        }
+    }
+
+    /// Whether this master's `-S` is `address`: only then is its command line the one behind
+    /// the socket (a PID in `show proc` may belong to another PID namespace).
+    pub fn serves(&self, address: &Address) -> bool {
+        let Some(theirs) = self.master_socket().and_then(|s| s.parse::<Address>().ok()) else {
+            return false;
+        };
+        match (&theirs, address) {
+            (Address::Unix(a), Address::Unix(b)) => {
+                a == b
+                    || matches!((rustix::fs::stat(a), rustix::fs::stat(b)),
+                        (Ok(x), Ok(y)) if x.st_dev == y.st_dev && x.st_ino == y.st_ino)
+            }
+            _ => theirs == *address,
         }
     }
 
@@ -240,9 +258,27 @@ fn parent_pid(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Whether a process of this PID exists (in this PID namespace).
+/// Whether a process of this PID runs (in this PID namespace): a zombie, exited but not yet
+/// reaped by its parent, does not.
 pub fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X" | "x"))
+}
+
+/// Whether the process `pid` is here, is HAProxy, and is the master of `address`.
+pub fn serving(address: &Address, pid: u32) -> bool {
+    Process::read(pid).is_some_and(|p| p.is_haproxy() && p.serves(address))
+}
+
+/// Whether a master of `address` runs here although the socket does not answer: then it is
+/// re-executing for a reload.
+pub fn reloading(address: &Address) -> bool {
+    masters().iter().any(|(pid, _)| serving(address, *pid))
 }
 
 #[cfg(test)]

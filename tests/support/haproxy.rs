@@ -94,6 +94,8 @@ pub struct Setup<'a> {
     pub extra_global: &'a str,
     /// The backend sections; empty means [`DEFAULT_BACKEND`].
     pub backend: &'a str,
+    /// Sections after the backends (`program`, `peers`…).
+    pub extra_sections: &'a str,
     /// Replacements in the configuration's text, each of which must apply; `{dir}` stands
     /// for the temp dir.
     pub replace: &'a [(&'a str, &'a str)],
@@ -160,6 +162,7 @@ impl Haproxy {
             .tempdir()
             .unwrap();
         let mut text = config_text(dir.path(), setup.extra_global, setup.backend);
+        text.push_str(setup.extra_sections);
         let d = dir.path().display().to_string();
         for (from, to) in setup.replace {
             let (from, to) = (from.replace("{dir}", &d), to.replace("{dir}", &d));

@@ -136,6 +136,8 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 ReloadError::InProgress => Code::CommandFailed,
                 ReloadError::Unexpected(_) => Code::BadReply,
                 ReloadError::GaveUp { .. } => Code::Timeout,
+                ReloadError::Exited { .. } | ReloadError::NoWorker { .. } => Code::CommandFailed,
+                ReloadError::NoChange { .. } => Code::BadReply,
             };
         }
         if let Some(e) = cause.downcast_ref::<ProcError>() {

@@ -58,7 +58,7 @@ impl Configuration {
         if let SocketKind::Master(list) = kind
             && let Some(process) = Process::read(list.master.pid)
             && process.is_haproxy()
-            && serves(&process, address)
+            && process.serves(address)
             && let Some(paths) = process.config_paths()
         {
             let base = process.base_dir();
@@ -110,25 +110,6 @@ impl Configuration {
             "no backend of {self} loads it ('load-server-state-from-file global' in a defaults \
              or backend section; HAProxy's default is none)"
         ))
-    }
-}
-
-/// Whether this master's `-S` is the socket we talk to: only then is its command line the
-/// configuration behind the socket (a PID in `show proc` may belong to another PID namespace).
-fn serves(process: &Process, address: &Address) -> bool {
-    let Some(socket) = process.master_socket() else {
-        return false;
-    };
-    let Ok(theirs) = socket.parse::<Address>() else {
-        return false;
-    };
-    match (&theirs, address) {
-        (Address::Unix(a), Address::Unix(b)) => {
-            a == b
-                || matches!((rustix::fs::stat(a), rustix::fs::stat(b)),
-                    (Ok(x), Ok(y)) if x.st_dev == y.st_dev && x.st_ino == y.st_ino)
-        }
-        _ => theirs == *address,
     }
 }
 

@@ -6,8 +6,10 @@ use serde::Serialize;
 use sockctl::haproxy::batch::session_command;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
-use sockctl::haproxy::outcome::Outcome;
-use sockctl::haproxy::route::{self, RunError};
+use sockctl::haproxy::outcome::{self, Framing, Outcome};
+use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
+use sockctl::haproxy::route::{self, Route, RunError};
+use sockctl::haproxy::session::{self, OpenError, Session, SessionError};
 use sockctl::{Address, Command};
 
 use super::target::{self, Process, Role, Target};
@@ -171,6 +173,8 @@ pub struct Printer<'a> {
     pub labelled: bool,
     /// Control characters shown escaped (on a terminal, unless `--raw`).
     escape: bool,
+    /// `--raw`: HAProxy's reply byte for byte, blank lines of a silent success included.
+    raw: bool,
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
     results: Vec<Entry>,
@@ -189,6 +193,7 @@ impl<'a> Printer<'a> {
             json: args.json,
             labelled: false,
             escape: !args.raw && !args.json && std::io::stdout().is_terminal(),
+            raw: args.raw,
             out,
             err,
             results: Vec::new(),
@@ -222,6 +227,10 @@ impl<'a> Printer<'a> {
         }
         if self.labelled {
             writeln!(self.out, "== {} ==", entry.process)?;
+        }
+        if !self.raw && entry.bytes.iter().all(|&b| b == b'\n') {
+            // HAProxy's empty reply to a silent success (`set weight`): nothing to show.
+            return Ok(());
         }
         if self.escape {
             self.out.write_all(sanitize::text(&entry.output).as_bytes())
@@ -302,6 +311,12 @@ fn one(
     command: &str,
 ) -> anyhow::Result<Entry> {
     let entry = Entry::new(command, target.process, None);
+    if target.route == Route::Master && command.trim() == "reload" {
+        return verified_reload(address, entry);
+    }
+    if target.route != Route::Direct {
+        return through_master(address, exchange, target, command, entry);
+    }
     Ok(match route::run(address, exchange, target.route, command) {
         Ok(outcome) => entry.outcome(outcome),
         Err(RunError::Exchange(e)) => {
@@ -313,5 +328,105 @@ fn one(
         }
         Err(RunError::Reply(e)) => entry.error(Code::BadReply, e.to_string()),
         Err(RunError::Command(e)) => entry.error(Code::Usage, e.to_string()),
+    })
+}
+
+/// `reload` in the master: the verdict `haproxy reload` gives (2.6 answers nothing, so the
+/// reply alone would say nothing), with HAProxy's reply as the output where it sent one.
+fn verified_reload(address: &Address, entry: Entry) -> anyhow::Result<Entry> {
+    let reload = Reload::new(address, std::time::Duration::from_secs(300));
+    let result = reload.before(|| {}).and_then(|before| reload.run(before));
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(ReloadError::Exchange(e)) if exit::for_exchange(&e) == Code::Interrupted => {
+            return Err(anyhow::Error::new(e).context(address.to_string()));
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let code = exit::for_error(&anyhow::Error::new(e));
+            return Ok(entry.error(code, message));
+        }
+    };
+    let log = outcome.logs.as_deref().map(|l| format!("--\n{l}\n"));
+    let reply = match (outcome.protocol, outcome.status) {
+        (Protocol::PolledCounters, _) => String::new(),
+        (_, Status::Reloaded) => format!("Success=1\n{}", log.unwrap_or_default()),
+        (_, Status::Failed) => format!("Success=0\n{}", log.unwrap_or_default()),
+    };
+    let mut entry = entry;
+    entry.bytes = reply.clone().into_bytes();
+    entry.output = reply;
+    if outcome.status == Status::Failed {
+        let before = outcome.before.master.failed.unwrap_or(0);
+        let after = outcome.after.master.failed.unwrap_or(0);
+        entry = entry.error(
+            Code::CommandFailed,
+            format!("the reload failed: the new configuration was rejected (failed reloads {before} -> {after})"),
+        );
+    }
+    Ok(entry)
+}
+
+/// One command through the master CLI, framed by the master's prompt: the master closes the
+/// connection when it reloads, so a clean EOF may cut a reply anywhere; only the prompt proves
+/// the reply complete.
+fn through_master(
+    address: &Address,
+    exchange: &sockctl::Exchange,
+    target: &Target,
+    command: &str,
+    entry: Entry,
+) -> anyhow::Result<Entry> {
+    let line = match target.route.line(command) {
+        Ok(line) => line,
+        Err(e) => return Ok(entry.error(Code::Usage, e.to_string())),
+    };
+    let start = std::time::Instant::now();
+    let options = session::Options {
+        connect_timeout: exchange.get_connect_timeout(),
+        ..session::Options::default()
+    };
+    let mut session = match Session::open(address, options) {
+        Ok(session) => session,
+        Err(OpenError::NotHaproxy { .. }) => {
+            let why = "not an HAProxy master CLI: it did not answer 'prompt' with a prompt";
+            return Ok(entry.error(Code::BadReply, why.into()));
+        }
+        Err(OpenError::Connect(e)) => return Ok(entry.error(exit::for_connect(&e), e.to_string())),
+        Err(e) => return Ok(entry.error(Code::BadReply, e.to_string())),
+    };
+    let deadline = exchange.get_timeout().map(|t| start + t);
+    let body = match session.run(&line, deadline) {
+        Ok(reply) => reply.body,
+        // A 2.6 master answers its own errors (an unknown process) and closes: a failure to
+        // report, not a cut reply.
+        Err(SessionError::Closed { received })
+            if outcome::read(&received, Framing::Plain).is_ok_and(|o| !o.is_ok()) =>
+        {
+            received
+        }
+        Err(e) => {
+            let code = exit::for_session(&e);
+            if code == Code::Interrupted {
+                return Err(anyhow::Error::new(e).context(address.to_string()));
+            }
+            let message = match &e {
+                SessionError::Closed { received } => format!(
+                    "the master closed the connection before the end of the reply ({} bytes \
+                     received; a reload cuts replies): the reply is incomplete",
+                    received.len()
+                ),
+                _ => e.to_string(),
+            };
+            let code = match e {
+                SessionError::Closed { .. } => Code::BadReply,
+                _ => code,
+            };
+            return Ok(entry.error(code, message));
+        }
+    };
+    Ok(match outcome::read(&body, target.route.framing()) {
+        Ok(outcome) => entry.outcome(outcome),
+        Err(e) => entry.error(Code::BadReply, e.to_string()),
     })
 }

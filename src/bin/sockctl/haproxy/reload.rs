@@ -44,7 +44,12 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     let reload = Reload::new(&address, timeout);
     let _lock = at(Lock::acquire(&lock_path(&address), Some(timeout)), &address)
         .context("waiting for another reload")?;
-    let before = at(reload.before(), &address)?;
+    let before = at(
+        reload.before(|| {
+            eprintln!("sockctl: {address}: another reload is in progress; waiting for it")
+        }),
+        &address,
+    )?;
 
     let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
     if args.save_state {

@@ -80,13 +80,13 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                     note(&describe(again));
                 }
                 write(&reply.body, escape)?;
-                if report_errors(args.address(), number, &command, &reply.body) {
-                    Code::CommandFailed
-                } else if reload_failed(&reply) {
+                if reload_failed(&reply) {
                     eprintln!(
                         "sockctl: {}: '{command}': the reload failed (Success=0)",
                         args.address()
                     );
+                    Code::CommandFailed
+                } else if report_errors(args.address(), number, &command, &reply.body) {
                     Code::CommandFailed
                 } else {
                     Code::Ok

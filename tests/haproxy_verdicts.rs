@@ -1,0 +1,213 @@
+//! Reload verdicts whatever path the reload takes, on a real HAProxy and on scripted masters.
+
+use crate::haproxy_reload::{current_worker, reloads};
+use crate::support::haproxy::{Haproxy, Setup};
+use crate::support::{assert_fails, sockctl, stderr, stdout};
+
+fn reload(ha: &Haproxy, extra: &[&str]) -> std::process::Output {
+    sockctl()
+        .args(["haproxy", "reload", "-s"])
+        .arg(&ha.master)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// With a `program` section, 2.6's master accepts connections during its re-exec and answers
+/// none of them until it is back: a poll without an answer is part of the reload.
+#[test]
+fn a_master_with_a_program_section_reloads() {
+    let Some(ha) = Haproxy::start_setup(Setup {
+        extra_sections: "program sleeper\n    command sleep 1000\n",
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let worker = current_worker(&ha);
+    for round in 1..=2 {
+        let out = reload(&ha, &["--timeout", "60s"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).starts_with("reloaded: worker "),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(reloads(&ha), round);
+    }
+    assert_ne!(current_worker(&ha), worker);
+}
+
+/// A reload that kills HAProxy (2.6 exits when the new configuration cannot chroot): the
+/// verdict comes at once, not after the whole --timeout of refused connections.
+#[test]
+fn haproxy_exiting_during_the_reload_is_a_failed_reload() {
+    let Some(ha) = Haproxy::start() else { return };
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    std::fs::write(
+        &ha.config,
+        text.replacen("global\n", "global\n    chroot /nonexistent-sockctl\n", 1),
+    )
+    .unwrap();
+    let out = reload(&ha, &["--timeout", "60s"]);
+    // The master exits after its new worker, usually at once; when it lingers, it has no
+    // worker. Either way nothing serves, and the reload failed.
+    assert_fails(&out, 1, "reload failed: HAProxy ");
+    let err = stderr(&out);
+    assert!(
+        err.contains("HAProxy exited during the reload")
+            || err.contains("HAProxy has no worker after the reload"),
+        "{err}"
+    );
+}
+
+/// 2.6 refuses connections while it re-executes for someone else's reload: sockctl waits for
+/// that reload, then does its own.
+#[test]
+fn a_reload_during_another_reload_waits_for_it() {
+    let Some(ha) = Haproxy::start() else { return };
+    for round in 1..=3u64 {
+        // Someone else's reload, sent the way socat would.
+        assert!(crate::support::haproxy::answers(&ha.master, "reload", ""));
+        let out = reload(&ha, &["--timeout", "60s"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stdout(&out).starts_with("reloaded: worker "),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(reloads(&ha), 2 * round);
+    }
+}
+
+/// `Success=1` from a master whose `show proc` shows the same worker and the same reload
+/// counter afterwards is not a reload.
+#[test]
+fn success_without_a_new_worker_or_reload_is_not_a_success() {
+    use crate::support::fake::scripted_master;
+    use crate::support::fixture;
+    let before = fixture("3.4/dr_07_show_proc_before_reload.reply");
+    let (_dir, master) = scripted_master(
+        before.clone(),
+        fixture("3.4/dr_08_master_reload.reply"),
+        before,
+    );
+    let out = sockctl()
+        .args(["haproxy", "reload", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        5,
+        "answered Success=1 but shows no new reload and no new worker",
+    );
+    assert_eq!(stdout(&out), "");
+}
+
+/// A reload's verdict does not depend on the command that sends it: `exec --master reload`
+/// fails (exit 1) exactly when `haproxy reload` would.
+#[test]
+fn exec_master_reload_has_the_reload_verdict() {
+    use crate::support::fake::scripted_master;
+    use crate::support::fixture;
+    let (_dir, master) = scripted_master(
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        fixture("3.4/bad_02_master_reload_badcfg.reply"),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    );
+    let exec = |extra: &[&str]| {
+        sockctl()
+            .args(["haproxy", "exec", "--master", "-s", master.address()])
+            .args(extra)
+            .arg("reload")
+            .output()
+            .unwrap()
+    };
+    let out = exec(&[]);
+    assert_fails(&out, 1, "the reload failed");
+    assert!(
+        stdout(&out).starts_with("Success=0\n--\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = exec(&["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false, "{json}");
+
+    // 2.6 answers a reload with nothing at all: the verdict comes from show proc.
+    let Some(ha) = Haproxy::start() else { return };
+    let out = sockctl()
+        .args(["haproxy", "exec", "--master", "-s"])
+        .arg(&ha.master)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reloads(&ha), 1);
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    std::fs::write(
+        &ha.config,
+        text.replace("default_backend be_app", "no-such-keyword"),
+    )
+    .unwrap();
+    let out = sockctl()
+        .args(["haproxy", "exec", "--master", "-s"])
+        .arg(&ha.master)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        1,
+        "the reload failed: the new configuration was rejected",
+    );
+}
+
+/// A master that closes the connection in the middle of a reply (as it does when a reload
+/// lands) gives a clean EOF: only its prompt proves a reply complete.
+fn master_cut_by_a_reload(line: &[u8]) -> crate::support::fake::Answer {
+    use crate::support::fake::Answer;
+    match line {
+        b"show proc" => Answer::Reply(crate::support::fixture(
+            "3.4/dr_07_show_proc_before_reload.reply",
+        )),
+        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
+        b"@1 show servers state" => {
+            Answer::ReplyAndClose(b"1\n# be_id be_name srv_id srv_name\n3 be_app 1 s1\n".to_vec())
+        }
+        _ => Answer::Close,
+    }
+}
+
+#[test]
+fn a_reply_cut_by_the_master_is_incomplete() {
+    use crate::support::fake::{Behavior, FakeServer};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: master_cut_by_a_reload,
+        },
+    );
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "exec",
+            "-s",
+            fake.address(),
+            "show servers state",
+        ])
+        .output()
+        .unwrap();
+    assert_fails(
+        &out,
+        5,
+        "the master closed the connection before the end of the reply",
+    );
+}
