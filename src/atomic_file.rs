@@ -63,6 +63,9 @@ impl AtomicFile {
             }
         }
 
+        // Runs of this very target killed mid-write (SIGKILL, power loss) left their
+        // temporaries; those of other targets and of live writers are not ours to touch.
+        let _ = remove_stale_temps_at(&dir, &name);
         let (temp_name, fd) = create_temp(&dir, &name)?;
         let file = File::from(fd);
         let guard = AtomicFile {
@@ -162,32 +165,52 @@ pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
     } else {
         dir
     };
-    let mut prefix = Vec::from(b".".as_slice());
-    prefix.extend_from_slice(name.as_bytes());
-    prefix.push(b'.');
+    let dir = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    remove_stale_temps_at(&dir, name)
+}
+
+/// [`remove_stale_temps`] in the directory open as `dir`.
+fn remove_stale_temps_at(dir: &OwnedFd, name: &OsStr) -> io::Result<usize> {
     let mut removed = 0;
-    for entry in std::fs::read_dir(dir)? {
+    for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
-        let file_name = entry.file_name();
-        let Some(middle) = file_name
-            .as_bytes()
-            .strip_prefix(prefix.as_slice())
-            .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX.as_bytes()))
-        else {
+        let file_name = entry.file_name().to_bytes();
+        let Some((target, pid)) = parse_temp_name(file_name) else {
             continue;
         };
-        let Some(pid) = std::str::from_utf8(middle)
-            .ok()
-            .and_then(|m| m.split('.').next())
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+        if target == name.as_bytes()
+            && !process_alive(pid)
+            && rustix::fs::unlinkat(dir, entry.file_name(), AtFlags::empty()).is_ok()
+        {
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// The target and the writer's PID of a temporary named `.NAME.PID.N.sockctl-tmp`.
+///
+/// The name is read from its end: the suffix, then `N` and `PID` (digits only), and what is
+/// left after the leading `.` is the target's name exactly. `.state.424242.77.0.sockctl-tmp`
+/// is therefore a temporary of `state.424242` written by process 77, never one of `state`.
+fn parse_temp_name(file_name: &[u8]) -> Option<(&[u8], i32)> {
+    let rest = file_name
+        .strip_prefix(b".")?
+        .strip_suffix(TEMP_SUFFIX.as_bytes())?;
+    let digits = |field: &[u8]| !field.is_empty() && field.iter().all(u8::is_ascii_digit);
+    let dot = rest.iter().rposition(|&b| b == b'.')?;
+    let (rest, n) = (&rest[..dot], &rest[dot + 1..]);
+    let dot = rest.iter().rposition(|&b| b == b'.')?;
+    let (target, pid) = (&rest[..dot], &rest[dot + 1..]);
+    if target.is_empty() || !digits(n) || !digits(pid) {
+        return None;
+    }
+    let pid = std::str::from_utf8(pid).ok()?.parse().ok()?;
+    Some((target, pid))
 }
 
 fn process_alive(pid: i32) -> bool {
@@ -259,6 +282,39 @@ mod tests {
     }
 
     #[test]
+    fn temporary_names_read_back_to_their_exact_target() {
+        let name = |s: &str| parse_temp_name(s.as_bytes()).map(|(t, p)| (t.to_vec(), p));
+        assert_eq!(
+            name(".state.424242.77.0.sockctl-tmp"),
+            Some((b"state.424242".to_vec(), 77))
+        );
+        assert_eq!(
+            name(".state.77.0.sockctl-tmp"),
+            Some((b"state".to_vec(), 77))
+        );
+        assert_eq!(name("..a.b..1.2.sockctl-tmp"), Some((b".a.b.".to_vec(), 1)));
+        for bad in [
+            ".state.sockctl-tmp",
+            ".state.x.0.sockctl-tmp",
+            ".state.1.x.sockctl-tmp",
+            "..1.0.sockctl-tmp",
+            "state.1.0.sockctl-tmp",
+            ".1.0.sockctl-tmp",
+        ] {
+            assert_eq!(name(bad), None, "{bad}");
+        }
+        // Every temporary this module creates reads back to its target.
+        let dir = tempfile::tempdir().unwrap();
+        for target in ["state", "state.424242", ".x.1.2", "a.sockctl-tmp"] {
+            let dir_fd = rustix::fs::open(dir.path(), OFlags::RDONLY, Mode::empty()).unwrap();
+            let (temp, _fd) = create_temp(&dir_fd, OsStr::new(target)).unwrap();
+            let (parsed, pid) = parse_temp_name(temp.as_bytes()).unwrap();
+            assert_eq!(parsed, target.as_bytes());
+            assert_eq!(pid as u32, std::process::id());
+        }
+    }
+
+    #[test]
     fn stale_temps_of_dead_processes_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
@@ -269,10 +325,18 @@ mod tests {
         let mine = dir
             .path()
             .join(format!(".state.{}.9{TEMP_SUFFIX}", std::process::id()));
+        // A killed run of the neighbouring file `state.1073741822`, whose name starts like a
+        // temporary of `state` written by a dead process.
+        let neighbour = dir.path().join(format!(
+            ".state.{}.{}.0{TEMP_SUFFIX}",
+            0x3fff_fffe, 0x3fff_ffff
+        ));
         std::fs::write(&dead, "x").unwrap();
         std::fs::write(&mine, "x").unwrap();
+        std::fs::write(&neighbour, "x").unwrap();
         assert_eq!(remove_stale_temps(&path).unwrap(), 1);
         assert!(!dead.exists());
         assert!(mine.exists());
+        assert!(neighbour.exists());
     }
 }

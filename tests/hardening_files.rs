@@ -3,9 +3,10 @@
 //! signals after the commit, and the values inside a state dump.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::support::fake::{Behavior, FakeServer};
-use crate::support::{assert_fails, sockctl, stderr};
+use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::{assert_fails, fixture, sockctl, stderr};
 
 /// Every name in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -92,4 +93,90 @@ fn out_of_range_durations_and_sizes_are_usage_errors() {
         );
     }
     assert_eq!(server.connections(), 0);
+}
+
+/// A stats socket that answers `show servers state` with `dump` every time (and nothing else).
+fn fake_stats(dump: Vec<u8>) -> (tempfile::TempDir, FakeServer) {
+    let responder = move |command: &[u8]| match command {
+        b"show servers state\n" => Reply::Bytes(dump.clone()),
+        _ => Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    (dir, server)
+}
+
+fn save_state(server: &FakeServer, file: &Path) -> std::process::Output {
+    sockctl()
+        .args(["haproxy", "save-state", "-s", server.address()])
+        .args(["-o", file.to_str().unwrap(), "--timeout", "5s"])
+        .output()
+        .unwrap()
+}
+
+/// Above pid_max on any Linux system: never a live process.
+const DEAD: u32 = 0x3fff_ffff;
+
+#[test]
+fn the_sweep_removes_only_dead_temporaries_of_exactly_this_target() {
+    let good = fixture("2.6/stats_show_servers_state.reply");
+    let (_sock, server) = fake_stats(good.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state");
+    std::fs::write(&file, "old").unwrap();
+    let live = std::process::id();
+    // A save of the neighbouring file `state.424242` in progress (its writer is alive), one of
+    // that file's killed runs, and one killed run of `state` itself.
+    let neighbour_live = format!(".state.424242.{live}.0.sockctl-tmp");
+    let neighbour_dead = format!(".state.424242.{DEAD}.0.sockctl-tmp");
+    let own_dead = format!(".state.{DEAD}.7.sockctl-tmp");
+    for name in [&neighbour_live, &neighbour_dead, &own_dead] {
+        std::fs::write(dir.path().join(name), "partial").unwrap();
+    }
+    let out = save_state(&server, &file);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    assert_eq!(
+        names(dir.path()),
+        [
+            &neighbour_dead,
+            &neighbour_live,
+            ".state.sockctl-lock",
+            "state"
+        ],
+        "only the dead temporary of `state` itself goes"
+    );
+}
+
+#[test]
+fn send_output_sweeps_its_own_stale_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Reply(b"ok\n".to_vec()),
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let own_dead = format!(".reply.{DEAD}.0.sockctl-tmp");
+    let own_live = format!(".reply.{}.3.sockctl-tmp", std::process::id());
+    let neighbour_dead = format!(".reply.1.{DEAD}.0.sockctl-tmp");
+    for name in [&own_dead, &own_live, &neighbour_dead] {
+        std::fs::write(out_dir.path().join(name), "partial").unwrap();
+    }
+    let file = out_dir.path().join("reply");
+    let out = sockctl()
+        .args([
+            "send",
+            "-o",
+            file.to_str().unwrap(),
+            server.address(),
+            "show info",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"ok\n");
+    assert_eq!(names(out_dir.path()), [&neighbour_dead, &own_live, "reply"]);
 }
