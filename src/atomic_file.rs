@@ -22,6 +22,8 @@ const TEMP_SUFFIX: &str = ".sockctl-tmp";
 #[derive(Debug)]
 pub struct AtomicFile {
     dir: OwnedFd,
+    /// The directory as named, to check at commit that it still is the one open as `dir`.
+    dir_path: PathBuf,
     path: PathBuf,
     name: OsString,
     temp_name: OsString,
@@ -33,14 +35,8 @@ impl AtomicFile {
     /// Prepares to replace `path`. Fails, touching nothing, if `path` is a symlink or not a
     /// regular file, or if its directory does not exist or is not writable.
     pub fn create(path: &Path) -> io::Result<Self> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::other("not a file name"))?
-            .to_os_string();
-        let dir_path = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let (dir_path, name) = split_target(path)?;
+        let name = name.to_os_string();
         let dir = rustix::fs::open(
             dir_path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -70,6 +66,7 @@ impl AtomicFile {
         let file = File::from(fd);
         let guard = AtomicFile {
             dir,
+            dir_path: dir_path.to_path_buf(),
             path: path.to_path_buf(),
             name,
             temp_name,
@@ -99,12 +96,44 @@ impl AtomicFile {
     }
 
     /// Flushes the bytes to disk and puts them in place of the target.
+    ///
+    /// Fails, leaving nothing behind, if the directory was moved or replaced since
+    /// [`AtomicFile::create`]: the rename works on the directory opened then, so the file would
+    /// land where the path no longer leads. A move racing with the rename itself is seen
+    /// afterwards and reported as an error too (the file is then in the moved directory).
     pub fn commit(mut self) -> io::Result<()> {
         self.file.sync_all()?;
+        self.check_directory()?;
         rustix::fs::renameat(&self.dir, &*self.temp_name, &self.dir, &*self.name)?;
         self.renamed = true;
         rustix::fs::fsync(&self.dir)?;
-        Ok(())
+        self.check_directory()
+    }
+
+    /// Whether the directory's path still leads to the directory open as `dir`.
+    fn check_directory(&self) -> io::Result<()> {
+        let open = rustix::fs::fstat(&self.dir)?;
+        let same = match rustix::fs::stat(&self.dir_path) {
+            Ok(now) => now.st_dev == open.st_dev && now.st_ino == open.st_ino,
+            Err(Errno::NOENT | Errno::NOTDIR) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if same {
+            return Ok(());
+        }
+        Err(io::Error::other(if self.renamed {
+            format!(
+                "the directory {} was moved or replaced while the file was written; the file \
+                 was put in the moved directory, not at this path",
+                self.dir_path.display()
+            )
+        } else {
+            format!(
+                "the directory {} was moved or replaced while the file was written; nothing \
+                 was put in place",
+                self.dir_path.display()
+            )
+        }))
     }
 }
 
@@ -129,6 +158,23 @@ impl Drop for AtomicFile {
         }
         let _ = rustix::fs::unlinkat(&self.dir, &*self.temp_name, AtFlags::empty());
     }
+}
+
+/// The directory and the name of the file `path` names, from its bytes as given: a path
+/// ending in `/`, `/.` or `/..` (or `.`, `..`) names a directory, never a file to create.
+pub fn split_target(path: &Path) -> io::Result<(&Path, &OsStr)> {
+    let bytes = path.as_os_str().as_bytes();
+    let (dir, name) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &bytes[1..]),
+        Some(slash) => (&bytes[..slash], &bytes[slash + 1..]),
+        None => (&b"."[..], bytes),
+    };
+    if matches!(name, b"" | b"." | b"..") {
+        return Err(io::Error::other(
+            "names a directory (it ends with '/', '.' or '..'); give a file name",
+        ));
+    }
+    Ok((Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(name)))
 }
 
 /// `.NAME.PID.N.sockctl-tmp`, created with `O_EXCL` (which never follows a symlink).
@@ -279,6 +325,40 @@ mod tests {
         assert!(err.contains("not a regular file"), "{err}");
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         assert!(temps(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_path_naming_a_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for given in ["new/", "new/.", "new/..", ".", "..", "/", "sub//"] {
+            let path = dir.path().join(given);
+            let err = AtomicFile::create(&path).unwrap_err().to_string();
+            assert!(err.contains("names a directory"), "{given}: {err}");
+        }
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+        let (d, n) = split_target(Path::new("a/b//c")).unwrap();
+        assert_eq!((d, n), (Path::new("a/b/"), OsStr::new("c")));
+        let (d, n) = split_target(Path::new("/c")).unwrap();
+        assert_eq!((d, n), (Path::new("/"), OsStr::new("c")));
+        let (d, n) = split_target(Path::new("c")).unwrap();
+        assert_eq!((d, n), (Path::new("."), OsStr::new("c")));
+    }
+
+    #[test]
+    fn a_directory_moved_before_the_commit_gets_nothing() {
+        let top = tempfile::tempdir().unwrap();
+        let sub = top.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let mut file = AtomicFile::create(&sub.join("out")).unwrap();
+        file.write_all(b"new").unwrap();
+        let moved = top.path().join("moved");
+        std::fs::rename(&sub, &moved).unwrap();
+        std::fs::create_dir(&sub).unwrap();
+        let err = file.commit().unwrap_err().to_string();
+        assert!(err.contains("was moved or replaced"), "{err}");
+        assert!(temps(&moved).is_empty());
+        assert!(std::fs::read_dir(&moved).unwrap().next().is_none());
+        assert!(std::fs::read_dir(&sub).unwrap().next().is_none());
     }
 
     #[test]

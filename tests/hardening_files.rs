@@ -180,3 +180,85 @@ fn send_output_sweeps_its_own_stale_temporaries() {
     assert_eq!(std::fs::read(&file).unwrap(), b"ok\n");
     assert_eq!(names(out_dir.path()), [&neighbour_dead, &own_live, "reply"]);
 }
+
+#[test]
+fn output_path_ending_in_a_slash_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        dir.path().join("admin.sock"),
+        Behavior::Reply(b"ok\n".to_vec()),
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    for given in ["newfile/", "newfile/.", "newfile/..", "."] {
+        let target = format!("{}/{given}", out_dir.path().display());
+        let out = sockctl()
+            .args(["send", "-o", &target, server.address(), "show info"])
+            .output()
+            .unwrap();
+        assert_fails(&out, 6, "names a directory");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(
+            names(out_dir.path()).is_empty(),
+            "{given}: {:?}",
+            names(out_dir.path())
+        );
+        let (_sock, stats) = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
+        let out = save_state(&stats, Path::new(&target));
+        assert_fails(&out, 6, "names a directory");
+        assert!(
+            names(out_dir.path()).is_empty(),
+            "{given}: {:?}",
+            names(out_dir.path())
+        );
+    }
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn a_directory_moved_during_the_write_is_not_a_success() {
+    let good = fixture("2.6/stats_show_servers_state.reply");
+    let responder = {
+        let good = good.clone();
+        move |_: &[u8]| Reply::Then {
+            now: good[..100].to_vec(),
+            drip: good[100..].to_vec(),
+            every: std::time::Duration::from_millis(1),
+        }
+    };
+    let sock = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        sock.path().join("admin.sock"),
+        Behavior::Respond(Arc::new(responder)),
+    );
+    let top = tempfile::tempdir().unwrap();
+    let sub = top.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let target = sub.join("reply");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+        .args([
+            "send",
+            "--timeout",
+            "60s",
+            "-o",
+            target.to_str().unwrap(),
+            server.address(),
+        ])
+        .arg("show servers state")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(|| !names(&sub).is_empty());
+    let moved = top.path().join("moved");
+    std::fs::rename(&sub, &moved).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_fails(&out, 6, "moved");
+    assert!(!stderr(&out).is_empty());
+    assert!(!target.exists(), "nothing appears at the path asked for");
+    assert!(
+        names(&moved).is_empty(),
+        "no temporary and no file in the moved directory: {:?}",
+        names(&moved)
+    );
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::address::Address;
-use crate::atomic_file::AtomicFile;
+use crate::atomic_file::{AtomicFile, split_target};
 use crate::exchange::{Command, Exchange, ExchangeError};
 use crate::haproxy::master::SocketKind;
 use crate::haproxy::servers_state::{StateError, StateSummary, ValidatingWriter};
@@ -97,6 +97,8 @@ pub fn save_state(
         path: path.to_path_buf(),
         source,
     };
+    // A path naming a directory is refused before its lock is made beside it.
+    split_target(path).map_err(file_error)?;
     let _lock = Lock::acquire(&lock_path(path), exchange.get_timeout()).map_err(SaveError::Lock)?;
     // Creating the file also removes the temporaries of runs killed mid-save (SIGKILL, power
     // loss), now that the lock says no other run of ours is writing.
