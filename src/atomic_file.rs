@@ -57,6 +57,7 @@ impl AtomicFile {
                 }
                 _ => return Err(io::Error::other("exists and is not a regular file")),
             }
+            check_takeover(&dir, stat)?;
         }
 
         // Runs of this very target killed mid-write (SIGKILL, power loss) left their
@@ -158,6 +159,32 @@ impl Drop for AtomicFile {
         }
         let _ = rustix::fs::unlinkat(&self.dir, &*self.temp_name, AtFlags::empty());
     }
+}
+
+/// Refuses to replace a file of another user in a directory others may write to.
+///
+/// The replacement keeps the old file's owner and mode, which is right for haproxy's state file
+/// in its own directory, but in a shared directory such as /tmp the "old file" may have been
+/// planted, mode 0666, by someone waiting to read (or change) what root writes there. Its owner
+/// and mode are kept only when that is safe: the file is the caller's, or its owner also owns
+/// the directory, or only the directory's owner may write to it. This is the rule of the
+/// kernel's `fs.protected_regular`, applied whatever that setting is.
+fn check_takeover(dir: &OwnedFd, file: &rustix::fs::Stat) -> io::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if file.st_uid == me {
+        return Ok(());
+    }
+    let dir = rustix::fs::fstat(dir)?;
+    if file.st_uid == dir.st_uid || dir.st_mode & 0o022 == 0 {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "exists, owned by another user (uid {}), in a directory others can write to (mode {:o}); \
+         refusing to replace it with their owner and mode, as fs.protected_regular would; \
+         remove it or write elsewhere",
+        file.st_uid,
+        dir.st_mode & 0o7777
+    )))
 }
 
 /// The directory and the name of the file `path` names, from its bytes as given: a path

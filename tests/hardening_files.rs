@@ -262,3 +262,66 @@ fn a_directory_moved_during_the_write_is_not_a_success() {
         names(&moved)
     );
 }
+
+/// A directory like /tmp (mode 1777) that `nobody` can reach, with a file `name` that nobody
+/// created there, mode 0666.
+fn sticky_dir_with_a_file_of_nobody(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let file = dir.path().join(name);
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("umask 0; printf 'theirs\\n' > \"$1\"; chmod 666 \"$1\"")
+        .arg("sh")
+        .arg(&file)
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (dir, file)
+}
+
+#[test]
+fn a_file_of_another_user_in_a_sticky_directory_is_not_taken_over() {
+    use std::os::unix::fs::MetadataExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to act as nobody");
+        return;
+    }
+    let sock = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        sock.path().join("admin.sock"),
+        Behavior::Reply(b"secret\n".to_vec()),
+    );
+    let (dir, file) = sticky_dir_with_a_file_of_nobody("reply");
+    let out = sockctl()
+        .args([
+            "send",
+            "-o",
+            file.to_str().unwrap(),
+            server.address(),
+            "show info",
+        ])
+        .output()
+        .unwrap();
+    assert_fails(&out, 6, "owned by another user");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"theirs\n");
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o666));
+    assert_eq!(names(dir.path()), ["reply"]);
+
+    // save-state too, and the same file owned by the directory's owner is replaced as before.
+    let (_sock, stats) = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
+    let out = save_state(&stats, &file);
+    assert_fails(&out, 6, "owned by another user");
+    assert_eq!(std::fs::read(&file).unwrap(), b"theirs\n");
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let out = save_state(&stats, &file);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o666));
+}
