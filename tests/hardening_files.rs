@@ -325,3 +325,101 @@ fn a_file_of_another_user_in_a_sticky_directory_is_not_taken_over() {
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o666));
 }
+
+/// A 3.x master CLI on TCP, as scripted_master: `show proc`, `reload` answered `Success=1`.
+fn tcp_master() -> FakeServer {
+    let (before, reload, after) = (
+        fixture("3.4/dr_07_show_proc_before_reload.reply"),
+        fixture("3.4/dr_08_master_reload.reply"),
+        fixture("3.4/dr_10_show_proc_after_reload.reply"),
+    );
+    let reloaded = std::sync::atomic::AtomicBool::new(false);
+    let responder = move |command: &[u8]| match command {
+        b"show proc\n" if reloaded.load(std::sync::atomic::Ordering::SeqCst) => {
+            Reply::Bytes(after.clone())
+        }
+        b"show proc\n" => Reply::Bytes(before.clone()),
+        b"reload\n" => {
+            reloaded.store(true, std::sync::atomic::Ordering::SeqCst);
+            Reply::Bytes(reload.clone())
+        }
+        _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
+    };
+    FakeServer::tcp(Behavior::Respond(Arc::new(responder)))
+}
+
+#[test]
+fn a_reload_lock_planted_by_another_user_no_longer_blocks() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to act as nobody");
+        return;
+    }
+    // The temp directory, as /tmp: nobody creates root's lock there first and holds it.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let server = tcp_master();
+    let key: String = server
+        .address()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let planted = tmp.path().join(format!("sockctl-reload-0-{key}.lock"));
+    let mut holder = std::process::Command::new("flock")
+        .arg("-x")
+        .arg(&planted)
+        .args(["sleep", "60"])
+        .uid(65534)
+        .gid(65534)
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(|| planted.exists());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+
+    // With a private $XDG_RUNTIME_DIR (the caller's, 0700) the lock goes there.
+    let runtime = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "reload",
+            "-s",
+            server.address(),
+            "--timeout",
+            "5s",
+        ])
+        .env("TMPDIR", tmp.path())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .unwrap();
+    let result = (out.status.code(), stderr(&out));
+    let in_runtime = names(runtime.path());
+
+    // A $XDG_RUNTIME_DIR others can write to is not used: root's locks go to /run/sockctl.
+    let server = tcp_master();
+    let out2 = sockctl()
+        .args([
+            "haproxy",
+            "reload",
+            "-s",
+            server.address(),
+            "--timeout",
+            "5s",
+        ])
+        .env("TMPDIR", tmp.path())
+        .env("XDG_RUNTIME_DIR", tmp.path())
+        .output()
+        .unwrap();
+    let result2 = (out2.status.code(), stderr(&out2));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    assert_eq!(result.0, Some(0), "{}", result.1);
+    assert_eq!(in_runtime, [format!("sockctl-reload-{key}.lock")]);
+    assert_eq!(result2.0, Some(0), "{}", result2.1);
+    assert_eq!(names(tmp.path()), [format!("sockctl-reload-0-{key}.lock")]);
+    let run = std::fs::symlink_metadata("/run/sockctl").unwrap();
+    assert!(run.is_dir());
+    assert_eq!(run.permissions().mode() & 0o777, 0o700);
+}

@@ -42,8 +42,9 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
-    let _lock = at(Lock::acquire(&lock_path(&address), Some(timeout)), &address)
-        .context("waiting for another reload")?;
+    let lock = at(lock_path(&address), &address).context("the reload lock")?;
+    let _lock =
+        at(Lock::acquire(&lock, Some(timeout)), &address).context("waiting for another reload")?;
     let before = at(reload.before(), &address)?;
 
     let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
