@@ -423,3 +423,75 @@ fn a_reload_lock_planted_by_another_user_no_longer_blocks() {
     assert!(run.is_dir());
     assert_eq!(run.permissions().mode() & 0o777, 0o700);
 }
+
+/// Runs `args` `runs` times, each with a SIGTERM after a different delay, and checks that the
+/// exit status says what happened to `file`: exit 0 when the new contents are in place, death
+/// by SIGTERM (a shell's 143) when the old ones are intact, never anything else, never a
+/// temporary left. Returns how many runs ended each way.
+fn sigterm_at_varied_delays(args: &[&str], file: &Path, new: &[u8], runs: u32) -> (u32, u32) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = file.parent().unwrap();
+    let (mut saved, mut killed) = (0, 0);
+    for run in 0..runs {
+        std::fs::write(file, b"old\n").unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Delays from 0 to about 40 ms in steps of 0.2 ms: across the whole run, commit included.
+        std::thread::sleep(std::time::Duration::from_micros(u64::from(run % 200) * 200));
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::Signal::TERM,
+        );
+        let out = child.wait_with_output().unwrap();
+        let contents = std::fs::read(file).unwrap();
+        let leftovers: Vec<String> = names(dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".sockctl-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "run {run}: {leftovers:?}");
+        match (out.status.code(), out.status.signal()) {
+            (Some(0), _) => {
+                assert_eq!(
+                    contents, new,
+                    "run {run}: exit 0 but the new file is not in place"
+                );
+                saved += 1;
+            }
+            (None, Some(libc::SIGTERM)) => {
+                assert!(
+                    contents == b"old\n",
+                    "run {run}: killed by SIGTERM but the file changed"
+                );
+                killed += 1;
+            }
+            other => panic!("run {run}: {other:?}: {}", stderr(&out)),
+        }
+    }
+    (saved, killed)
+}
+
+#[test]
+fn a_signal_after_the_commit_is_a_success_and_before_it_keeps_the_old_file() {
+    let good = fixture("2.6/stats_show_servers_state.reply");
+    let (_sock, server) = fake_stats(good.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state");
+    let path = file.to_str().unwrap();
+    let args = ["haproxy", "save-state", "-s", server.address(), "-o", path];
+    let (saved, killed) = sigterm_at_varied_delays(&args, &file, &good, 200);
+    eprintln!("save-state: {saved} saved (exit 0), {killed} killed with the old file");
+
+    let reply = b"a reply\n".to_vec();
+    let sock = tempfile::tempdir().unwrap();
+    let server = FakeServer::unix(
+        sock.path().join("admin.sock"),
+        Behavior::Reply(reply.clone()),
+    );
+    let args = ["send", "-o", path, server.address(), "show info"];
+    let (saved, killed) = sigterm_at_varied_delays(&args, &file, &reply, 100);
+    eprintln!("send -o: {saved} saved (exit 0), {killed} killed with the old file");
+}

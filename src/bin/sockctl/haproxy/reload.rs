@@ -63,6 +63,9 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
         let saved = save_state(&address, &command, &path, &reload.exchange)
             .with_context(|| address.to_string());
         let save_time = start.elapsed();
+        if let Ok(saved) = &saved {
+            crate::output::committed(&saved.path);
+        }
         if let Err(e) = &saved {
             report::error(e);
             if !args.force {
