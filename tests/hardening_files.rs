@@ -495,3 +495,34 @@ fn a_signal_after_the_commit_is_a_success_and_before_it_keeps_the_old_file() {
     let (saved, killed) = sigterm_at_varied_delays(&args, &file, &reply, 100);
     eprintln!("send -o: {saved} saved (exit 0), {killed} killed with the old file");
 }
+
+#[test]
+fn a_dump_with_hostile_values_is_refused_and_the_old_file_kept() {
+    let good = String::from_utf8(fixture("2.6/stats_show_servers_state.reply")).unwrap();
+    let hostile = [
+        // A NUL byte in a server name.
+        good.replacen("3 be_app 1 s1 ", "3 be_app 1 s\u{0}1 ", 1),
+        // srv_op_state far out of range.
+        good.replacen(
+            "3 be_app 2 s2 127.0.0.1 2 ",
+            "3 be_app 2 s2 127.0.0.1 99999999999999999999 ",
+            1,
+        ),
+        // srv_port 99999.
+        good.replacen(" 19263 ", " 99999 ", 1),
+    ];
+    for (i, dump) in hostile.into_iter().enumerate() {
+        let (_sock, server) = fake_stats(dump.into_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state");
+        std::fs::write(&file, "old\n").unwrap();
+        let out = save_state(&server, &file);
+        assert_fails(&out, 5, "show servers state: line ");
+        assert_eq!(std::fs::read(&file).unwrap(), b"old\n", "case {i}");
+        assert_eq!(
+            names(dir.path()),
+            [".state.sockctl-lock", "state"],
+            "case {i}"
+        );
+    }
+}
