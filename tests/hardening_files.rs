@@ -526,3 +526,24 @@ fn a_dump_with_hostile_values_is_refused_and_the_old_file_kept() {
         );
     }
 }
+
+#[test]
+fn reload_without_a_time_limit_does_not_overflow() {
+    // `--timeout 0` means no limit; it must not become a deadline past what a clock can hold.
+    let server = tcp_master();
+    let runtime = tempfile::tempdir().unwrap();
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "reload",
+            "-s",
+            server.address(),
+            "--timeout",
+            "0",
+        ])
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
