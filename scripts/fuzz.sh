@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list config batch framer)
+[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list config batch framer units)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is missing; installing it (cargo install cargo-fuzz --locked)..." >&2

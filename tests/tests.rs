@@ -13,6 +13,7 @@ mod haproxy_fake;
 mod haproxy_reload;
 mod haproxy_verdicts;
 mod haproxy_views;
+mod hardening_files;
 mod send;
 mod send_faults;
 mod send_haproxy;

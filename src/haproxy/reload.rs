@@ -123,31 +123,10 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
-/// Where the lock that keeps two sockctl runs from reloading the same HAProxy at once lives:
-/// beside a Unix master socket when that directory is writable, else in the temp directory.
-pub fn lock_path(address: &Address) -> std::path::PathBuf {
-    if let Address::Unix(path) = address
-        && let (Some(dir), Some(name)) = (path.parent(), path.file_name())
-    {
-        let dir = if dir.as_os_str().is_empty() {
-            std::path::Path::new(".")
-        } else {
-            dir
-        };
-        if rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok() {
-            let mut lock = std::ffi::OsString::from(".");
-            lock.push(name);
-            lock.push(".sockctl-reload-lock");
-            return dir.join(lock);
-        }
-    }
-    let key: String = address
-        .to_string()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let uid = rustix::process::geteuid().as_raw();
-    std::env::temp_dir().join(format!("sockctl-reload-{uid}-{key}.lock"))
+/// Where the lock that keeps two sockctl runs from reloading the same HAProxy at once lives;
+/// see [`crate::lock::reload_lock_path`].
+pub fn lock_path(address: &Address) -> Result<std::path::PathBuf, crate::lock::LockError> {
+    crate::lock::reload_lock_path(address)
 }
 
 pub struct Reload<'a> {

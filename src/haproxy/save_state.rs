@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::address::Address;
-use crate::atomic_file::{AtomicFile, remove_stale_temps};
+use crate::atomic_file::{AtomicFile, split_target};
 use crate::exchange::{Command, Exchange, ExchangeError};
 use crate::haproxy::master::SocketKind;
 use crate::haproxy::servers_state::{StateError, StateSummary, ValidatingWriter};
@@ -97,9 +97,11 @@ pub fn save_state(
         path: path.to_path_buf(),
         source,
     };
+    // A path naming a directory is refused before its lock is made beside it.
+    split_target(path).map_err(file_error)?;
     let _lock = Lock::acquire(&lock_path(path), exchange.get_timeout()).map_err(SaveError::Lock)?;
-    // Runs killed mid-save (SIGKILL, power loss) leave their temporary behind; clean those.
-    remove_stale_temps(path).map_err(file_error)?;
+    // Creating the file also removes the temporaries of runs killed mid-save (SIGKILL, power
+    // loss), now that the lock says no other run of ours is writing.
     let file = AtomicFile::create(path).map_err(file_error)?;
     let mut sink = ValidatingWriter::new(file);
     let report = match exchange.run(address, command, &mut sink) {

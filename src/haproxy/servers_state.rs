@@ -95,6 +95,14 @@ pub enum StateError {
     MissingColumn {
         name: &'static str,
     },
+    /// A server line holds a value its column cannot have (HAProxy would not write it, and
+    /// would not load it).
+    InvalidField {
+        line: usize,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for StateError {
@@ -149,6 +157,15 @@ impl fmt::Display for StateError {
             StateError::MissingColumn { name } => {
                 write!(f, "the header has no '{name}' column")
             }
+            StateError::InvalidField {
+                line,
+                column,
+                found,
+                expected,
+            } => write!(
+                f,
+                "line {line}: {column} is \"{found}\", expected {expected}"
+            ),
         }
     }
 }
@@ -183,6 +200,8 @@ pub struct StateValidator {
     stage: Stage,
     columns: usize,
     be_id_column: usize,
+    /// What each column of the header may hold.
+    kinds: Vec<Column>,
     last_backend: Vec<u8>,
     summary: StateSummary,
     failed: Option<StateError>,
@@ -202,6 +221,7 @@ impl StateValidator {
             stage: Stage::Version,
             columns: 0,
             be_id_column: 0,
+            kinds: Vec::new(),
             last_backend: Vec::new(),
             summary: StateSummary {
                 backends: 0,
@@ -317,6 +337,13 @@ impl StateValidator {
                     }
                 })?;
                 self.columns = names.len();
+                self.kinds = names
+                    .iter()
+                    .map(|name| Column {
+                        name: String::from_utf8_lossy(name).into_owned(),
+                        kind: Kind::of(name),
+                    })
+                    .collect();
                 self.stage = Stage::Servers;
             }
             Stage::Servers if text.is_empty() => self.stage = Stage::Done,
@@ -336,6 +363,16 @@ impl StateValidator {
                         found,
                     });
                 }
+                for (column, field) in self.kinds.iter().zip(fields(text)) {
+                    if let Err(expected) = column.kind.check(field) {
+                        return Err(StateError::InvalidField {
+                            line,
+                            column: column.name.clone(),
+                            found: excerpt(field),
+                            expected,
+                        });
+                    }
+                }
                 // The dump lists each backend's servers together.
                 if self.summary.servers == 0 || backend != self.last_backend.as_slice() {
                     self.summary.backends += 1;
@@ -347,6 +384,123 @@ impl StateValidator {
             Stage::Done => {}
         }
         Ok(())
+    }
+}
+
+/// A column of the header and what its values may be.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    kind: Kind,
+}
+
+/// The type of a column of `show servers state` version 1, as HAProxy writes it
+/// (`dump_servers_state()`, with `printf` formats) and reads it back (`srv_state_srv_update()`,
+/// which refuses a server's line with a value out of these ranges). The ranges are those of
+/// every version from 2.6 to 3.x; where versions differ (the bits of `srv_check_state`, the
+/// number of check statuses, the flags of `srv_admin_state`) the widest is taken, so that a
+/// real dump always passes and a value no HAProxy writes does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A decimal integer from `min` to `max`.
+    Number {
+        min: i64,
+        max: i64,
+        expected: &'static str,
+    },
+    /// A proxy or server name: letters, digits, `.`, `_`, `-`, `:` (HAProxy's `invalid_char`).
+    Name,
+    /// `-` or an IPv4 or IPv6 address (`inet_ntop`).
+    Address,
+    /// `-` or a host name of at most 255 letters, digits, `.`, `-`, `_`.
+    Fqdn,
+    /// Any bytes but control characters: `srvrecord`, and columns of later format versions.
+    Text,
+}
+
+impl Kind {
+    const fn number(min: i64, max: i64, expected: &'static str) -> Kind {
+        Kind::Number { min, max, expected }
+    }
+
+    fn of(name: &[u8]) -> Kind {
+        const INT: i64 = i32::MAX as i64;
+        match name {
+            b"be_id" | b"srv_id" => Kind::number(0, INT, "a number from 0 to 2147483647"),
+            b"be_name" | b"srv_name" => Kind::Name,
+            b"srv_addr" | b"srv_check_addr" | b"srv_agent_addr" => Kind::Address,
+            b"srv_op_state" => Kind::number(0, 3, "0 to 3 (stopped, starting, running, stopping)"),
+            b"srv_admin_state" => Kind::number(0, 255, "a set of state bits from 0 to 255"),
+            b"srv_uweight" | b"srv_iweight" => Kind::number(0, 256, "a weight from 0 to 256"),
+            b"srv_time_since_last_change" => {
+                Kind::number(i64::MIN, i64::MAX, "a number of seconds")
+            }
+            b"srv_check_status" => Kind::number(0, 255, "a check status from 0 to 255"),
+            b"srv_check_result" => Kind::number(0, 4, "a check result from 0 to 4"),
+            b"srv_check_health" | b"srv_check_state" | b"srv_agent_state" => {
+                Kind::number(0, INT, "a number from 0 to 2147483647")
+            }
+            b"bk_f_forced_id" | b"srv_f_forced_id" => Kind::number(0, 1, "0 or 1"),
+            b"srv_fqdn" => Kind::Fqdn,
+            b"srv_port" | b"srv_check_port" | b"srv_agent_port" => {
+                Kind::number(0, 65535, "a port from 0 to 65535")
+            }
+            b"srv_use_ssl" => Kind::number(-INT - 1, INT, "a number"),
+            _ => Kind::Text,
+        }
+    }
+
+    /// `Err` says what was expected.
+    fn check(self, field: &[u8]) -> Result<(), &'static str> {
+        let printable = |b: &u8| !b.is_ascii_control();
+        match self {
+            Kind::Number { min, max, expected } => {
+                let digits = field
+                    .strip_prefix(b"-")
+                    .filter(|_| min < 0)
+                    .unwrap_or(field);
+                let fits = !digits.is_empty()
+                    && digits.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(field)
+                        .ok()
+                        .and_then(|text| text.parse::<i64>().ok())
+                        .is_some_and(|n| (min..=max).contains(&n));
+                if fits { Ok(()) } else { Err(expected) }
+            }
+            Kind::Name => {
+                let valid = |b: &u8| b.is_ascii_alphanumeric() || b".-_:".contains(b);
+                if field.iter().all(valid) {
+                    Ok(())
+                } else {
+                    Err("a name of letters, digits, '.', '_', '-' and ':'")
+                }
+            }
+            Kind::Address => {
+                let ip = std::str::from_utf8(field)
+                    .ok()
+                    .and_then(|text| text.parse::<std::net::IpAddr>().ok());
+                if field == b"-" || ip.is_some() {
+                    Ok(())
+                } else {
+                    Err("'-' or an IP address")
+                }
+            }
+            Kind::Fqdn => {
+                let valid = |b: &u8| b.is_ascii_alphanumeric() || b".-_".contains(b);
+                if field == b"-" || (field.len() <= 255 && field.iter().all(valid)) {
+                    Ok(())
+                } else {
+                    Err("'-' or a host name")
+                }
+            }
+            Kind::Text => {
+                if field.iter().all(printable) {
+                    Ok(())
+                } else {
+                    Err("text without control characters")
+                }
+            }
+        }
     }
 }
 
@@ -922,15 +1076,111 @@ mod tests {
     fn bad_numbers_in_the_typed_view() {
         let good = std::str::from_utf8(reply!("3.4", "stats_show_servers_state")).unwrap();
         let bad = good.replacen("3 be_app 2 s2", "3 be_app x s2", 1);
-        assert!(validate(bad.as_bytes()).is_ok());
+        let expected = Err(StateError::InvalidField {
+            line: 4,
+            column: "srv_id".into(),
+            found: "x".into(),
+            expected: "a number from 0 to 2147483647",
+        });
+        // The validator refuses it already, so the typed view never sees it.
+        assert_eq!(validate(bad.as_bytes()), expected.clone().map(|_| EIGHT));
+        assert_eq!(parse(bad.as_bytes()), expected);
+    }
+
+    /// The first server line of a real 2.6 dump with field `index` (0-based) replaced.
+    fn with_field(index: usize, value: &str) -> Vec<u8> {
+        let good = std::str::from_utf8(reply!("2.6", "stats_show_servers_state")).unwrap();
+        let mut lines: Vec<String> = good.split('\n').map(str::to_string).collect();
+        let mut fields: Vec<&str> = lines[2].split(' ').collect();
+        fields[index] = value;
+        lines[2] = fields.join(" ");
+        lines.join("\n").into_bytes()
+    }
+
+    /// Index of a column in the 25-column version 1 header.
+    fn column(name: &str) -> usize {
+        let good = std::str::from_utf8(reply!("2.6", "stats_show_servers_state")).unwrap();
+        let header = good.lines().nth(1).unwrap();
+        header[2..].split(' ').position(|n| n == name).unwrap()
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        let cases = [
+            ("srv_op_state", "99999999999999999999"),
+            ("srv_op_state", "4"),
+            ("srv_op_state", "-1"),
+            ("srv_op_state", "2x"),
+            ("srv_port", "99999"),
+            ("srv_port", "-1"),
+            ("srv_check_port", "65536"),
+            ("srv_agent_port", "1e3"),
+            ("srv_name", "s1\0"),
+            ("be_name", "be\x1b[31m"),
+            ("srv_addr", "127.0.0.1\0"),
+            ("srv_addr", "not-an-address"),
+            ("srv_check_addr", "1.2.3.4.5"),
+            ("srv_fqdn", "evil/host"),
+            ("srv_uweight", "257"),
+            ("srv_iweight", "99999999999"),
+            ("srv_admin_state", "256"),
+            ("srv_check_result", "5"),
+            ("bk_f_forced_id", "2"),
+            ("be_id", "-3"),
+            ("srv_id", "4294967296"),
+            ("srv_time_since_last_change", "99999999999999999999"),
+            ("srvrecord", "_a\x07"),
+        ];
+        for (name, value) in cases {
+            let dump = with_field(column(name), value);
+            match validate(&dump) {
+                Err(StateError::InvalidField { line, column, .. }) => {
+                    assert_eq!((line, column.as_str()), (3, name), "{name} {value:?}");
+                }
+                other => panic!("{name} {value:?}: {other:?}"),
+            }
+            // Whole or split, the same verdict.
+            for cut in [1, 7, 200, 450] {
+                assert!(
+                    chunked(&dump, &[cut]).is_err(),
+                    "{name} {value:?} cut {cut}"
+                );
+            }
+        }
+        let err = validate(&with_field(column("srv_op_state"), "99999999999999999999"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
-            parse(bad.as_bytes()),
-            Err(StateError::BadValue {
-                line: 4,
-                field: "srv_id",
-                found: "x".into()
-            })
+            err,
+            "line 3: srv_op_state is \"99999999999999999999\", expected 0 to 3 (stopped, \
+             starting, running, stopping)"
         );
+    }
+
+    #[test]
+    fn values_haproxy_writes_pass() {
+        let cases = [
+            ("srv_op_state", "0"),
+            ("srv_op_state", "3"),
+            ("srv_admin_state", "72"),
+            ("srv_addr", "-"),
+            ("srv_addr", "::1"),
+            ("srv_addr", "2001:db8::17"),
+            ("srv_check_addr", "10.0.0.1"),
+            ("srv_fqdn", "backend-1.example.com"),
+            ("srv_port", "65535"),
+            ("srv_port", "0"),
+            ("srv_uweight", "256"),
+            ("srv_time_since_last_change", "-5"),
+            ("srvrecord", "_http._tcp.example.com"),
+            ("srv_name", "tpl:1.a-b_c"),
+            ("srv_use_ssl", "1"),
+        ];
+        for (name, value) in cases {
+            let dump = with_field(column(name), value);
+            assert_eq!(validate(&dump), Ok(EIGHT), "{name} {value:?}");
+            assert!(parse(&dump).is_ok(), "{name} {value:?}");
+        }
     }
 
     #[test]
@@ -1038,6 +1288,29 @@ mod tests {
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
         ) {
             prop_assert_eq!(chunked(&bytes, &cuts), validate(&bytes));
+        }
+
+        #[test]
+        fn a_value_passes_exactly_when_it_is_in_its_range(
+            op_state in 0u64..12,
+            port in 0u64..140_000,
+            weight in 0u64..600,
+            forced in 0u64..4,
+        ) {
+            let dump = with_field(column("srv_op_state"), &op_state.to_string());
+            let dump = String::from_utf8(dump).unwrap();
+            let mut fields: Vec<String> = dump.split('\n').nth(2).unwrap()
+                .split(' ').map(str::to_string).collect();
+            fields[column("srv_port")] = port.to_string();
+            fields[column("srv_uweight")] = weight.to_string();
+            fields[column("bk_f_forced_id")] = forced.to_string();
+            let line = fields.join(" ");
+            let mut lines: Vec<&str> = dump.split('\n').collect();
+            lines[2] = &line;
+            let dump = lines.join("\n");
+            let in_range = op_state <= 3 && port <= 65535 && weight <= 256 && forced <= 1;
+            prop_assert_eq!(validate(dump.as_bytes()).is_ok(), in_range);
+            prop_assert_eq!(parse(dump.as_bytes()).is_ok(), in_range);
         }
 
         #[test]

@@ -658,12 +658,25 @@ pub fn parse() -> Cli {
     let mut command = only_the_named_subcommand(&args).unwrap_or_else(Cli::command);
     let matches = command
         .try_get_matches_from_mut(&args)
-        .unwrap_or_else(|e| e.exit());
+        .unwrap_or_else(|e| exit_on(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Freeing clap's hundreds of small allocations cost as much as making them; the process
     // needs them no more and ends soon after its one command.
     std::mem::forget((command, matches));
     cli
+}
+
+/// Exits for a command line clap refused. A value that does not parse (a duration out of
+/// range, a size that is not one) is one line in sockctl's own form; everything else (help,
+/// version, unknown options with their suggestions) is clap's.
+fn exit_on(error: clap::Error) -> ! {
+    if error.kind() == clap::error::ErrorKind::ValueValidation {
+        let text = error.to_string();
+        let line = text.lines().next().unwrap_or_default();
+        eprintln!("sockctl: {}", line.strip_prefix("error: ").unwrap_or(line));
+        std::process::exit(2);
+    }
+    error.exit()
 }
 
 fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {

@@ -37,6 +37,19 @@ fn main() {
     // Everything the command held (temp files, connections) has been dropped by now.
     let code = fanout::settle(result, &mut std::io::stderr());
     if sockctl::interrupt::requested() {
+        // A signal that came after the file was put in place changed nothing: the run
+        // completed, and the exit code says so. Otherwise the old file is intact (the
+        // temporary is gone), and the process dies of the signal.
+        if code == exit::Code::Ok
+            && let Some(path) = output::committed_file()
+        {
+            eprintln!(
+                "sockctl: {} arrived after {} was in place; the run completed",
+                signals::received_name(),
+                path.display()
+            );
+            std::process::exit(0);
+        }
         signals::reraise_and_exit();
     }
     std::process::exit(code as i32)

@@ -4,10 +4,27 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use sockctl::atomic_file::AtomicFile;
+
+/// The file this run put in place, if any: once it is there, a signal arriving later no longer
+/// changes what happened to it, and the exit code must say so.
+static COMMITTED: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Records that `path` now holds the new contents.
+pub fn committed(path: &Path) {
+    if let Ok(mut slot) = COMMITTED.lock() {
+        *slot = Some(path.to_path_buf());
+    }
+}
+
+/// The file put in place by this run, if any.
+pub fn committed_file() -> Option<PathBuf> {
+    COMMITTED.lock().ok().and_then(|slot| slot.clone())
+}
 
 /// Standard output without std's line buffering: replies arrive in large chunks that should
 /// reach the kernel as one write each.
@@ -49,8 +66,9 @@ impl Output {
     /// Puts a file in place; for standard output there is nothing left to do.
     pub fn finish(self) -> anyhow::Result<()> {
         if let Output::File(file) = self {
-            let path = file.path().display().to_string();
-            file.commit().context(path)?;
+            let path = file.path().to_path_buf();
+            file.commit().with_context(|| path.display().to_string())?;
+            committed(&path);
         }
         Ok(())
     }

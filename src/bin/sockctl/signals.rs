@@ -44,6 +44,15 @@ pub fn keep_handling_interrupts() {
     }
 }
 
+/// The name of the signal that asked the run to stop (SIGINT when none was recorded).
+pub fn received_name() -> &'static str {
+    match RECEIVED.load(Ordering::SeqCst) {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "SIGINT",
+    }
+}
+
 /// Called on the way out of an interrupted run, after cleanup.
 pub fn reraise_and_exit() -> ! {
     let signal = match RECEIVED.load(Ordering::SeqCst) {

@@ -7,9 +7,10 @@ use sockctl::haproxy::batch::session_command;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::outcome::{self, Framing, Outcome};
-use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
+use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status, lock_path};
 use sockctl::haproxy::route::{self, Route, RunError};
 use sockctl::haproxy::session::{self, OpenError, Session, SessionError};
+use sockctl::lock::Lock;
 use sockctl::{Address, Command};
 
 use super::target::{self, Process, Role, Target};
@@ -334,7 +335,17 @@ fn one(
 /// `reload` in the master: the verdict `haproxy reload` gives (2.6 answers nothing, so the
 /// reply alone would say nothing), with HAProxy's reply as the output where it sent one.
 fn verified_reload(address: &Address, entry: Entry) -> anyhow::Result<Entry> {
-    let reload = Reload::new(address, std::time::Duration::from_secs(300));
+    let timeout = std::time::Duration::from_secs(300);
+    let reload = Reload::new(address, timeout);
+    // Like `haproxy reload`: one sockctl reload of a master at a time.
+    let lock = lock_path(address).and_then(|path| Lock::acquire(&path, Some(timeout)));
+    let _lock = match lock {
+        Ok(lock) => lock,
+        Err(e) => {
+            let message = e.to_string();
+            return Ok(entry.error(exit::for_error(&anyhow::Error::new(e)), message));
+        }
+    };
     let result = reload.before(|| {}).and_then(|before| reload.run(before));
     let outcome = match result {
         Ok(outcome) => outcome,

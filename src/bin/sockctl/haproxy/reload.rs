@@ -42,8 +42,9 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
-    let _lock = at(Lock::acquire(&lock_path(&address), Some(timeout)), &address)
-        .context("waiting for another reload")?;
+    let lock = at(lock_path(&address), &address).context("the reload lock")?;
+    let _lock =
+        at(Lock::acquire(&lock, Some(timeout)), &address).context("waiting for another reload")?;
     let before = at(
         reload.before(|| {
             eprintln!("sockctl: {address}: another reload is in progress; waiting for it")
@@ -62,6 +63,9 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
         let saved = save_state(&address, &command, &path, &reload.exchange)
             .with_context(|| address.to_string());
         let save_time = start.elapsed();
+        if let Ok(saved) = &saved {
+            crate::output::committed(&saved.path);
+        }
         if let Err(e) = &saved {
             report::error(e);
             if !args.force {

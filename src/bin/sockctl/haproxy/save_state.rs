@@ -46,6 +46,7 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
     };
     let command = dump_command(&kind, args.backend.as_deref())?;
     let saved = at(save_state(&address, &command, &path, &exchange), &address)?;
+    crate::output::committed(&saved.path);
     if verbose {
         eprintln!(
             "sockctl: {address}: '{command}': {} bytes in {}",
