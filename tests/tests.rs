@@ -11,6 +11,7 @@ mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_reload;
 mod haproxy_views;
+mod hardening_io;
 mod send;
 mod send_faults;
 mod send_haproxy;
