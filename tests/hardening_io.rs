@@ -1,10 +1,133 @@
 //! Hardening: signals while waiting on input, the interactive shell's terminal, names from the
 //! peer on the terminal, the open-file limit, odd addresses and a closed standard output.
 
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::pty::Pty;
+use crate::support::stderr;
+
+fn binary() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("sockctl")
+}
+
+fn signal(child: &Child, signal: rustix::process::Signal) {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal).unwrap();
+}
+
+/// Waits until process `pid` handles `signal` (sockctl installed its handlers), so that the
+/// signal sent next reaches sockctl's handler rather than the default action.
+fn wait_handled(pid: u32, signal: i32) {
+    let status = format!("/proc/{pid}/status");
+    crate::support::wait_for(|| {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+    });
+    // The handler is in place; give the run a moment to reach its wait for input (not needed
+    // for the verdict: a signal arriving earlier is seen when the wait starts).
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+/// Waits for `child` to end within a few seconds (what it waits for would take far longer).
+fn ends_within_seconds(mut child: Child) -> std::process::Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after 5 s; stderr: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+}
+
+#[test]
+fn sigterm_ends_a_batch_waiting_on_stdin() {
+    let child = Command::new(binary())
+        .args([
+            "haproxy",
+            "exec",
+            "-s",
+            "/nonexistent/admin.sock",
+            "--batch",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Standard input stays open and silent, as with `sleep 8 | sockctl …`.
+    wait_handled(child.id(), libc::SIGTERM);
+    signal(&child, rustix::process::Signal::TERM);
+    let out = ends_within_seconds(child);
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{}", stderr(&out));
+}
+
+#[test]
+fn sigint_ends_a_batch_waiting_for_a_fifo_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("batch");
+    mkfifo(&fifo);
+    // Nobody opens the FIFO for writing: opening it for reading waits.
+    let child = Command::new(binary())
+        .args([
+            "haproxy",
+            "exec",
+            "-s",
+            "/nonexistent/admin.sock",
+            "--batch",
+        ])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_handled(child.id(), libc::SIGINT);
+    signal(&child, rustix::process::Signal::INT);
+    let out = ends_within_seconds(child);
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+}
+
+#[test]
+fn sigterm_ends_a_sockets_file_fifo_that_stays_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("sockets");
+    mkfifo(&fifo);
+    let child = Command::new(binary())
+        .args(["send", "--sockets-file"])
+        .arg(&fifo)
+        .arg("show info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A writer that sends part of a list and then holds the FIFO open.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(b"/nonexistent/a.sock\n/nonexist").unwrap();
+    wait_handled(child.id(), libc::SIGTERM);
+    signal(&child, rustix::process::Signal::TERM);
+    let out = ends_within_seconds(child);
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{}", stderr(&out));
+    drop(writer);
+}
 
 /// A fake HAProxy stats socket whose server names hold terminal escape sequences.
 fn hostile_names(line: &[u8]) -> Answer {

@@ -35,7 +35,8 @@ impl Targets {
         let mut list = sockets.to_vec();
         if let Some(path) = file {
             // A list that cannot be read is a mistake on the command line, not an output error.
-            let text = std::fs::read(path)
+            // It may be a FIFO kept open by its writer: a signal ends the wait.
+            let text = crate::lines::read_file(path)
                 .map_err(|e| UsageError(format!("--sockets-file {}: {e}", path.display())))?;
             list.extend(read_list(&text).map_err(|(line, e)| {
                 UsageError(format!("{}: line {line}: {e}", path.display()))
