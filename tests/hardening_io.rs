@@ -180,3 +180,31 @@ fn shell_completion_drops_names_with_control_characters() {
         );
     }
 }
+
+#[test]
+fn shell_ends_on_sigterm_and_sighup_with_the_terminal_restored() {
+    // At the prompt: the line editor holds the terminal in raw mode.
+    for (sig, number) in [
+        (rustix::process::Signal::TERM, libc::SIGTERM),
+        (rustix::process::Signal::HUP, libc::SIGHUP),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_fake, mut pty) = hostile_shell(dir.path());
+        let pid = rustix::process::Pid::from_raw(pty.pid() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+        let status = pty.status_within(Duration::from_secs(5));
+        let status = status.unwrap_or_else(|| panic!("{sig:?} did not end the shell"));
+        assert_eq!(status.signal(), Some(number), "{}", pty.transcript());
+        pty.wait_cooked();
+    }
+    // Waiting for a reply.
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, mut pty) = hostile_shell(dir.path());
+    pty.line("hang");
+    pty.wait_cooked();
+    let pid = rustix::process::Pid::from_raw(pty.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = pty.status_within(Duration::from_secs(5));
+    let status = status.unwrap_or_else(|| panic!("SIGTERM did not end the shell"));
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{}", pty.transcript());
+}

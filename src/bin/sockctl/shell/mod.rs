@@ -43,8 +43,10 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
     if !io::stdin().is_terminal() {
         return batch::run(&args);
     }
-    // Ctrl-C abandons the wait for one reply; it must not end the shell.
+    // Ctrl-C abandons the wait for one reply; it must not end the shell. SIGTERM and SIGHUP
+    // do, with the terminal restored.
     signals::keep_handling_interrupts();
+    signals::end_shell_on_termination();
     if args.raw {
         let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
             .with_context(|| args.address().to_string())?;
