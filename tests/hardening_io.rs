@@ -1,7 +1,9 @@
 //! Hardening: signals while waiting on input, the interactive shell's terminal, names from the
 //! peer on the terminal, the open-file limit, odd addresses and a closed standard output.
 
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::pty::Pty;
-use crate::support::stderr;
+use crate::support::{sockctl, stderr, stdout};
 
 fn binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("sockctl")
@@ -207,4 +209,56 @@ fn shell_ends_on_sigterm_and_sighup_with_the_terminal_restored() {
     let status = pty.status_within(Duration::from_secs(5));
     let status = status.unwrap_or_else(|| panic!("SIGTERM did not end the shell"));
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{}", pty.transcript());
+}
+
+#[test]
+fn an_address_with_a_newline_stays_on_one_line() {
+    let out = sockctl()
+        .args(["send", "/nonexistent/a\nb.sock", "show info"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(r"/nonexistent/a\x0ab.sock"), "{err}");
+}
+
+#[test]
+fn a_socket_path_that_is_not_utf8_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(OsStr::from_bytes(b"\xff.sock"));
+    let fake = FakeServer::unix(path.clone(), Behavior::Reply(b"Name: HAProxy\n".to_vec()));
+    let out = sockctl()
+        .arg("send")
+        .arg(&path)
+        .arg("show info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"Name: HAProxy\n");
+    // With -s, and once more in a list of sockets: one target, labelled with the byte shown.
+    let list = dir.path().join("list");
+    std::fs::write(&list, [path.as_os_str().as_bytes(), b"\n"].concat()).unwrap();
+    let out = sockctl()
+        .args(["send", "-s"])
+        .arg(&path)
+        .arg("--sockets-file")
+        .arg(&list)
+        .arg("show info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let label = format!("{}/\\xff.sock: ", dir.path().display());
+    assert_eq!(stdout(&out), format!("{label}Name: HAProxy\n"));
+    assert_eq!(fake.connections(), 2);
+    // In a message, the byte is shown as it is.
+    let missing = dir.path().join(OsStr::from_bytes(b"\xfe.sock"));
+    let out = sockctl()
+        .arg("send")
+        .arg(&missing)
+        .arg("x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains(r"\xfe.sock"), "{}", stderr(&out));
 }

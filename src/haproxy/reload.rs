@@ -110,7 +110,7 @@ pub fn lock_path(address: &Address) -> std::path::PathBuf {
         }
     }
     let key: String = address
-        .to_string()
+        .text()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();

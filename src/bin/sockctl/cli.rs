@@ -107,11 +107,17 @@ impl ShellArgs {
     }
 }
 
+/// Addresses from the command line as bytes: a socket path need not be UTF-8.
+fn address() -> impl clap::builder::TypedValueParser<Value = Address> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|s: OsString| Address::from_os_str(&s))
+}
+
 #[derive(Args)]
 pub struct ShellArgs {
     /// The socket (same forms as for send); when omitted: $SOCKCTL_SOCKET, else the 'stats
     /// socket' of --config, else the -S socket of the running HAProxy master
-    #[arg(value_name = "ADDR")]
+    #[arg(value_name = "ADDR", value_parser = address())]
     pub address: Option<Address>,
 
     /// HAProxy configuration to find the stats socket in when ADDR is omitted
@@ -196,7 +202,7 @@ pub enum HaproxyCommand {
 pub struct SocketArgs {
     /// The stats socket or master socket; when omitted: $SOCKCTL_SOCKET, else the 'stats
     /// socket' of --config, else the -S socket of the running HAProxy master
-    #[arg(short, long = "socket", value_name = "ADDR")]
+    #[arg(short, long = "socket", value_name = "ADDR", value_parser = address())]
     pub socket: Option<Address>,
 
     /// HAProxy configuration to read the stats socket and state file from
@@ -286,7 +292,7 @@ pub struct FormatArgs {
 #[derive(Args)]
 pub struct TargetArgs {
     /// A socket; repeat to use several at once, each result labelled with its address
-    #[arg(short = 's', long = "socket", value_name = "ADDR")]
+    #[arg(short = 's', long = "socket", value_name = "ADDR", value_parser = address())]
     pub sockets: Vec<Address>,
 
     /// Use the sockets listed in FILE, one address per line (blank lines and # comments

@@ -28,7 +28,7 @@ pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
             .address
             .as_ref()
             .expect("clap requires ADDR without -s");
-        let address = String::from_utf8_lossy(address.as_bytes()).parse()?;
+        let address = Address::from_os_str(address)?;
         (Some(address), args.commands.clone())
     };
     let from_stdin = arguments.is_empty() || (arguments.len() == 1 && arguments[0] == "-");

@@ -11,6 +11,7 @@
 mod progress;
 
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ impl Targets {
             }
         }
         let mut seen = std::collections::HashSet::new();
-        list.retain(|a| seen.insert(a.to_string()));
+        list.retain(|a| seen.insert(a.clone()));
         Ok(Targets {
             many: sockets.len() > 1 || file.is_some(),
             list,
@@ -58,12 +59,13 @@ impl Targets {
 fn read_list(text: &[u8]) -> Result<Vec<Address>, (usize, String)> {
     let mut list = Vec::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-        let line = String::from_utf8_lossy(line);
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        // Bytes, not text: a socket path need not be UTF-8.
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
             continue;
         }
-        list.push(line.parse().map_err(|e| (i + 1, format!("{e}")))?);
+        let address = Address::from_os_str(std::ffi::OsStr::from_bytes(line));
+        list.push(address.map_err(|e| (i + 1, format!("{e}")))?);
     }
     Ok(list)
 }
@@ -179,7 +181,7 @@ pub fn run(
     if json.is_some() {
         let keyed = targets.iter().zip(entries).map(|(address, entry)| {
             let entry = entry.expect("every target ran unless interrupted");
-            (address.to_string(), entry)
+            (address.text(), entry)
         });
         out.write_all(&keyed_json(keyed))?;
     }

@@ -214,10 +214,11 @@ impl<'a> Interactive<'a> {
         match self.session.flavor() {
             Flavor::Stats => {
                 let name = match self.args.address() {
-                    Address::Unix(path) => path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| path.display().to_string()),
+                    // The line editor prints its prompt as it is: no control characters.
+                    Address::Unix(path) => path.file_name().map_or_else(
+                        || self.args.address().to_string(),
+                        |n| crate::sanitize::cell(&n.to_string_lossy()).into_owned(),
+                    ),
                     other => other.to_string(),
                 };
                 format!("{name}> ")
