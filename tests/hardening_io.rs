@@ -262,3 +262,47 @@ fn a_socket_path_that_is_not_utf8_works() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains(r"\xfe.sock"), "{}", stderr(&out));
 }
+
+#[test]
+fn many_targets_under_a_low_open_file_limit_are_all_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each connection stays open a while, so that -j 200 would hold 200 sockets at once.
+    let fake = FakeServer::unix(
+        dir.path().join("lb.sock"),
+        Behavior::Drip {
+            reply: b"ok\n".to_vec(),
+            every: Duration::from_millis(40),
+        },
+    );
+    let mut list = String::new();
+    for i in 0..300 {
+        let link = dir.path().join(format!("t{i}.sock"));
+        std::os::unix::fs::symlink(dir.path().join("lb.sock"), &link).unwrap();
+        list.push_str(&format!("{}\n", link.display()));
+    }
+    let file = dir.path().join("targets");
+    std::fs::write(&file, list).unwrap();
+    let script = format!(
+        "ulimit -n 64 && exec {} send -j 200 --sockets-file {} 'show info'",
+        binary().display(),
+        file.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("Too many open files"), "{err}");
+    assert!(err.contains("-j 200"), "says -j was lowered: {err}");
+    assert_eq!(err.matches("-j 200").count(), 1, "once: {err}");
+    assert_eq!(fake.connections(), 300);
+    assert_eq!(stdout(&out).matches(": ok\n").count(), 300);
+    // A soft limit below the hard one is raised first: -j stays as asked.
+    let script = format!(
+        "ulimit -S -n 64 && ulimit -H -n 4096 && exec {} send -j 200 --sockets-file {} 'show info'",
+        binary().display(),
+        file.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(fake.connections(), 600);
+}

@@ -300,7 +300,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "FILE")]
     pub sockets_file: Option<PathBuf>,
 
-    /// Talk to at most N sockets at once
+    /// Talk to at most N sockets at once (fewer if the open-file limit allows no more)
     #[arg(
         short = 'j',
         long = "jobs",

@@ -137,6 +137,7 @@ pub fn run(
     out: &mut dyn Write,
     work: impl Fn(&Address, &mut Buffers) -> anyhow::Result<Code> + Sync,
 ) -> anyhow::Result<Code> {
+    let jobs = jobs_within_the_open_file_limit(jobs.min(targets.len()));
     let mut progress = Progress::new(targets.len());
     let mut worst = Code::Ok;
     let mut entries: Vec<Option<Entry>> = targets.iter().map(|_| None).collect();
@@ -186,6 +187,47 @@ pub fn run(
         out.write_all(&keyed_json(keyed))?;
     }
     Ok(worst)
+}
+
+/// Descriptors one job may hold at once: its socket, the directory handle a long Unix path is
+/// reached through, a resolver's socket or file while a host name is looked up.
+const FDS_PER_JOB: u64 = 3;
+
+/// Descriptors left for everything else (`-o FILE` and its directory, the resolver's own).
+const FDS_SPARE: u64 = 16;
+
+/// `-j` bounded by the open-file limit, which is first raised as far as it goes (the soft limit
+/// to the hard one): jobs beyond it would fail with "Too many open files" without their target
+/// ever being contacted. Says so once on stderr when it lowers `jobs`.
+fn jobs_within_the_open_file_limit(jobs: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
+    let Some(soft) = getrlimit(Resource::Nofile).current else {
+        return jobs;
+    };
+    // Not knowing what is open, assume a few more than stdin, stdout and stderr.
+    let open = std::fs::read_dir("/proc/self/fd").map_or(8, |dir| dir.count() as u64);
+    let allowed = bound_jobs(jobs, soft, open);
+    if allowed < jobs {
+        eprintln!(
+            "sockctl: -j {jobs} lowered to {allowed}: the open-file limit is {soft} \
+             (ulimit -n) and each socket at work needs up to {FDS_PER_JOB}"
+        );
+    }
+    allowed
+}
+
+/// How many of `jobs` fit in `limit` descriptors with `open` already in use.
+fn bound_jobs(jobs: usize, limit: u64, open: u64) -> usize {
+    let room = limit.saturating_sub(open + FDS_SPARE) / FDS_PER_JOB;
+    jobs.min(usize::try_from(room).unwrap_or(usize::MAX)).max(1)
 }
 
 /// The exit code of a finished command, with its error (if any) reported to `err` as `main`
@@ -271,6 +313,15 @@ mod tests {
             b"/run/a.sock: x\n/run/a.sock: \n/run/a.sock: y\n"
         );
         assert_eq!(labelled(&address, b""), b"");
+    }
+
+    #[test]
+    fn jobs_fit_in_the_open_file_limit() {
+        assert_eq!(bound_jobs(200, 64, 5), 14);
+        assert_eq!(bound_jobs(10, 64, 5), 10);
+        assert_eq!(bound_jobs(200, 1_048_576, 5), 200);
+        // Always at least one: the run goes on, one target at a time.
+        assert_eq!(bound_jobs(200, 10, 9), 1);
     }
 
     #[test]
