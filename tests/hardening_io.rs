@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
+use crate::support::haproxy::Haproxy;
 use crate::support::pty::Pty;
 use crate::support::{sockctl, stderr, stdout};
 
@@ -305,4 +307,119 @@ fn many_targets_under_a_low_open_file_limit_are_all_contacted() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
     assert_eq!(fake.connections(), 600);
+}
+
+/// Runs sockctl with its standard output a pipe nobody reads.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = closed_pipe();
+    drop(reader);
+    Command::new(binary())
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .output()
+        .unwrap()
+}
+
+/// A new pipe: its reading end, its writing end.
+fn closed_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills in two new descriptors, owned here from then on.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn weight(ha: &Haproxy) -> String {
+    let out = sockctl()
+        .arg("send")
+        .arg(&ha.admin)
+        .arg("get weight be_app/s2")
+        .output()
+        .unwrap();
+    stdout(&out)
+}
+
+#[test]
+fn a_closed_stdout_before_the_last_command_is_exit_6_naming_what_did_not_run() {
+    let Some(ha) = Haproxy::start() else { return };
+    let admin = ha.admin.to_str().unwrap();
+    let set = "set server be_app/s2 weight 42";
+    let mut args = vec!["haproxy", "exec", "-s", admin, "help"];
+    args.extend(["show stat"; 10]);
+    args.push(set);
+    let out = with_stdout_closed(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains(set), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
+    // send: every command on its own connection, the same rule.
+    let out = with_stdout_closed(&["send", admin, "help", set]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(set), "{}", stderr(&out));
+    assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
+    // send with the commands on standard input.
+    let dir = tempfile::tempdir().unwrap();
+    let commands = dir.path().join("commands");
+    std::fs::write(&commands, format!("help\n{set}\n")).unwrap();
+    let (reader, writer) = closed_pipe();
+    drop(reader);
+    let out = Command::new(binary())
+        .args(["send", admin])
+        .stdin(std::fs::File::open(&commands).unwrap())
+        .stdout(Stdio::from(writer))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(set), "{}", stderr(&out));
+    assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
+    // A batch.
+    let batch = dir.path().join("batch");
+    std::fs::write(&batch, format!("help\nshow stat\n{set}\n")).unwrap();
+    let out = with_stdout_closed(&[
+        "haproxy",
+        "exec",
+        "-s",
+        admin,
+        "--batch",
+        batch.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
+}
+
+#[test]
+fn a_closed_stdout_after_every_command_ran_is_exit_0() {
+    let Some(ha) = Haproxy::start() else { return };
+    let admin = ha.admin.to_str().unwrap();
+    let out = with_stdout_closed(&[
+        "haproxy",
+        "exec",
+        "-s",
+        admin,
+        "set server be_app/s2 weight 42",
+        "help",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(weight(&ha).trim_end(), "42 (initial 1)");
+    // send writes each reply as it comes: the first reply meets the closed pipe, so only a
+    // single command ends quietly.
+    let out = with_stdout_closed(&["send", admin, "set server be_app/s2 weight 43"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(weight(&ha).trim_end(), "43 (initial 1)");
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_exit_code_of_a_failed_target() {
+    let Some(ha) = Haproxy::start() else { return };
+    let out = with_stdout_closed(&[
+        "send",
+        "-s",
+        ha.admin.to_str().unwrap(),
+        "-s",
+        "/nonexistent/admin.sock",
+        "help",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }

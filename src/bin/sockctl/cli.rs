@@ -11,7 +11,8 @@ Exit codes:
   3    cannot connect (missing, refused, permission denied, not a socket, DNS)
   4    timed out before the reply was complete (connect timeout included)
   5    reply invalid or incomplete (reset, too large, failed validation)
-  6    cannot write the output (-o FILE or standard output)
+  6    cannot write the output (-o FILE or standard output; also standard output
+       closed before every command ran)
   130  interrupted"
     };
 }

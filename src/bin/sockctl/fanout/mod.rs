@@ -115,8 +115,12 @@ pub fn each(
             Box::new(io::BufWriter::new(stdout.lock()))
         };
         let result = work(&targets.list[0], &mut out, &mut io::stderr());
-        out.flush()?;
-        return result;
+        return match out.flush() {
+            // The work ran to its end (or says what did not run): its result stands.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => result,
+            Err(e) => result.and(Err(e.into())),
+            Ok(()) => result,
+        };
     }
     run(
         &targets.list,
@@ -173,7 +177,9 @@ pub fn run(
         },
     );
     progress.clear();
-    if let Some(e) = failure {
+    // A closed stdout does not stop the targets (their commands are sent either way); their
+    // exit codes stand, so that 0 never hides a target that failed.
+    if let Some(e) = failure.filter(|e| e.kind() != io::ErrorKind::BrokenPipe) {
         return Err(e.into());
     }
     if sockctl::interrupt::requested() {
@@ -184,7 +190,10 @@ pub fn run(
             let entry = entry.expect("every target ran unless interrupted");
             (address.text(), entry)
         });
-        out.write_all(&keyed_json(keyed))?;
+        match out.write_all(&keyed_json(keyed)) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            written => written?,
+        }
     }
     Ok(worst)
 }

@@ -75,6 +75,8 @@ pub fn run(
         max_bytes: args.exchange.max_bytes.map(|b| b.0),
     };
     let mut written = Ok(());
+    // The last step shown, and whether it failed.
+    let mut last = (0, false);
     let result = batch::run(&mut session, &steps, &options, &mut |done| {
         let step = &steps[done.step];
         if verbose && let Some(again) = &done.reconnected {
@@ -84,15 +86,47 @@ pub fn run(
             &step.entry.command,
             labels[done.step].process,
             Some(step.entry.line),
-        );
-        written = printer.show(entry.outcome(done.outcome));
+        )
+        .outcome(done.outcome);
+        last = (done.step, !entry.ok);
+        written = printer.show(entry);
         if written.is_ok() {
             Flow::Continue
         } else {
             Flow::Stop
         }
     });
-    written?;
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // What would have run next, had the output stayed open: nothing after a failed
+            // step without --keep-going.
+            let (step, failed) = last;
+            if failed && !args.keep_going {
+                return Ok(());
+            }
+            let labelled = processes.len() > 1;
+            let rest: Vec<String> = steps[step + 1..]
+                .iter()
+                .zip(&labels[step + 1..])
+                .map(|(s, target)| {
+                    let command = crate::sanitize::text(&s.entry.command);
+                    match labelled {
+                        true => format!("line {}: '{command}' in {}", s.entry.line, target.process),
+                        false => format!("line {}: '{command}'", s.entry.line),
+                    }
+                })
+                .collect();
+            if !rest.is_empty() && args.keep_going {
+                printer.note(
+                    "with --keep-going, commands are written ahead of their replies: some of \
+                     those not answered may have run",
+                )?;
+            }
+            return printer.closed(rest);
+        }
+        Err(e) => return Err(e.into()),
+    }
     match result {
         Ok(()) => Ok(()),
         Err(BatchError::Lost { step, sent, error }) => {
