@@ -4,8 +4,10 @@
 //! (`unix:`, `abstract:`, `tcp:`), HAProxy's (`unix@`, `abns@`, `abnsz@`, `ipv4@`, `ipv6@`) and plain
 //! forms (`/run/haproxy/admin.sock`, `@name`, `host:port`, `[::1]:9999`).
 
-use std::fmt;
+use std::ffi::OsStr;
+use std::fmt::{self, Write as _};
 use std::net::Ipv6Addr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -34,7 +36,7 @@ pub enum Family {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressError {
-    input: String,
+    input: Vec<u8>,
     reason: &'static str,
 }
 
@@ -49,7 +51,7 @@ pub const ACCEPTED_FORMS: &str = "accepted forms: /path/to.sock, ./rel.sock, uni
 impl AddressError {
     fn new(input: &str, reason: &'static str) -> Self {
         AddressError {
-            input: input.to_string(),
+            input: input.as_bytes().to_vec(),
             reason,
         }
     }
@@ -60,8 +62,31 @@ impl fmt::Display for AddressError {
         write!(
             f,
             "invalid address '{}': {} ({ACCEPTED_FORMS})",
-            self.input, self.reason
+            Escaped(&self.input),
+            self.reason
         )
+    }
+}
+
+/// Bytes of a path or name shown in one line of text: control characters (C0, DEL, C1) as
+/// `\x0a` or `\u{009b}`, bytes that are not UTF-8 as `\xff`; everything else as it is.
+struct Escaped<'a>(&'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\0'..='\x1f' | '\x7f' => write!(f, "\\x{:02x}", c as u32)?,
+                    '\u{80}'..='\u{9f}' => write!(f, "\\u{{{:04x}}}", c as u32)?,
+                    c => f.write_char(c)?,
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -120,6 +145,67 @@ impl FromStr for Address {
             s,
             "not a host:port and no such file in the current directory",
         ))
+    }
+}
+
+impl Address {
+    /// Parses an address given as an argument, which need not be UTF-8: a socket path (or an
+    /// abstract name) is any bytes but NUL, so `/run/\xff.sock` is a Unix socket as it is.
+    pub fn from_os_str(s: &OsStr) -> Result<Address, AddressError> {
+        if let Some(text) = s.to_str() {
+            return text.parse();
+        }
+        let bytes = s.as_bytes();
+        let error = |reason| {
+            Err(AddressError {
+                input: bytes.to_vec(),
+                reason,
+            })
+        };
+        if bytes.contains(&0) {
+            return error("NUL byte in socket path");
+        }
+        for prefix in [&b"unix:"[..], b"unix@"] {
+            if let Some(path) = bytes.strip_prefix(prefix) {
+                return Ok(Address::Unix(PathBuf::from(OsStr::from_bytes(path))));
+            }
+        }
+        for (prefix, padded) in [
+            (&b"abstract:"[..], false),
+            (b"abnsz@", false),
+            (b"abns@", true),
+            (b"@", false),
+        ] {
+            if let Some(name) = bytes.strip_prefix(prefix) {
+                if name.len() > ABSTRACT_NAME_MAX {
+                    return error("abstract name longer than 107 bytes");
+                }
+                return Ok(Address::Abstract {
+                    name: name.to_vec(),
+                    padded,
+                });
+            }
+        }
+        // Host names and ports are ASCII: what is not UTF-8 can only be a path.
+        if bytes.contains(&b'/') || Path::new(s).exists() {
+            return Ok(Address::Unix(PathBuf::from(s)));
+        }
+        error("not UTF-8, so not a host:port, and no such file in the current directory")
+    }
+
+    /// The address as given, for keys (a JSON object's, a lock file's name): control
+    /// characters are kept, bytes that are not UTF-8 become U+FFFD. [`Display`](fmt::Display)
+    /// is for messages: it shows those characters and bytes escaped, so that an address
+    /// holding a newline stays on one line.
+    pub fn text(&self) -> String {
+        match self {
+            Address::Unix(path) => path.to_string_lossy().into_owned(),
+            Address::Abstract { name, padded } => {
+                let prefix = if *padded { "abns@" } else { "@" };
+                format!("{prefix}{}", String::from_utf8_lossy(name))
+            }
+            Address::Tcp { .. } => self.to_string(),
+        }
     }
 }
 
@@ -183,10 +269,10 @@ fn tcp(input: &str, rest: &str, family: Family) -> Result<Address, AddressError>
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Unix(path) => write!(f, "{}", path.display()),
+            Address::Unix(path) => write!(f, "{}", Escaped(path.as_os_str().as_bytes())),
             Address::Abstract { name, padded } => {
                 let prefix = if *padded { "abns@" } else { "@" };
-                write!(f, "{prefix}{}", String::from_utf8_lossy(name))
+                write!(f, "{prefix}{}", Escaped(name))
             }
             Address::Tcp { host, port, .. } if host.contains(':') => write!(f, "[{host}]:{port}"),
             // Found by fuzzing: a host called `abstract` shown as `abstract:80` reads back as
@@ -290,6 +376,45 @@ mod tests {
         assert!(err.contains("no such file"), "{err}");
         assert!(err.contains("unix:PATH"), "{err}");
         assert_eq!(parse("Cargo.toml"), Ok(Address::Unix("Cargo.toml".into())));
+    }
+
+    #[test]
+    fn not_utf8_paths_and_names() {
+        let os = |b: &'static [u8]| OsStr::from_bytes(b);
+        let path = Address::from_os_str(os(b"/tmp/d/\xff.sock")).unwrap();
+        assert_eq!(path, Address::Unix(PathBuf::from(os(b"/tmp/d/\xff.sock"))));
+        assert_eq!(
+            Address::from_os_str(os(b"unix:\xfe.sock")),
+            Ok(Address::Unix(PathBuf::from(os(b"\xfe.sock"))))
+        );
+        assert_eq!(
+            Address::from_os_str(os(b"@\xfe")),
+            Ok(Address::Abstract {
+                name: b"\xfe".to_vec(),
+                padded: false
+            })
+        );
+        assert!(Address::from_os_str(os(b"\xfe:80")).is_err());
+        assert!(Address::from_os_str(os(b"/a\xff\0b")).is_err());
+        // UTF-8 goes through the same parser as always.
+        assert_eq!(
+            Address::from_os_str(os(b"127.0.0.1:80")),
+            Ok(tcp("127.0.0.1", 80, Family::Any))
+        );
+    }
+
+    #[test]
+    fn display_escapes_what_would_break_a_line() {
+        let path = Address::from_os_str(OsStr::from_bytes(b"/tmp/a\nb\x1b[2J\xff.sock")).unwrap();
+        assert_eq!(path.to_string(), r"/tmp/a\x0ab\x1b[2J\xff.sock");
+        assert_eq!(path.text(), "/tmp/a\nb\x1b[2J\u{fffd}.sock");
+        let name = parse("@x\u{9b}y").unwrap();
+        assert_eq!(name.to_string(), r"@x\u{009b}y");
+        let err = parse("tcp:a\nb:80").unwrap_err().to_string();
+        assert!(err.starts_with(r"invalid address 'tcp:a\x0ab:80'"), "{err}");
+        for s in ["/run/é.sock", "@haproxy", "[::1]:80"] {
+            assert_eq!(parse(s).unwrap().text(), s);
+        }
     }
 
     #[test]

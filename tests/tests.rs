@@ -14,6 +14,7 @@ mod haproxy_reload;
 mod haproxy_verdicts;
 mod haproxy_views;
 mod hardening_files;
+mod hardening_io;
 mod send;
 mod send_faults;
 mod send_haproxy;

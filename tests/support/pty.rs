@@ -156,6 +156,25 @@ impl Pty {
         }
     }
 
+    /// The program's process id, to signal it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the program ended, if it did within `limit`.
+    pub fn status_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for the program to exit and returns its exit code.
     #[track_caller]
     pub fn exit_code(&mut self) -> Option<i32> {

@@ -11,7 +11,8 @@ Exit codes:
   3    cannot connect (missing, refused, permission denied, not a socket, DNS)
   4    timed out before the reply was complete (connect timeout included)
   5    reply invalid or incomplete (reset, too large, failed validation)
-  6    cannot write the output (-o FILE or standard output)
+  6    cannot write the output (-o FILE or standard output; also standard output
+       closed before every command ran)
   130  interrupted"
     };
 }
@@ -107,11 +108,17 @@ impl ShellArgs {
     }
 }
 
+/// Addresses from the command line as bytes: a socket path need not be UTF-8.
+fn address() -> impl clap::builder::TypedValueParser<Value = Address> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|s: OsString| Address::from_os_str(&s))
+}
+
 #[derive(Args)]
 pub struct ShellArgs {
     /// The socket (same forms as for send); when omitted: $SOCKCTL_SOCKET, else the 'stats
     /// socket' of --config, else the -S socket of the running HAProxy master
-    #[arg(value_name = "ADDR")]
+    #[arg(value_name = "ADDR", value_parser = address())]
     pub address: Option<Address>,
 
     #[command(flatten)]
@@ -190,7 +197,7 @@ pub enum HaproxyCommand {
 pub struct SocketArgs {
     /// The stats socket or master socket; when omitted: $SOCKCTL_SOCKET, else the 'stats
     /// socket' of --config, else the -S socket of the running HAProxy master
-    #[arg(short, long = "socket", value_name = "ADDR")]
+    #[arg(short, long = "socket", value_name = "ADDR", value_parser = address())]
     pub socket: Option<Address>,
 
     #[command(flatten)]
@@ -285,7 +292,7 @@ pub struct FormatArgs {
 #[derive(Args)]
 pub struct TargetArgs {
     /// A socket; repeat to use several at once, each result labelled with its address
-    #[arg(short = 's', long = "socket", value_name = "ADDR")]
+    #[arg(short = 's', long = "socket", value_name = "ADDR", value_parser = address())]
     pub sockets: Vec<Address>,
 
     /// Use the sockets listed in FILE, one address per line (blank lines and # comments
@@ -293,7 +300,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "FILE")]
     pub sockets_file: Option<PathBuf>,
 
-    /// Talk to at most N sockets at once
+    /// Talk to at most N sockets at once (fewer if the open-file limit allows no more)
     #[arg(
         short = 'j',
         long = "jobs",

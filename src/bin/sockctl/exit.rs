@@ -55,6 +55,31 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// Standard output was closed (its reader went away, as in `sockctl … | head -c1`) before every
+/// command ran: these did not run (each as a message names it, `'show stat' in worker 12`). Exit 6: a quiet exit 0 is only for a closed output after
+/// every command ran, so that 0 never hides a command that did not.
+#[derive(Debug)]
+pub struct NotRun(pub Vec<String>);
+
+impl std::fmt::Display for NotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // All of a few; of many, the first three and the last.
+        const SHOWN: usize = 5;
+        let n = self.0.len();
+        let noun = if n == 1 { "command" } else { "commands" };
+        write!(f, "{n} {noun} not run (")?;
+        if n <= SHOWN {
+            f.write_str(&self.0.join(", "))?;
+        } else {
+            let last = &self.0[n - 1];
+            write!(f, "{}, … {} more …, {last}", self.0[..3].join(", "), n - 4)?;
+        }
+        f.write_str("): standard output was closed (broken pipe)")
+    }
+}
+
+impl std::error::Error for NotRun {}
+
 pub fn for_exchange(e: &ExchangeError) -> Code {
     match e {
         ExchangeError::Connect(c) => for_connect(c),
@@ -178,6 +203,9 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 _ => Code::BadReply,
             };
         }
+        if cause.is::<NotRun>() {
+            return Code::Output;
+        }
         if cause.is::<Failure>() {
             return Code::CommandFailed;
         }
@@ -199,7 +227,8 @@ pub fn for_error(err: &anyhow::Error) -> Code {
     Code::CommandFailed
 }
 
-/// `sockctl … | head` must stop quietly: a closed stdout is the reader's choice, not a failure.
+/// `sockctl … | head` must stop quietly: a closed stdout is the reader's choice, not a failure
+/// (once every command ran; before, it is [`NotRun`]).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         let io = match cause.downcast_ref::<ExchangeError>() {
@@ -208,4 +237,35 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         };
         io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_run_names_the_commands() {
+        let one = NotRun(vec!["'set server be/s2 weight 42'".into()]);
+        assert_eq!(
+            one.to_string(),
+            "1 command not run ('set server be/s2 weight 42'): standard output was closed \
+             (broken pipe)"
+        );
+        let few = NotRun((1..=5).map(|i| format!("'c{i}'")).collect());
+        assert!(
+            few.to_string()
+                .starts_with("5 commands not run ('c1', 'c2', 'c3', 'c4', 'c5'): "),
+            "{few}"
+        );
+        let many = NotRun((1..=11).map(|i| format!("'c{i}'")).collect());
+        assert!(
+            many.to_string()
+                .starts_with("11 commands not run ('c1', 'c2', 'c3', … 7 more …, 'c11'): "),
+            "{many}"
+        );
+        assert_eq!(
+            for_error(&anyhow::Error::new(one).context("x")),
+            Code::Output
+        );
+    }
 }

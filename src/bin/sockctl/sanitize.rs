@@ -30,6 +30,11 @@ pub fn cell(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
 
+/// Whether `s` is shown as it is, even in a table cell: nothing in it would be escaped.
+pub fn is_plain(s: &str) -> bool {
+    !s.chars().any(|c| needs_escape(c, false))
+}
+
 fn escape(s: &str, keep_layout: bool) -> Cow<'_, str> {
     if !s.chars().any(|c| needs_escape(c, keep_layout)) {
         return Cow::Borrowed(s);
@@ -75,6 +80,10 @@ mod tests {
         assert_eq!(cell("a\nb\tc"), "a\\x0ab\\x09c");
         // Printable non-ASCII stays.
         assert_eq!(cell("é中"), "é中");
+        assert!(is_plain("be_app/s1:é"));
+        for bad in ["a\x1b]0;t\x07", "a\tb", "\u{9b}", "x\x7f", "\u{202e}"] {
+            assert!(!is_plain(bad), "{bad:?}");
+        }
     }
 
     #[test]

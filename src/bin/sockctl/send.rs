@@ -28,7 +28,7 @@ pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
             .address
             .as_ref()
             .expect("clap requires ADDR without -s");
-        let address = String::from_utf8_lossy(address.as_bytes()).parse()?;
+        let address = Address::from_os_str(address)?;
         (Some(address), args.commands.clone())
     };
     let from_stdin = arguments.is_empty() || (arguments.len() == 1 && arguments[0] == "-");
@@ -138,9 +138,15 @@ impl<'a> Run<'a> {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<Code> {
-        for command in commands {
-            if !self.one(command, out, err)? {
-                break;
+        for (i, command) in commands.iter().enumerate() {
+            match self.one(command, out, err) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if exit::is_broken_pipe(&e) => {
+                    let rest = &commands[i + 1..];
+                    return self.output_closed(rest.iter().map(|c| format!("'{c}'")).collect());
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(self.worst)
@@ -149,17 +155,42 @@ impl<'a> Run<'a> {
     /// Each command as soon as its line arrives.
     fn stdin(mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Code> {
         let mut lines = StdinLines::new();
-        while let Some(line) = lines
-            .next_command()
-            .context("reading commands from stdin")?
-        {
+        let mut next = || -> anyhow::Result<Option<Command>> {
+            let Some(line) = lines
+                .next_command()
+                .context("reading commands from stdin")?
+            else {
+                return Ok(None);
+            };
             let command = Command::new(line)
                 .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
-            if !self.one(&command, out, err)? {
-                break;
+            Ok(Some(command))
+        };
+        while let Some(command) = next()? {
+            match self.one(&command, out, err) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if exit::is_broken_pipe(&e) => {
+                    // Whether commands were left is known only once the input ends.
+                    let mut rest = Vec::new();
+                    while let Some(command) = next()? {
+                        rest.push(format!("'{command}'"));
+                    }
+                    return self.output_closed(rest);
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(self.worst)
+    }
+
+    /// Standard output was closed while a reply was written: quiet if that was the last
+    /// command (it was sent and answered), exit 6 naming the others if any were left.
+    fn output_closed(&self, rest: Vec<String>) -> anyhow::Result<Code> {
+        if rest.is_empty() {
+            return Ok(self.worst);
+        }
+        Err(anyhow::Error::new(exit::NotRun(rest)).context(self.address.to_string()))
     }
 
     /// One exchange; `Ok(false)` when the run should stop here.

@@ -1,6 +1,7 @@
 //! Ctrl-C and friends: ask the library to stop, clean up, then die of the same signal so the
 //! calling shell sees the real cause (130 for SIGINT).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -50,6 +51,52 @@ pub fn received_name() -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
         _ => "SIGINT",
+    }
+}
+
+/// The terminal's modes when the interactive shell started, for [`on_shell_end`].
+static TERMINAL: OnceLock<libc::termios> = OnceLock::new();
+
+/// SIGTERM or SIGHUP in the interactive shell. The line editor holds the terminal in raw mode
+/// and retries a read that a signal interrupted, so a flag would only be seen once the next
+/// command was typed (and was then taken for a Ctrl-C on that command). The shell has nothing
+/// to clean up (history is saved after every command; the kernel closes the connection), so
+/// the handler puts the terminal back as it was and dies of the signal at once. Only
+/// async-signal-safe calls: `tcsetattr`, `write`, `sigaction`, `raise`.
+extern "C" fn on_shell_end(signal: libc::c_int) {
+    // SAFETY: see above; the termios was stored before the handler was installed.
+    unsafe {
+        if let Some(mode) = TERMINAL.get() {
+            libc::tcsetattr(0, libc::TCSANOW, mode);
+            // Bracketed paste off, as the line editor leaves it when it ends normally.
+            let off = b"\x1b[?2004l";
+            libc::write(0, off.as_ptr().cast(), off.len());
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signal, &action, std::ptr::null_mut());
+        // Blocked until this handler returns; then the default action ends the process.
+        libc::raise(signal);
+    }
+}
+
+/// For the interactive shell: SIGTERM and SIGHUP end it at once with the terminal restored
+/// (Ctrl-C keeps its meaning: abandon the wait for one reply).
+pub fn end_shell_on_termination() {
+    // SAFETY: tcgetattr fills in a termios it is given; sigaction as in `install`.
+    unsafe {
+        let mut mode: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut mode) == 0 {
+            let _ = TERMINAL.set(mode);
+        }
+        for signal in [libc::SIGTERM, libc::SIGHUP] {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_shell_end as *const () as libc::sighandler_t;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 mod progress;
 
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,7 +36,8 @@ impl Targets {
         let mut list = sockets.to_vec();
         if let Some(path) = file {
             // A list that cannot be read is a mistake on the command line, not an output error.
-            let text = std::fs::read(path)
+            // It may be a FIFO kept open by its writer: a signal ends the wait.
+            let text = crate::lines::read_file(path)
                 .map_err(|e| UsageError(format!("--sockets-file {}: {e}", path.display())))?;
             list.extend(read_list(&text).map_err(|(line, e)| {
                 UsageError(format!("{}: line {line}: {e}", path.display()))
@@ -45,7 +47,7 @@ impl Targets {
             }
         }
         let mut seen = std::collections::HashSet::new();
-        list.retain(|a| seen.insert(a.to_string()));
+        list.retain(|a| seen.insert(a.clone()));
         Ok(Targets {
             many: sockets.len() > 1 || file.is_some(),
             list,
@@ -57,12 +59,13 @@ impl Targets {
 fn read_list(text: &[u8]) -> Result<Vec<Address>, (usize, String)> {
     let mut list = Vec::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-        let line = String::from_utf8_lossy(line);
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        // Bytes, not text: a socket path need not be UTF-8.
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
             continue;
         }
-        list.push(line.parse().map_err(|e| (i + 1, format!("{e}")))?);
+        let address = Address::from_os_str(std::ffi::OsStr::from_bytes(line));
+        list.push(address.map_err(|e| (i + 1, format!("{e}")))?);
     }
     Ok(list)
 }
@@ -112,8 +115,12 @@ pub fn each(
             Box::new(io::BufWriter::new(stdout.lock()))
         };
         let result = work(&targets.list[0], &mut out, &mut io::stderr());
-        out.flush()?;
-        return result;
+        return match out.flush() {
+            // The work ran to its end (or says what did not run): its result stands.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => result,
+            Err(e) => result.and(Err(e.into())),
+            Ok(()) => result,
+        };
     }
     run(
         &targets.list,
@@ -134,6 +141,7 @@ pub fn run(
     out: &mut dyn Write,
     work: impl Fn(&Address, &mut Buffers) -> anyhow::Result<Code> + Sync,
 ) -> anyhow::Result<Code> {
+    let jobs = jobs_within_the_open_file_limit(jobs.min(targets.len()));
     let mut progress = Progress::new(targets.len());
     let mut worst = Code::Ok;
     let mut entries: Vec<Option<Entry>> = targets.iter().map(|_| None).collect();
@@ -169,7 +177,9 @@ pub fn run(
         },
     );
     progress.clear();
-    if let Some(e) = failure {
+    // A closed stdout does not stop the targets (their commands are sent either way); their
+    // exit codes stand, so that 0 never hides a target that failed.
+    if let Some(e) = failure.filter(|e| e.kind() != io::ErrorKind::BrokenPipe) {
         return Err(e.into());
     }
     if sockctl::interrupt::requested() {
@@ -178,11 +188,55 @@ pub fn run(
     if json.is_some() {
         let keyed = targets.iter().zip(entries).map(|(address, entry)| {
             let entry = entry.expect("every target ran unless interrupted");
-            (address.to_string(), entry)
+            (address.text(), entry)
         });
-        out.write_all(&keyed_json(keyed))?;
+        match out.write_all(&keyed_json(keyed)) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            written => written?,
+        }
     }
     Ok(worst)
+}
+
+/// Descriptors one job may hold at once: its socket, the directory handle a long Unix path is
+/// reached through, a resolver's socket or file while a host name is looked up.
+const FDS_PER_JOB: u64 = 3;
+
+/// Descriptors left for everything else (`-o FILE` and its directory, the resolver's own).
+const FDS_SPARE: u64 = 16;
+
+/// `-j` bounded by the open-file limit, which is first raised as far as it goes (the soft limit
+/// to the hard one): jobs beyond it would fail with "Too many open files" without their target
+/// ever being contacted. Says so once on stderr when it lowers `jobs`.
+fn jobs_within_the_open_file_limit(jobs: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
+    let Some(soft) = getrlimit(Resource::Nofile).current else {
+        return jobs;
+    };
+    // Not knowing what is open, assume a few more than stdin, stdout and stderr.
+    let open = std::fs::read_dir("/proc/self/fd").map_or(8, |dir| dir.count() as u64);
+    let allowed = bound_jobs(jobs, soft, open);
+    if allowed < jobs {
+        eprintln!(
+            "sockctl: -j {jobs} lowered to {allowed}: the open-file limit is {soft} \
+             (ulimit -n) and each socket at work needs up to {FDS_PER_JOB}"
+        );
+    }
+    allowed
+}
+
+/// How many of `jobs` fit in `limit` descriptors with `open` already in use.
+fn bound_jobs(jobs: usize, limit: u64, open: u64) -> usize {
+    let room = limit.saturating_sub(open + FDS_SPARE) / FDS_PER_JOB;
+    jobs.min(usize::try_from(room).unwrap_or(usize::MAX)).max(1)
 }
 
 /// The exit code of a finished command, with its error (if any) reported to `err` as `main`
@@ -268,6 +322,15 @@ mod tests {
             b"/run/a.sock: x\n/run/a.sock: \n/run/a.sock: y\n"
         );
         assert_eq!(labelled(&address, b""), b"");
+    }
+
+    #[test]
+    fn jobs_fit_in_the_open_file_limit() {
+        assert_eq!(bound_jobs(200, 64, 5), 14);
+        assert_eq!(bound_jobs(10, 64, 5), 10);
+        assert_eq!(bound_jobs(200, 1_048_576, 5), 200);
+        // Always at least one: the run goes on, one target at a time.
+        assert_eq!(bound_jobs(200, 10, 9), 1);
     }
 
     #[test]

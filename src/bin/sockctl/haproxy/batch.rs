@@ -1,6 +1,5 @@
 //! `sockctl haproxy exec --batch FILE`: the commands of a file over one connection.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
@@ -12,24 +11,24 @@ use super::exec::{self, Printer};
 use super::target::Target;
 use crate::cli::ExecArgs;
 use crate::exit::{self, Code, Reported, UsageError};
+use crate::lines;
 
 /// Commands written ahead of their replies when they may be (see the library's `batch`).
 const WINDOW: usize = 256;
 
 /// The commands of FILE (`-`: standard input), all checked before anything is sent.
 pub fn read(path: &Path, allow_chaining: bool) -> anyhow::Result<Vec<Entry>> {
-    let mut input = Vec::new();
-    let name = if path == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut input)
-            .context("reading the batch from stdin")?;
-        "stdin".to_string()
+    // Read so that a signal ends the wait: the input may be a pipe or a FIFO whose writer
+    // keeps it open (`sleep 8 | sockctl … --batch -`).
+    let (input, name) = if path == Path::new("-") {
+        let input = lines::read_stdin().context("reading the batch from stdin")?;
+        (input, "stdin".to_string())
     } else {
-        // A batch that cannot be read is a mistake on the command line, not an output error.
-        input = std::fs::read(path)
+        // A batch that cannot be read is a mistake on the command line, not an output error
+        // (when interrupted, sockctl dies of the signal whatever the code).
+        let input = lines::read_file(path)
             .map_err(|e| UsageError(format!("--batch {}: {e}", path.display())))?;
-        path.display().to_string()
+        (input, path.display().to_string())
     };
     let entries = batch::split(&input, Rules { allow_chaining })
         .map_err(|e| UsageError(format!("{name}: {e}")))?;
@@ -76,6 +75,8 @@ pub fn run(
         max_bytes: args.exchange.max_bytes.map(|b| b.0),
     };
     let mut written = Ok(());
+    // The last step shown, and whether it failed.
+    let mut last = (0, false);
     let result = batch::run(&mut session, &steps, &options, &mut |done| {
         let step = &steps[done.step];
         if verbose && let Some(again) = &done.reconnected {
@@ -85,15 +86,47 @@ pub fn run(
             &step.entry.command,
             labels[done.step].process,
             Some(step.entry.line),
-        );
-        written = printer.show(entry.outcome(done.outcome));
+        )
+        .outcome(done.outcome);
+        last = (done.step, !entry.ok);
+        written = printer.show(entry);
         if written.is_ok() {
             Flow::Continue
         } else {
             Flow::Stop
         }
     });
-    written?;
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // What would have run next, had the output stayed open: nothing after a failed
+            // step without --keep-going.
+            let (step, failed) = last;
+            if failed && !args.keep_going {
+                return Ok(());
+            }
+            let labelled = processes.len() > 1;
+            let rest: Vec<String> = steps[step + 1..]
+                .iter()
+                .zip(&labels[step + 1..])
+                .map(|(s, target)| {
+                    let command = crate::sanitize::text(&s.entry.command);
+                    match labelled {
+                        true => format!("line {}: '{command}' in {}", s.entry.line, target.process),
+                        false => format!("line {}: '{command}'", s.entry.line),
+                    }
+                })
+                .collect();
+            if !rest.is_empty() && args.keep_going {
+                printer.note(
+                    "with --keep-going, commands are written ahead of their replies: some of \
+                     those not answered may have run",
+                )?;
+            }
+            return printer.closed(rest);
+        }
+        Err(e) => return Err(e.into()),
+    }
     match result {
         Ok(()) => Ok(()),
         Err(BatchError::Lost { step, sent, error }) => {

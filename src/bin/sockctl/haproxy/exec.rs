@@ -39,7 +39,7 @@ pub struct Entry {
     target: &'static str,
     pid: Option<u32>,
     role: Option<Role>,
-    ok: bool,
+    pub ok: bool,
     /// The output as text (invalid UTF-8 replaced); the bytes are printed as they came.
     output: String,
     #[serde(skip)]
@@ -148,21 +148,51 @@ fn each_alone(
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
     let exchange = exchange_from(&args.exchange);
-    for command in &args.commands {
+    for (i, command) in args.commands.iter().enumerate() {
         let mut failed = false;
-        for target in processes {
+        for (j, target) in processes.iter().enumerate() {
             if verbose && let Ok(line) = target.route.line(command) {
                 printer.note(&format!("{}: sending '{line}'", target.process))?;
             }
             let entry = one(address, &exchange, target, command)?;
             failed |= !entry.ok;
-            printer.show(entry)?;
+            match printer.show(entry) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    // What would have run next, had the output stayed open.
+                    let stops = failed && !args.keep_going && j + 1 == processes.len();
+                    let rest = if stops {
+                        Vec::new()
+                    } else {
+                        let here = processes[j + 1..].iter().map(|t| (command, t));
+                        let after = args.commands[i + 1..]
+                            .iter()
+                            .flat_map(|c| processes.iter().map(move |t| (c, t)));
+                        let labelled = processes.len() > 1;
+                        here.chain(after)
+                            .map(|(c, t)| not_run(c, t, labelled))
+                            .collect()
+                    };
+                    return printer.closed(rest);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         if failed && !args.keep_going {
             break;
         }
     }
     Ok(())
+}
+
+/// A command that did not run, as a message names it.
+fn not_run(command: &str, target: &Target, labelled: bool) -> String {
+    let command = sanitize::text(command);
+    if labelled {
+        format!("'{command}' in {}", target.process)
+    } else {
+        format!("'{command}'")
+    }
 }
 
 /// Prints results as they come: the output on `out`, failures on `err`, or one JSON document
@@ -240,6 +270,15 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// Standard output was closed: quiet if nothing was left to run, else exit 6 naming what
+    /// did not run.
+    pub fn closed(&self, rest: Vec<String>) -> anyhow::Result<()> {
+        if rest.is_empty() {
+            return Ok(());
+        }
+        Err(anyhow::Error::new(exit::NotRun(rest)).context(self.address.to_string()))
+    }
+
     /// A message on stderr, after the output so far.
     pub fn note(&mut self, text: &str) -> std::io::Result<()> {
         self.out.flush()?;
@@ -259,7 +298,11 @@ impl<'a> Printer<'a> {
             };
             let mut text = serde_json::to_vec_pretty(&report)?;
             text.push(b'\n');
-            self.out.write_all(&text)?;
+            match self.out.write_all(&text) {
+                // Every command ran: the reader went away, the exit code stands.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                written => written?,
+            }
         }
         Ok(self.worst)
     }

@@ -8,6 +8,8 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 
+use crate::sanitize;
+
 /// One position of a command's usage line.
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -101,9 +103,13 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// Backend and server names from a `show servers state` reply.
+    /// Backend and server names from a `show servers state` reply. Completion prints its
+    /// candidates to the terminal as they are, so a name that is not plain printable text
+    /// (control characters, escape sequences such as OSC 52, bytes that are not UTF-8) is
+    /// never offered: HAProxy itself allows none of these in a name.
     pub fn learn_servers(&mut self, reply: &[u8]) {
         let text = String::from_utf8_lossy(reply);
+        let printable = |name: &str| sanitize::is_plain(name) && !name.contains('\u{fffd}');
         self.servers = text
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -111,6 +117,7 @@ impl Vocabulary {
                 let fields: Vec<&str> = l.split_whitespace().collect();
                 (fields.len() > 4).then(|| (fields[1].to_string(), fields[3].to_string()))
             })
+            .filter(|(backend, server)| printable(backend) && printable(server))
             .collect();
     }
 
@@ -255,6 +262,23 @@ mod tests {
         assert_eq!(complete("set server "), ["be_app/s1", "be_app/s2"]);
         assert_eq!(complete("set server be_app/s2"), ["be_app/s2"]);
         assert!(complete("set server be_app/s1 ").is_empty());
+    }
+
+    #[test]
+    fn names_with_control_characters_are_never_offered() {
+        let mut v = vocabulary();
+        v.learn_servers(
+            "1\n# be_id be_name srv_id srv_name\n\
+             3 be_app 1 s1 127.0.0.1 2\n\
+             3 be_app 2 \x1b]0;title\x07 127.0.0.1 2\n\
+             4 \x1b]52;c;aGk=\x07 1 s1 127.0.0.1 2\n\
+             5 be_c1 1 s\u{9b}2J 127.0.0.1 2\n\
+             6 be_del 1 s\x7f 127.0.0.1 2\n\
+             7 be_nul 1 s\x01 127.0.0.1 2\n"
+                .as_bytes(),
+        );
+        assert_eq!(v.complete("set server ").1, ["be_app/s1"]);
+        assert_eq!(v.complete("show servers state ").1, ["be_app"]);
     }
 
     #[test]

@@ -42,7 +42,7 @@ fn file_name(address: &Address) -> String {
             .unwrap_or_else(|_| path.clone())
             .display()
             .to_string(),
-        other => other.to_string(),
+        other => other.text(),
     };
     let mut name = String::from("history-");
     for b in text.bytes() {

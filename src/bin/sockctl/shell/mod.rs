@@ -45,8 +45,10 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
     if !io::stdin().is_terminal() {
         return batch::run(&args);
     }
-    // Ctrl-C abandons the wait for one reply; it must not end the shell.
+    // Ctrl-C abandons the wait for one reply; it must not end the shell. SIGTERM and SIGHUP
+    // do, with the terminal restored.
     signals::keep_handling_interrupts();
+    signals::end_shell_on_termination();
     if args.raw {
         let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
             .with_context(|| args.address().to_string())?;
@@ -214,10 +216,11 @@ impl<'a> Interactive<'a> {
         match self.session.flavor() {
             Flavor::Stats => {
                 let name = match self.args.address() {
-                    Address::Unix(path) => path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| path.display().to_string()),
+                    // The line editor prints its prompt as it is: no control characters.
+                    Address::Unix(path) => path.file_name().map_or_else(
+                        || self.args.address().to_string(),
+                        |n| crate::sanitize::cell(&n.to_string_lossy()).into_owned(),
+                    ),
                     other => other.to_string(),
                 };
                 format!("{name}> ")
