@@ -211,3 +211,66 @@ fn a_reply_cut_by_the_master_is_incomplete() {
         "the master closed the connection before the end of the reply",
     );
 }
+
+/// A `disabled` server-template slot enabled at runtime keeps CMAINT and serves: the servers
+/// view must not call it maintenance.
+#[test]
+fn a_disabled_slot_enabled_at_runtime_is_not_maintenance() {
+    let Some(ha) = Haproxy::start_with(
+        "",
+        "backend be_app
+    server s1 127.0.0.1:19261
+    server-template tpl 1-2 127.0.0.1:19270 disabled
+",
+    ) else {
+        return;
+    };
+    let state = |name: &str| {
+        let out = sockctl()
+            .args(["haproxy", "servers", "--json", "-s"])
+            .arg(&ha.admin)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let server = json["servers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{json}"));
+        (
+            server["admin_state_name"].as_str().unwrap().to_string(),
+            server["admin_flags"].clone(),
+        )
+    };
+    assert_eq!(state("tpl1").0, "maint");
+    crate::haproxy_reload::send(&ha.admin, &["set server be_app/tpl1 state ready"]);
+    let (name, flags) = state("tpl1");
+    assert_eq!(flags, serde_json::json!(["CMAINT"]));
+    assert_eq!(name, "ready");
+    assert_eq!(state("tpl2").0, "maint");
+}
+
+/// Names are strings in `stat --json`, whatever they look like.
+#[test]
+fn stat_json_names_are_strings() {
+    let backends = "backend be_app\n    server s1 127.0.0.1:19261\n\
+                    backend 8080\n    server 2 127.0.0.1:19262\n";
+    let Some(ha) = Haproxy::start_with("", backends) else {
+        return;
+    };
+    let out = sockctl()
+        .args(["haproxy", "stat", "--json", "-s"])
+        .arg(&ha.admin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    let server = rows
+        .iter()
+        .find(|r| r["svname"] == "2")
+        .expect("server 2 as a string");
+    assert_eq!(server["pxname"], "8080");
+    assert!(server["iid"].is_number(), "{server}");
+    assert!(rows.iter().all(|r| r.get("").is_none()));
+}

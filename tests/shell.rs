@@ -531,3 +531,18 @@ fn without_an_address_the_socket_is_discovered() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("#<PID>"), "{}", stdout(&out));
 }
+
+/// 2.6's master answers an unknown process with its error and closes the connection: the shell
+/// says the process does not exist, not that a reply was cut.
+#[test]
+fn an_unknown_process_on_the_master_is_said_plainly() {
+    let Some(ha) = Haproxy::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let mut pty = shell(&ha.master, state.path(), &[]);
+    pty.expect("master> ");
+    pty.line("@!99999 show version");
+    let text = pty.expect("master> ");
+    assert!(text.contains("Can't find the target PID"), "{text}");
+    assert!(text.contains("no such process"), "{text}");
+    assert!(!text.contains("before the end of the reply"), "{text}");
+}

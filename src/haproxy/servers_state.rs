@@ -621,8 +621,9 @@ pub struct ServerState {
     /// drain), `IDRAIN` (inherited drain), `RMAINT` (address resolution failed),
     /// `FQDN_CHANGED`; unknown bits as hex.
     pub admin_flags: Vec<String>,
-    /// `admin_state` in the words of `set server … state`: `maint` when any maintenance bit
-    /// is set, else `drain` when any drain bit is, else `ready`.
+    /// `admin_state` in the words of `set server … state`: `maint` when FMAINT, IMAINT or
+    /// RMAINT is set (HAProxy's maintenance mask; CMAINT alone is not maintenance), else
+    /// `drain` when any drain bit is, else `ready`.
     pub admin_state_name: &'static str,
     /// `srv_check_state`, a set of bits.
     pub check_state: u32,
@@ -664,8 +665,12 @@ fn flag_names(bits: u32, table: &[(u32, &str)]) -> Vec<String> {
     names
 }
 
+/// HAProxy's own masks (`SRV_ADMF_MAINT`, `SRV_ADMF_DRAIN` in 2.6 to 3.x): maintenance is
+/// FMAINT, IMAINT or RMAINT. CMAINT alone says the server was `disabled` in the configuration
+/// and is not maintenance: a `server-template … disabled` slot enabled at runtime keeps it and
+/// serves.
 fn admin_state_name(bits: u32) -> &'static str {
-    const MAINT: u32 = 0x01 | 0x02 | 0x04 | 0x20;
+    const MAINT: u32 = 0x01 | 0x02 | 0x20;
     const DRAIN: u32 = 0x08 | 0x10;
     if bits & MAINT != 0 {
         "maint"
@@ -1327,5 +1332,16 @@ mod tests {
                 srv_admin_state srv_uweight srv_check_state srv_port\n{}\n\n", rows.join("\n"));
             let _ = parse(reply.as_bytes());
         }
+    }
+
+    #[test]
+    fn maintenance_is_haproxys_mask() {
+        // A `disabled` server-template slot enabled at runtime: CMAINT alone, and it serves.
+        assert_eq!(admin_state_name(0x04), "ready");
+        assert_eq!(admin_state_name(0x04 | 0x08), "drain");
+        assert_eq!(admin_state_name(0x04 | 0x01), "maint");
+        assert_eq!(admin_state_name(0x20), "maint");
+        assert_eq!(admin_state_name(0x02), "maint");
+        assert_eq!(admin_state_name(0x40), "ready");
     }
 }

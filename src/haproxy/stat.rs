@@ -105,6 +105,9 @@ impl Serialize for StatRow {
 
 const EXPECTED: &str = "show stat";
 
+/// Columns that hold names, always text whatever they look like.
+const NAME_FIELDS: &[&str] = &["pxname", "svname"];
+
 pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
     let first = text::first_line(reply)?;
     // Every header ends with a comma; other `# ` lines (`show table`) do not.
@@ -123,6 +126,13 @@ pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
         .map(|name| String::from_utf8_lossy(name).into_owned())
         .collect();
     let names: Arc<[String]> = fields.clone().into();
+    // A proxy called `8080` or a server called `2` is a name, not a number.
+    let name_columns: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| NAME_FIELDS.contains(&f.as_str()))
+        .map(|(i, _)| i)
+        .collect();
 
     let mut rows = Vec::new();
     let mut line = 2;
@@ -141,7 +151,12 @@ pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
             }
             Some(_) => {}
         }
-        let record = read_record(rest, line)?;
+        let mut record = read_record(rest, line)?;
+        for &i in &name_columns {
+            if let Some(value @ Value::Int(_)) = record.values.get_mut(i) {
+                *value = Value::Text(value.as_int().unwrap_or_default().to_string());
+            }
+        }
         if record.values.len() != names.len() {
             return Err(ParseError::FieldCount {
                 line,
@@ -331,6 +346,21 @@ mod tests {
         let value = serde_json::to_value(&stat).unwrap();
         assert_eq!(value["rows"][0]["svname"], "FRONTEND");
         assert_eq!(value["fields"][1], "svname");
+    }
+
+    #[test]
+    fn names_that_look_like_numbers_stay_names() {
+        let stat = parse(b"# pxname,svname,weight,\n8080,2,10,\n8080,BACKEND,10,\n\n").unwrap();
+        let row = &stat.rows[0];
+        assert_eq!(row.proxy(), Some("8080"));
+        assert_eq!(row.name(), Some("2"));
+        assert_eq!(row.get("weight").and_then(Value::as_int), Some(10));
+        let json = serde_json::to_value(row).unwrap();
+        assert_eq!(json["pxname"], "8080");
+        assert_eq!(json["svname"], "2");
+        assert_eq!(json["weight"], 10);
+        // The comma that ends every line is not an empty last column.
+        assert_eq!(stat.fields, ["pxname", "svname", "weight"]);
     }
 
     #[test]

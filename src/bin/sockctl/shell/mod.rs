@@ -139,6 +139,17 @@ pub fn code_for(flavor: Flavor, e: &SessionError) -> Code {
     }
 }
 
+/// What to say after a 2.6 master answered its own error and closed the connection.
+fn master_error_note(received: &[u8]) -> String {
+    if received.starts_with(b"Can't find the target PID") {
+        "no such process: the master has no worker of that PID or relative number (see 'show \
+         proc'); the next command reconnects"
+            .into()
+    } else {
+        "the master closed the connection after its error; the next command reconnects".into()
+    }
+}
+
 /// A 3.x master reports a failed reload as `Success=0`.
 pub fn reload_failed(reply: &Reply) -> bool {
     reply.closed && reply.body.starts_with(b"Success=0")
@@ -385,6 +396,13 @@ impl<'a> Interactive<'a> {
                         "no complete reply within {} (--timeout); the next command reconnects",
                         sockctl::units::format_duration(self.args.timeout.0)
                     )),
+                    // The 2.6 master answers its own errors (no such process, unknown
+                    // command) and closes: the message it sent is the whole story.
+                    SessionError::Closed { received }
+                        if self.session.flavor() == Flavor::Master && !received.is_empty() =>
+                    {
+                        note(&master_error_note(received));
+                    }
                     _ => eprintln!("sockctl: {}: {e}", self.args.address()),
                 }
             }
