@@ -274,3 +274,62 @@ fn stat_json_names_are_strings() {
     assert!(server["iid"].is_number(), "{server}");
     assert!(rows.iter().all(|r| r.get("").is_none()));
 }
+
+/// A command ending in `<<` takes the lines after it as its payload; an exec argument has
+/// none, and an empty payload is never what was meant.
+#[test]
+fn exec_refuses_a_payload_command_on_both_sockets() {
+    let Some(ha) = Haproxy::start() else { return };
+    for socket in [&ha.admin, &ha.master] {
+        for command in ["set ssl cert /x <<", "add map #0 <<EOF"] {
+            let out = sockctl()
+                .args(["haproxy", "exec", "-s"])
+                .arg(socket)
+                .arg(command)
+                .output()
+                .unwrap();
+            assert_fails(&out, 2, "command 1 ends with '<<'");
+            assert!(!stderr(&out).contains("1.8 or newer"), "{}", stderr(&out));
+        }
+    }
+}
+
+/// 3.x answers a `wait` with wrong arguments with its usage, tagged as an error on a stats
+/// socket; through the master the same text must fail too.
+fn master_with_wait(line: &[u8]) -> crate::support::fake::Answer {
+    use crate::support::fake::Answer;
+    match line {
+        b"show proc" => Answer::Reply(crate::support::fixture(
+            "3.4/dr_07_show_proc_before_reload.reply",
+        )),
+        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
+        b"@1 wait 100 srv-unused be_app/s2" | b"@1 wait -h" => Answer::Reply(
+            b"Usage: wait {-h|<delay_ms>} cond [args...]\n  -h : this help\n\nmaster> ".to_vec(),
+        ),
+        _ => Answer::Close,
+    }
+}
+
+#[test]
+fn a_wait_usage_through_the_master_is_a_failure_unless_asked_for() {
+    use crate::support::fake::{Behavior, FakeServer};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: master_with_wait,
+        },
+    );
+    let exec = |command: &str| {
+        sockctl()
+            .args(["haproxy", "exec", "-s", fake.address(), command])
+            .output()
+            .unwrap()
+    };
+    let out = exec("wait 100 srv-unused be_app/s2");
+    assert_fails(&out, 1, "Usage: wait");
+    let out = exec("wait -h");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Usage: wait"), "{}", stdout(&out));
+}

@@ -182,6 +182,30 @@ impl fmt::Display for OutcomeError {
 
 impl std::error::Error for OutcomeError {}
 
+/// [`read`], knowing the command: some replies only the command can judge. HAProxy answers
+/// `wait` with its usage text both when asked for it (`wait -h`, `wait` alone, at info
+/// severity) and when the arguments are wrong (at error severity); untagged, as through the
+/// master, only the command tells the two apart.
+pub fn read_for(command: &str, reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
+    let mut outcome = read(reply, framing)?;
+    if framing == Framing::Plain && outcome.is_ok() && wrong_wait(command, &outcome.output) {
+        let message = String::from_utf8_lossy(outcome.output.trim_ascii_end()).into_owned();
+        outcome.output.clear();
+        outcome.failures.push(Failure {
+            severity: None,
+            message,
+        });
+    }
+    Ok(outcome)
+}
+
+fn wrong_wait(command: &str, output: &[u8]) -> bool {
+    let mut words = command.split_ascii_whitespace();
+    words.next() == Some("wait")
+        && words.next().is_some_and(|first| first != "-h")
+        && output.starts_with(b"Usage: wait")
+}
+
 /// Reads the complete reply of a command sent as `framing` says.
 pub fn read(reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
     let body = match framing {
@@ -613,6 +637,20 @@ mod tests {
             })
             .collect();
         assert_eq!(found, FAILED);
+    }
+
+    #[test]
+    fn wait_usage_is_a_failure_only_when_not_asked_for() {
+        let usage =
+            b"Usage: wait { -h | <duration> } [<condition> [<args>...]]\n  -h : this help\n\n";
+        let plain = |command| read_for(command, usage, Framing::Plain).unwrap();
+        assert!(!plain("wait 100 srv-unused be/s2").is_ok());
+        assert!(plain("wait -h").is_ok());
+        assert!(plain("wait").is_ok());
+        assert!(plain("show info").is_ok());
+        // On a stats socket the tag says it already.
+        let tagged = read_for("wait 100 x", b"\n[3]: Usage: wait\n\n", Framing::Tagged).unwrap();
+        assert!(!tagged.is_ok());
     }
 
     /// Replies of a real 2.6 stats socket (`set severity-output number`) that say `[3]`, as

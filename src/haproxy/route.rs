@@ -133,7 +133,7 @@ pub fn run(
     exchange
         .run(address, &line, &mut reply)
         .map_err(RunError::Exchange)?;
-    outcome::read(&reply, route.framing()).map_err(RunError::Reply)
+    outcome::read_for(command, &reply, route.framing()).map_err(RunError::Reply)
 }
 
 #[cfg(test)]

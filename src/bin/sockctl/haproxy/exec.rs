@@ -9,7 +9,9 @@ use sockctl::haproxy::master;
 use sockctl::haproxy::outcome::{self, Framing, Outcome};
 use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status, lock_path};
 use sockctl::haproxy::route::{self, Route, RunError};
-use sockctl::haproxy::session::{self, OpenError, Session, SessionError};
+use sockctl::haproxy::session::{
+    self, OpenError, Session, SessionError, has_payload_pattern, is_payload_command,
+};
 use sockctl::lock::Lock;
 use sockctl::{Address, Command};
 
@@ -318,6 +320,14 @@ fn check_commands(args: &ExecArgs) -> Result<(), UsageError> {
         if command.trim().is_empty() {
             return Err(UsageError(format!("command {n} is empty")));
         }
+        if is_payload_command(command.as_bytes()) || has_payload_pattern(command.as_bytes()) {
+            return Err(UsageError(format!(
+                "command {n} ends with '<<': HAProxy would take the lines after it as its \
+                 payload, and a command argument has none (an empty payload is not what was \
+                 meant); put the command and its payload lines in a file for --batch FILE, \
+                 ended by an empty line"
+            )));
+        }
         if command.trim_start().starts_with('@') {
             return Err(UsageError(format!(
                 "command {n} starts with '@': choose the process with --worker or --master \
@@ -479,8 +489,10 @@ fn through_master(
             return Ok(entry.error(code, message));
         }
     };
-    Ok(match outcome::read(&body, target.route.framing()) {
-        Ok(outcome) => entry.outcome(outcome),
-        Err(e) => entry.error(Code::BadReply, e.to_string()),
-    })
+    Ok(
+        match outcome::read_for(command, &body, target.route.framing()) {
+            Ok(outcome) => entry.outcome(outcome),
+            Err(e) => entry.error(Code::BadReply, e.to_string()),
+        },
+    )
 }
