@@ -40,6 +40,7 @@ trap cleanup EXIT
 . scripts/sandbox.sh
 sandbox_start "$dir"
 echo "started HAProxy $(haproxy -v | head -n1 | cut -d' ' -f3) in $dir (master pid $sandbox_pid)"
+echo "  haproxy -W -S $dir/master.sock -f $dir/lb/haproxy.cfg (not in /etc/haproxy)"
 export SOCKCTL_SOCKET="$dir/master.sock"   # so the haproxy commands below need no -s
 run haproxy proc
 run send "$dir/admin.sock" "show info" --max-bytes 64KiB -o "$dir/info.txt"
@@ -53,7 +54,9 @@ run haproxy servers --backend be_app --table
 
 echo
 echo "# Save the state where HAProxy loads it, then reload through the master and verify."
-run haproxy reload --save-state --config "$dir/haproxy.cfg"
+echo "# No --config: the master's command line says which configuration runs"
+echo "# ($dir/lb/haproxy.cfg), and that configuration says where the state goes."
+run -v haproxy reload --save-state -s "$dir/master.sock"
 
 echo
 echo "# After the reload: a new worker, and the runtime changes survived."
@@ -62,10 +65,10 @@ run haproxy proc
 
 echo
 echo "# A broken configuration: the reload fails, sockctl says so, the old worker keeps serving."
-cp "$dir/haproxy.cfg" "$dir/haproxy.cfg.good"
-sed -i 's/^global$/global\n    no_such_keyword/' "$dir/haproxy.cfg"
+cp "$dir/lb/haproxy.cfg" "$dir/haproxy.cfg.good"
+sed -i 's/^global$/global\n    no_such_keyword/' "$dir/lb/haproxy.cfg"
 run haproxy reload || echo "(exit code $?)"
-mv "$dir/haproxy.cfg.good" "$dir/haproxy.cfg"
+mv "$dir/haproxy.cfg.good" "$dir/lb/haproxy.cfg"
 
 printf '\n$ sockctl send %s "show info"   # nothing is listening here\n' "$dir/nothing.sock"
 "$sockctl" send "$dir/nothing.sock" "show info" || echo "(exit code $?)"

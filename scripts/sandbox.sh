@@ -2,12 +2,16 @@
 # A throwaway HAProxy (master-worker) in a directory, for the demo and the documentation tests.
 # Sourced: `sandbox_start DIR [EXTRA_GLOBAL_LINES]` starts it and waits until both sockets
 # answer; `sandbox_stop` stops it. Sockets: DIR/admin.sock (stats, level admin), DIR/master.sock.
+# The configuration is DIR/lb/haproxy.cfg and the server state DIR/lib/lb.state: neither is
+# where a tool would guess, so only what the running HAProxy says leads there.
 sandbox_start() {
     local dir=$1 extra=${2:-}
-    cat >"$dir/haproxy.cfg" <<CFG
+    mkdir -p "$dir/lb" "$dir/lib"
+    cat >"$dir/lb/haproxy.cfg" <<CFG
 global
     stats socket $dir/admin.sock level admin
-    server-state-file $dir/haproxy.state
+    server-state-base $dir/lib
+    server-state-file lb.state
 $extra
 defaults
     mode http
@@ -23,7 +27,7 @@ backend be_app
     server s2 127.0.0.1:19262
     server s3 127.0.0.1:19263
 CFG
-    PATH="$PATH:/usr/sbin" haproxy -W -S "$dir/master.sock" -f "$dir/haproxy.cfg" \
+    PATH="$PATH:/usr/sbin" haproxy -W -S "$dir/master.sock" -f "$dir/lb/haproxy.cfg" \
         2>"$dir/haproxy.log" &
     sandbox_pid=$!
     # HAProxy 2.6's master re-executes once right after starting: wait until both answer.

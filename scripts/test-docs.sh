@@ -30,7 +30,7 @@ printf '#!/bin/sh\nfor s in 1 2 3; do echo "set server be_app/s$s weight $s"; do
     >"$dir/bin/generate-weights"
 chmod +x "$dir/bin/generate-weights"
 export HOME=$dir/home PATH="$bin:$dir/bin:$PATH:/usr/sbin"
-export SOCKCTL_SOCKET=$dir/master.sock SOCKCTL_CONFIG=$dir/haproxy.cfg
+export SOCKCTL_SOCKET=$dir/master.sock SOCKCTL_CONFIG=$dir/lb/haproxy.cfg
 
 substitute() {
     sed -e "s#/run/haproxy-master.sock#$dir/master.sock#g" \
@@ -39,11 +39,11 @@ substitute() {
         -e "s#/run/lb1/admin.sock#$dir/admin.sock#g" \
         -e "s#/run/lb2/admin.sock#abns@haproxy#g" \
         -e "s#/var/lib/haproxy/#$dir/var/#g" \
-        -e "s#/etc/haproxy/haproxy.cfg#$dir/haproxy.cfg#g" \
+        -e "s#/etc/haproxy/haproxy.cfg#$dir/lb/haproxy.cfg#g" \
         -e "s#lb1.example:9999#127.0.0.1:$port#g" \
         -e "s#/usr/local/bin/sockctl#$bin/sockctl#g" \
         -e "s#/usr/sbin/haproxy#haproxy#g" \
-        -e "s#\${CONFIG}#$dir/haproxy.cfg#g" \
+        -e "s#\${CONFIG}#$dir/lb/haproxy.cfg#g" \
         -e "s#\$EXTRAOPTS##g"
 }
 
@@ -101,7 +101,7 @@ while IFS=$'\t' read -r place expected command; do
 done < <(doc_lines README.md docs/*.md)
 
 check "examples/python/haproxy_reload.py" 0 \
-    "python3 $root/examples/python/haproxy_reload.py --socket $dir/master.sock --config $dir/haproxy.cfg --server be_app/s2"
+    "python3 $root/examples/python/haproxy_reload.py --socket $dir/master.sock --config $dir/lb/haproxy.cfg --server be_app/s2"
 
 while read -r line; do
     check "examples/systemd/sockctl-reload.conf: ${line:0:40}…" 0 "$(substitute <<<"$line")"
@@ -118,7 +118,7 @@ if python3 -m venv "$venv" >/dev/null && "$venv/bin/pip" install --quiet ansible
         "ANSIBLE_LOCALHOST_WARNING=False $venv/bin/ansible-playbook -i localhost, -c local \
          -e target=localhost -e ansible_become=false -e ansible_python_interpreter=$venv/bin/python \
          -e sockctl=$bin/sockctl \
-         -e haproxy_master_socket=$dir/master.sock -e haproxy_config=$dir/haproxy.cfg \
+         -e haproxy_master_socket=$dir/master.sock -e haproxy_config=$dir/lb/haproxy.cfg \
          $root/examples/ansible/reload-haproxy.yml"
 else
     failures=$((failures + 1))

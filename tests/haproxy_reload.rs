@@ -272,7 +272,7 @@ fn socket_and_state_file_from_the_config() {
     );
     assert!(
         err.contains(&format!(
-            "state file {} (loaded by {})",
+            "state file {} (the server-state-file of {})",
             ha.state_file.display(),
             ha.config.display()
         )),

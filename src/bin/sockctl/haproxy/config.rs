@@ -186,7 +186,7 @@ pub fn state_file(
     }
     if verbose {
         eprintln!(
-            "sockctl: state file {} (loaded by {config})",
+            "sockctl: state file {} (the server-state-file of {config})",
             path.display()
         );
     }
