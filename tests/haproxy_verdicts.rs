@@ -333,3 +333,55 @@ fn a_wait_usage_through_the_master_is_a_failure_unless_asked_for() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("Usage: wait"), "{}", stdout(&out));
 }
+
+/// A reader of stdout that pauses longer than HAProxy's `stats timeout` (a pager, a slow pipe)
+/// must not leave a batch half-applied: sockctl keeps reading the socket and holds the output.
+#[test]
+fn a_slow_reader_never_cuts_a_batch() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let Some(ha) = Haproxy::start_with("    stats timeout 1s\n", "") else {
+        return;
+    };
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    for i in 0..300 {
+        writeln!(file, "show stat").unwrap();
+        writeln!(file, "set server be_app/s1 weight {}", i % 200 + 1).unwrap();
+    }
+    writeln!(file, "set server be_app/s1 weight 77").unwrap();
+    for extra in [&["--keep-going"][..], &[]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
+            .args(["haproxy", "exec", "-s"])
+            .arg(&ha.admin)
+            .args(extra)
+            .arg("--batch")
+            .arg(file.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader looks away for three stats timeouts.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let mut out = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{extra:?}: {err}");
+        let headers = out
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"# pxname"))
+            .count();
+        assert_eq!(headers, 300, "{extra:?}");
+        assert!(
+            crate::support::haproxy::answers(&ha.admin, "get weight be_app/s1", "77 (initial 1)"),
+            "{extra:?}"
+        );
+        crate::haproxy_reload::send(&ha.admin, &["set server be_app/s1 weight 1"]);
+    }
+}

@@ -13,6 +13,7 @@ mod sanitize;
 mod send;
 mod shell;
 mod signals;
+mod spool;
 mod table;
 
 use crate::cli::{Commands, HaproxyCommand};
