@@ -77,8 +77,8 @@ impl Version {
     }
 
     /// 2.5 to 3.0 re-execute the master in "wait mode" once the worker is started (seen with
-    /// `HAPROXY_MWORKER_WAIT_ONLY=1` in its environment on 2.6 and 2.8); 3.1 reworked how the
-    /// master starts, so later versions are not waited for that.
+    /// `HAPROXY_MWORKER_WAIT_ONLY=1` in its environment on 2.6 and 2.8); 3.1 forks the worker
+    /// before loading the configuration and no longer re-executes at start.
     fn re_executes_at_start(&self) -> bool {
         self.at_least(2, 5) && !self.at_least(3, 1)
     }
