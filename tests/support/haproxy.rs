@@ -56,6 +56,76 @@ pub fn binary() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The version of the HAProxy under test, from `haproxy -v`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    /// As `show version` prints it: `2.6.12-1+deb12u3`, `2.8.25-5cf5d0683`.
+    pub full: String,
+}
+
+impl Version {
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    /// 2.7+ answers `reload` on the master CLI with `Success=1`/`Success=0` and its startup
+    /// log; 2.6 closes the connection and answers nothing.
+    pub fn reload_answers(&self) -> bool {
+        self.at_least(2, 7)
+    }
+
+    /// 2.5 to 3.0 re-execute the master in "wait mode" once the worker is started (seen with
+    /// `HAPROXY_MWORKER_WAIT_ONLY=1` in its environment on 2.6 and 2.8); 3.1 forks the worker
+    /// before loading the configuration and no longer re-executes at start.
+    fn re_executes_at_start(&self) -> bool {
+        self.at_least(2, 5) && !self.at_least(3, 1)
+    }
+}
+
+/// The version of [`binary`]; panics when there is none or it does not say.
+pub fn version() -> &'static Version {
+    static VERSION: std::sync::OnceLock<Version> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let binary = binary().expect("haproxy is not installed");
+        let out = command(&binary)
+            .arg("-v")
+            .output()
+            .expect("running haproxy -v");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let full = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("HAProxy version "))
+            .and_then(|l| l.split(' ').next())
+            .unwrap_or_else(|| panic!("{}: no version in {text:?}", binary.display()));
+        let mut numbers = full.split(['.', '-']).map(|n| n.parse::<u32>());
+        let (Some(Ok(major)), Some(Ok(minor))) = (numbers.next(), numbers.next()) else {
+            panic!("{}: unexpected version {full:?}", binary.display());
+        };
+        Version {
+            major,
+            minor,
+            full: full.to_string(),
+        }
+    })
+}
+
+/// A command for the HAProxy binary; one shipped with its own libraries in a `lib` folder
+/// beside it (the PyPI package's) gets them.
+fn command(binary: &Path) -> Command {
+    let mut command = Command::new(binary);
+    if let Some(lib) = binary
+        .parent()
+        .map(|d| d.join("lib"))
+        .filter(|l| l.is_dir())
+    {
+        command.env("LD_LIBRARY_PATH", lib);
+    }
+    command
+}
+
 /// The configuration; `{dir}` in `extra_global` and `backend` stands for the temp dir, so
 /// that extra sockets and files can live there.
 pub fn config_text(dir: &Path, extra_global: &str, backend: &str) -> String {
@@ -184,16 +254,7 @@ impl Haproxy {
             config
         };
         let master = dir.path().join("master.sock");
-        let mut command = Command::new(&binary);
-        // A binary shipped with its own libraries beside it (the PyPI package's).
-        if let Some(lib) = binary
-            .parent()
-            .map(|d| d.join("lib"))
-            .filter(|l| l.is_dir())
-        {
-            command.env("LD_LIBRARY_PATH", lib);
-        }
-        let child = command
+        let child = command(&binary)
             .arg("-W")
             .arg("-S")
             .arg(&master)
@@ -219,17 +280,20 @@ impl Haproxy {
         Some(haproxy)
     }
 
-    /// HAProxy 2.6's master re-executes itself once in "wait mode" right after starting its
-    /// worker; until the new image serves, connections may be queued on the old listener and
-    /// then reset, or refused. Ready means: re-executed, and both sockets answer a command.
+    /// Ready means: both sockets answer a command, and the master has re-executed itself in
+    /// "wait mode" when its version does that right after starting its worker (2.6 and 2.8
+    /// alike): until the new image serves, connections may be queued on the old listener and
+    /// then reset, or refused.
     fn wait_ready(&self) {
         let start = Instant::now();
         let environ = format!("/proc/{}/environ", self.child.id());
+        let wait_for_re_exec = version().re_executes_at_start();
         let re_executed = || {
-            std::fs::read(&environ).is_ok_and(|env| {
-                env.split(|&b| b == 0)
-                    .any(|var| var == b"HAPROXY_MWORKER_WAIT_ONLY=1")
-            })
+            !wait_for_re_exec
+                || std::fs::read(&environ).is_ok_and(|env| {
+                    env.split(|&b| b == 0)
+                        .any(|var| var == b"HAPROXY_MWORKER_WAIT_ONLY=1")
+                })
         };
         while !re_executed()
             || !answers(&self.master, "show proc", "# workers")
@@ -237,7 +301,8 @@ impl Haproxy {
         {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "haproxy did not start: {}",
+                "haproxy {} did not start: {}",
+                version().full,
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(10));
