@@ -236,6 +236,11 @@ impl<'a> Reload<'a> {
             } else {
                 self.poll_until(master, deadline, |_| true)?
             };
+            let after = if ok {
+                self.settled(master, after)?
+            } else {
+                after
+            };
             return Ok(self.outcome(ok, Protocol::StatusLine, before, after, logs, start));
         }
         if text.contains(IN_PROGRESS) {
@@ -271,7 +276,30 @@ impl<'a> Reload<'a> {
             });
         }
         let ok = after.master.failed.unwrap_or(0) <= failed_before;
+        let after = if ok {
+            self.settled(master, after)?
+        } else {
+            after
+        };
         Ok(self.outcome(ok, Protocol::PolledCounters, before, after, None, start))
+    }
+
+    /// A new worker can be listed, even reported ready, and still die at once (say, when its
+    /// `chroot` is missing), taking HAProxy down with it: look again a moment later before
+    /// calling the reload a success.
+    fn settled(&self, master: Master, after: ProcList) -> Result<ProcList, ReloadError> {
+        let Some(worker) = after.current_worker().map(|w| w.pid) else {
+            return Ok(after);
+        };
+        std::thread::sleep(SETTLE);
+        let soon = Instant::now() + WORKERLESS * 2;
+        match self.poll_until(master, soon, |now| {
+            now.workers.iter().any(|w| w.pid == worker)
+        }) {
+            Ok(list) => Ok(list),
+            Err(ReloadError::GaveUp { .. }) => Err(ReloadError::NoWorker { pid: master.pid }),
+            Err(e) => Err(e),
+        }
     }
 
     fn outcome(
@@ -390,6 +418,9 @@ fn check_alive(master: Master, refusing_since: Instant, seen: &str) -> Result<()
     }
     Ok(())
 }
+
+/// How long after a reload the new worker must still be there to count.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// How long a reloaded 2.6 master may list no worker before the new one counts as dead.
 const WORKERLESS: Duration = Duration::from_secs(1);
