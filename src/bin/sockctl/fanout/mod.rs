@@ -3,7 +3,10 @@
 //!
 //! Each target runs on a thread of its own (at most `-j` at a time) and writes into buffers of
 //! its own; when it finishes, the main thread prints its output in one piece, every line
-//! prefixed with `ADDR: `, and its messages to stderr. Targets are printed in the order they
+//! prefixed with `ADDR: `, and its messages to stderr. Text output past 256 KiB spills to an
+//! unnamed temporary file (gone when the process ends), so a target's reply of any size costs
+//! no more memory than that; `--json` output stays in memory and is bounded by the commands'
+//! `--max-bytes`. Targets are printed in the order they
 //! finish, so a slow one never holds back the others' output; lines of two targets never mix.
 //! With `--json`, one object keyed by address, in the order the targets were given, once all
 //! are done.
@@ -82,8 +85,110 @@ pub enum Shape {
 /// Where one target writes.
 #[derive(Default)]
 pub struct Buffers {
-    pub out: Vec<u8>,
+    pub out: Spool,
     pub err: Vec<u8>,
+}
+
+/// Text output past this size goes to a temporary file.
+const SPILL_AT: usize = 256 * 1024;
+
+/// One target's output: in memory, or once past [`SPILL_AT`] (when allowed) in an unnamed
+/// temporary file.
+#[derive(Default)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<std::fs::File>,
+    /// Whether the output may go to a file (text output; `--json` embeds it and keeps it).
+    spills: bool,
+}
+
+impl Spool {
+    fn spilling() -> Spool {
+        Spool {
+            spills: true,
+            ..Spool::default()
+        }
+    }
+
+    /// The output held in memory (all of it unless it spilled).
+    pub fn bytes(&self) -> &[u8] {
+        &self.memory
+    }
+
+    /// Copies the whole output to `to` as `copy` says, reading a spilled file in chunks.
+    fn replay(&mut self, mut copy: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        use std::io::{BufRead, Seek};
+        let Some(file) = &mut self.file else {
+            return copy(&self.memory);
+        };
+        file.flush()?;
+        file.seek(io::SeekFrom::Start(0))?;
+        let mut reader = io::BufReader::with_capacity(64 * 1024, file);
+        loop {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let n = chunk.len();
+            copy(chunk)?;
+            reader.consume(n);
+        }
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.spills && self.memory.len() + data.len() > SPILL_AT {
+            let mut file = temporary_file()?;
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(data)?,
+            None => self.memory.extend_from_slice(data),
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file in the temporary directory that has no name, so that nothing is left behind
+/// however the process ends (`O_TMPFILE`; where the file system lacks it, a file created
+/// exclusively, mode 0600, and unlinked at once).
+fn temporary_file() -> io::Result<std::fs::File> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
+    let dir = std::env::temp_dir();
+    let flags = OFlags::RDWR | OFlags::CLOEXEC;
+    match openat(
+        CWD,
+        &dir,
+        flags | OFlags::TMPFILE,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => return Ok(std::fs::File::from(fd)),
+        Err(e) if !matches!(e, rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
+            return Err(e.into());
+        }
+        Err(_) => {}
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.join(format!(".sockctl-spool.{}.{n}", std::process::id()));
+        let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        match openat(CWD, &path, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(std::fs::File::from(fd));
+            }
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// One target's entry in `--json`.
@@ -151,13 +256,20 @@ pub fn run(
         jobs,
         Duration::from_millis(100),
         |_, address| {
-            let mut buffers = Buffers::default();
+            let mut buffers = Buffers {
+                out: if json.is_some() {
+                    Spool::default()
+                } else {
+                    Spool::spilling()
+                },
+                err: Vec::new(),
+            };
             let result = work(address, &mut buffers);
             let code = settle(result, &mut buffers.err);
             (code, buffers)
         },
         |event| {
-            let (index, (code, buffers)) = match event {
+            let (index, (code, mut buffers)) = match event {
                 Event::Tick => return progress.tick(),
                 Event::Done(index, result) => (index, result),
             };
@@ -167,7 +279,7 @@ pub fn run(
             match json {
                 Some(shape) => entries[index] = Some(entry(code, &buffers, shape)),
                 None => {
-                    let written = out.write_all(&labelled(&targets[index], &buffers.out));
+                    let written = write_labelled(&targets[index], &mut buffers.out, out);
                     if let Err(e) = written {
                         failure.get_or_insert(e);
                     }
@@ -199,8 +311,9 @@ pub fn run(
 }
 
 /// Descriptors one job may hold at once: its socket, the directory handle a long Unix path is
-/// reached through, a resolver's socket or file while a host name is looked up.
-const FDS_PER_JOB: u64 = 3;
+/// reached through, a resolver's socket or file while a host name is looked up, the file its
+/// output spills to.
+const FDS_PER_JOB: u64 = 4;
 
 /// Descriptors left for everything else (`-o FILE` and its directory, the resolver's own).
 const FDS_SPARE: u64 = 16;
@@ -254,25 +367,43 @@ pub fn settle(result: anyhow::Result<Code>, err: &mut dyn Write) -> Code {
     }
 }
 
-/// Every line of `output` with `address: ` in front; a last line without a newline gets one.
-fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
+/// Writes every line of `output` to `to` with `address: ` in front; a last line without a
+/// newline gets one. Read and written in chunks: a line may be of any length.
+fn write_labelled(address: &Address, output: &mut Spool, to: &mut dyn Write) -> io::Result<()> {
     let label = format!("{address}: ");
-    let mut text = Vec::with_capacity(output.len() + label.len() * 4);
-    for line in output.split_inclusive(|&b| b == b'\n') {
-        text.extend_from_slice(label.as_bytes());
-        text.extend_from_slice(line);
+    let mut to = io::BufWriter::with_capacity(64 * 1024, to);
+    let mut line_start = true;
+    output.replay(|chunk| {
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            if line_start {
+                to.write_all(label.as_bytes())?;
+            }
+            to.write_all(piece)?;
+            line_start = piece.ends_with(b"\n");
+        }
+        Ok(())
+    })?;
+    if !line_start {
+        to.write_all(b"\n")?;
     }
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
+    to.flush()
+}
+
+#[cfg(test)]
+fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
+    let mut spool = Spool::default();
+    spool.write_all(output).unwrap();
+    let mut text = Vec::new();
+    write_labelled(address, &mut spool, &mut text).unwrap();
     text
 }
 
 fn entry(code: Code, buffers: &Buffers, shape: Shape) -> Entry {
-    let text = String::from_utf8_lossy(&buffers.out);
-    let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(&buffers.out).is_ok();
+    let out = buffers.out.bytes();
+    let text = String::from_utf8_lossy(out);
+    let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(out).is_ok();
     let result = match shape {
-        _ if buffers.out.is_empty() => "null".to_string(),
+        _ if out.is_empty() => "null".to_string(),
         Shape::Json if is_json() => text.trim_end().to_string(),
         _ => serde_json::Value::String(text.into_owned()).to_string(),
     };
@@ -322,11 +453,23 @@ mod tests {
             b"/run/a.sock: x\n/run/a.sock: \n/run/a.sock: y\n"
         );
         assert_eq!(labelled(&address, b""), b"");
+        // Spilled to a file, a long line without a newline, read back in chunks.
+        let mut spool = Spool::spilling();
+        let long = vec![b'x'; SPILL_AT * 3];
+        spool.write_all(b"a\n").unwrap();
+        spool.write_all(&long).unwrap();
+        assert!(spool.file.is_some() && spool.bytes().is_empty());
+        let mut text = Vec::new();
+        write_labelled(&address, &mut spool, &mut text).unwrap();
+        let mut expected = b"/run/a.sock: a\n/run/a.sock: ".to_vec();
+        expected.extend_from_slice(&long);
+        expected.push(b'\n');
+        assert!(text == expected, "{} bytes", text.len());
     }
 
     #[test]
     fn jobs_fit_in_the_open_file_limit() {
-        assert_eq!(bound_jobs(200, 64, 5), 14);
+        assert_eq!(bound_jobs(200, 64, 5), 10);
         assert_eq!(bound_jobs(10, 64, 5), 10);
         assert_eq!(bound_jobs(200, 1_048_576, 5), 200);
         // Always at least one: the run goes on, one target at a time.
@@ -342,16 +485,22 @@ mod tests {
         assert_eq!(line, 3);
     }
 
+    fn spool(bytes: &[u8]) -> Spool {
+        let mut spool = Spool::default();
+        spool.write_all(bytes).unwrap();
+        spool
+    }
+
     #[test]
     fn json_entries_keep_documents_and_text() {
         let buffers = Buffers {
-            out: b"{\n  \"b\": 1,\n  \"a\": [\n    2\n  ]\n}\n".to_vec(),
+            out: spool(b"{\n  \"b\": 1,\n  \"a\": [\n    2\n  ]\n}\n"),
             err: b"sockctl: x: boom\n".to_vec(),
         };
         let json = entry(Code::CommandFailed, &buffers, Shape::Json);
         let text = entry(Code::Ok, &buffers, Shape::Text);
         let broken = Buffers {
-            out: b"{\"a\"".to_vec(),
+            out: spool(b"{\"a\""),
             err: Vec::new(),
         };
         let broken = entry(Code::BadReply, &broken, Shape::Json);
@@ -367,7 +516,7 @@ mod tests {
             value,
             serde_json::json!({
                 "z": {"code": 1, "errors": ["x: boom"], "result": {"b": 1, "a": [2]}},
-                "/a b": {"code": 0, "errors": ["x: boom"], "result": String::from_utf8(buffers.out.clone()).unwrap()},
+                "/a b": {"code": 0, "errors": ["x: boom"], "result": String::from_utf8(buffers.out.bytes().to_vec()).unwrap()},
                 "y": {"code": 5, "errors": [], "result": "{\"a\""},
                 "x": {"code": 3, "errors": [], "result": null},
             })

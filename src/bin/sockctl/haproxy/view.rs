@@ -14,7 +14,7 @@ use super::{at, targets};
 use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketsArgs, ViewRouteArgs, WorkerChoice};
 use crate::exit::{Code, UsageError};
 use crate::fanout::{self, Shape};
-use crate::send::exchange_from;
+use crate::send::{VIEW_REPLY_LIMIT, limited_exchange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -119,7 +119,7 @@ fn fetch(
     verbose: bool,
     err: &mut dyn Write,
 ) -> anyhow::Result<Vec<u8>> {
-    let exchange = exchange_from(source.exchange);
+    let exchange = limited_exchange(source.exchange, Some(VIEW_REPLY_LIMIT));
     let kind = at(master::probe(address, &exchange), address)?;
     let route_args = RouteArgs {
         worker: source.route.worker,

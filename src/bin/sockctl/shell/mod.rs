@@ -81,6 +81,7 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
 pub fn options(args: &ShellArgs) -> Options {
     Options {
         connect_timeout: args.connect_timeout.limit(),
+        max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
         ..Options::default()
     }
 }
