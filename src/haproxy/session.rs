@@ -575,7 +575,7 @@ impl Session {
     }
 
     fn fail(&mut self, failure: IoFailure) -> SessionError {
-        let received = self.framer.pending().to_vec();
+        let received = self.framer.take_pending();
         self.drop_connection(Disconnect::Incomplete);
         from_failure(failure, received)
     }

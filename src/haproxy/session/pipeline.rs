@@ -315,7 +315,8 @@ impl<'a> Run<'a> {
             if let Some(limit) = self.limits.max_bytes
                 && session.framer.pending().len() as u64 > limit
             {
-                let received = session.framer.pending().to_vec();
+                // Taken, not copied: a reply at the limit is not held twice.
+                let received = session.framer.take_pending();
                 session.drop_connection(Disconnect::Incomplete);
                 return Err(SessionError::TooLarge { limit, received });
             }

@@ -405,7 +405,7 @@ fn entry(code: Code, buffers: &Buffers, shape: Shape) -> Entry {
     let result = match shape {
         _ if out.is_empty() => "null".to_string(),
         Shape::Json if is_json() => text.trim_end().to_string(),
-        _ => serde_json::Value::String(text.into_owned()).to_string(),
+        _ => serde_json::to_string(&*text).expect("strings serialize"),
     };
     let errors = String::from_utf8_lossy(&buffers.err)
         .lines()
