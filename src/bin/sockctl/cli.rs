@@ -628,7 +628,7 @@ pub struct ExchangeArgs {
 
     /// Fail (exit 5) if a reply is larger than this (e.g. 64KiB, 1GiB; 0 = none) [default:
     /// none where replies stream (send to one socket), 64MiB where a reply is held (exec,
-    /// --batch, send --json: per socket), 1GiB for the views that parse it, 16MiB for
+    /// --batch, send --json: per socket), 512MiB for the views that parse it, 16MiB for
     /// `show proc`]
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<ByteSize>,

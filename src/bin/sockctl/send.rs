@@ -115,8 +115,9 @@ fn read_stdin() -> anyhow::Result<Vec<Command>> {
 pub const HELD_REPLY_LIMIT: u64 = sockctl::haproxy::session::DEFAULT_MAX_REPLY;
 
 /// The default `--max-bytes` of the views that parse a whole reply (`stat`, `info`,
-/// `servers`): 1 GiB, above the `show stat` of a million servers (about 400 MB).
-pub const VIEW_REPLY_LIMIT: u64 = 1 << 30;
+/// `servers`): 512 MiB, above the `show stat` of a million servers (about 270 MB from 2.6,
+/// 350 MB from 3.x).
+pub const VIEW_REPLY_LIMIT: u64 = 512 << 20;
 
 /// `--max-bytes`, else `default` (`None`: no limit); `--max-bytes 0` is no limit.
 pub fn max_bytes(args: &ExchangeArgs, default: Option<u64>) -> Option<u64> {
