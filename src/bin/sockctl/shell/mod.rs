@@ -372,6 +372,10 @@ impl<'a> Interactive<'a> {
                     note("the master closed the connection to reload; the next command reconnects");
                 }
             }
+            // A reply over --max-bytes is not shown: it could be anything, of any size.
+            Err(e @ SessionError::TooLarge { .. }) => {
+                eprintln!("sockctl: {}: {e}", self.args.address());
+            }
             Err(e) => {
                 print_reply(e.received(), true)?;
                 if !e.received().is_empty() && !e.received().ends_with(b"\n") {
