@@ -4,10 +4,12 @@
 //! MiB with a small `--max-bytes`; bench/memory.sh measures the peak RSS with gigabytes.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::fake::{Behavior, FakeServer};
+use crate::support::fake::{Behavior, FakeServer, Reply};
 use crate::support::{assert_fails, sockctl, stderr, stdout};
 
 const MIB: u64 = 1 << 20;
@@ -36,17 +38,40 @@ fn run_within(bound: Duration, args: &[&str], stdin: &[u8]) -> std::process::Out
     out
 }
 
+/// Runs sockctl with `args` and its data (heap and anonymous mappings) limited to `cap` bytes
+/// (`RLIMIT_DATA`): a run that holds more than that fails to allocate and aborts.
+fn run_capped(cap: u64, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("sockctl"));
+    command.args(args).stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: cap,
+                rlim_max: cap,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.output().unwrap()
+}
+
 const TOO_LARGE: &str = "reply larger than the limit of 1048576 bytes";
 
 #[test]
 fn send_to_several_sockets_streams_each_reply_labelled() {
-    // Past 256 KiB a socket's output goes to a temporary file, and comes back labelled.
-    let (_a, a) = server(Behavior::Flood(3 * MIB));
-    let (_b, b) = server(Behavior::Flood(3 * MIB));
-    let out = run_within(
-        Duration::from_secs(20),
+    // Past 256 KiB a socket's output goes to a temporary file, and comes back labelled: two
+    // 24 MiB replies pass within 32 MiB of data. Before, both were held (and copied to be
+    // labelled), and the run aborted.
+    let size = 24 * MIB;
+    let (_a, a) = server(Behavior::Flood(size));
+    let (_b, b) = server(Behavior::Flood(size));
+    let out = run_capped(
+        32 * MIB,
         &["send", "-s", a.address(), "-s", b.address(), "x"],
-        b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = &out.stdout;
@@ -58,7 +83,7 @@ fn send_to_several_sockets_streams_each_reply_labelled() {
         let bytes: usize = lines.map(|line| line.len() - label.len() + 1).sum();
         // Every byte of the reply, a newline added after its last line.
         assert!(
-            (3 * MIB as usize..=3 * MIB as usize + 1).contains(&bytes),
+            (size as usize..=size as usize + 1).contains(&bytes),
             "{bytes}"
         );
     }
@@ -188,6 +213,17 @@ fn exec_batch_stops_at_the_limit() {
 }
 
 #[test]
+fn exec_batch_holds_at_most_64_mib_by_default() {
+    let (_s, s) = flooder(false, Some(65 * MIB));
+    let out = run_within(
+        Duration::from_secs(60),
+        &["haproxy", "exec", "-s", s.address(), "--batch", "-"],
+        b"show info\n",
+    );
+    assert_fails(&out, 5, "reply larger than the limit of 67108864 bytes");
+}
+
+#[test]
 fn piped_shell_stops_at_the_limit() {
     let (_s, s) = flooder(false, Some(8 * MIB));
     let out = run_within(
@@ -196,7 +232,8 @@ fn piped_shell_stops_at_the_limit() {
         b"show info\n",
     );
     assert_fails(&out, 5, TOO_LARGE);
-    assert!(out.stdout.len() as u64 <= 2 * MIB, "{}", out.stdout.len());
+    // Nothing of a reply over the limit is shown.
+    assert!(out.stdout.is_empty(), "{} bytes", out.stdout.len());
 }
 
 #[test]
@@ -252,6 +289,40 @@ fn views_stop_at_the_limit() {
         assert_fails(&out, 5, TOO_LARGE);
         assert!(stdout(&out).is_empty(), "{view}");
     }
+}
+
+/// A `show stat` of `rows` servers as HAProxy 2.6 writes it.
+fn show_stat(rows: usize) -> Vec<u8> {
+    let mut csv = b"# pxname,svname,qcur,scur,status,weight,type,check_status,\n".to_vec();
+    for i in 0..rows {
+        csv.extend_from_slice(format!("be_app,s{i},0,3,UP,1,2,L4OK,\n").as_bytes());
+    }
+    csv.push(b'\n');
+    csv
+}
+
+#[test]
+fn stat_json_is_written_as_it_is_parsed() {
+    // 8 MiB of rows within 48 MiB of data. Before, every row became typed values and the whole
+    // document was made in memory first: about 20 times the reply, and the run aborted.
+    let csv = Arc::new(show_stat(300_000));
+    assert!(csv.len() as u64 > 8 * MIB);
+    let reply = Arc::clone(&csv);
+    let (_s, s) = server(Behavior::Respond(Arc::new(move |command: &[u8]| {
+        if command == b"show proc\n" {
+            Reply::Bytes(b"Unknown command.\n".to_vec())
+        } else {
+            let mut bytes = b"\n".to_vec();
+            bytes.extend_from_slice(&reply);
+            Reply::Bytes(bytes)
+        }
+    })));
+    let out = run_capped(48 * MIB, &["haproxy", "stat", "-s", s.address(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 300_000);
+    assert_eq!(rows[299_999]["svname"], "s299999");
 }
 
 #[test]
