@@ -9,7 +9,8 @@ alone is an unknown command, so it is taken for a stats socket; `prompt p` and
 `set severity-output number` answered as HAProxy does; `show stat` gets a well-formed CSV of
 STAT_SIZE bytes; any other command SIZE bytes of lines that hold no prompt, then, in prompt
 mode, the prompt), DIR/master.sock (a 2.6 master CLI: `show proc` lists one worker, any
-other command is flooded as on stats.sock) and DIR/stat-big.sock (as stats.sock, but `show
+other command is flooded as on stats.sock), DIR/stats2.sock (a second stats.sock) and
+DIR/stat-big.sock (as stats.sock, but `show
 stat` gets SIZE + 1 MiB of lines). Prints "ready" once listening; runs until killed.
 """
 import os
@@ -132,6 +133,7 @@ def main():
     listen(os.path.join(directory, "raw2.sock"), "raw", size, stat_size)
     for kind in ["stats", "master", "stat-big"]:
         listen(os.path.join(directory, kind + ".sock"), kind, size, stat_size)
+    listen(os.path.join(directory, "stats2.sock"), "stats", size, stat_size)
     print("ready", flush=True)
     threading.Event().wait()
 

@@ -127,6 +127,8 @@ case_ "shell, piped" "64 MiB per reply" 5 $target 'show info\n' \
     shell "${held[@]}" "$T/stats.sock"
 case_ "haproxy stat --json, a $(human $((stat_size / 1024))) \`show stat\`" "512 MiB" 0 $stat_target "" \
     haproxy stat --json -s "$T/stats.sock"
+case_ "haproxy stat --json -j 1, two sockets, $(human $((stat_size / 1024))) each" "512 MiB per socket" 0 $stat_target "" \
+    haproxy stat --json -j 1 -s "$T/stats.sock" -s "$T/stats2.sock"
 case_ "haproxy stat --json, $(human $(((size + MIB) / 1024))) of lines" "512 MiB" 5 $((3 * 512 * 1024)) "" \
     haproxy stat --json "${held[@]}" -s "$T/stat-big.sock"
 
