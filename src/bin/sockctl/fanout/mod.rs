@@ -3,10 +3,10 @@
 //!
 //! Each target runs on a thread of its own (at most `-j` at a time) and writes into buffers of
 //! its own; when it finishes, the main thread prints its output in one piece, every line
-//! prefixed with `ADDR: `, and its messages to stderr. Text output past 256 KiB spills to an
+//! prefixed with `ADDR: `, and its messages to stderr. Output past 256 KiB spills to an
 //! unnamed temporary file (gone when the process ends), so a target's reply of any size costs
-//! no more memory than that; `--json` output stays in memory and is bounded by the commands'
-//! `--max-bytes`. Targets are printed in the order they
+//! no more memory than that; with `--json`, a finished target's large result waits in one
+//! shared temporary file until the document is written. Targets are printed in the order they
 //! finish, so a slow one never holds back the others' output; lines of two targets never mix.
 //! With `--json`, one object keyed by address, in the order the targets were given, once all
 //! are done.
