@@ -5,7 +5,9 @@
 #                               same bytes, times everything, and rewrites the results part of
 #                               BENCHMARKS.md
 #   bench/run.sh --quick        a few seconds: the correctness checks only, on smaller replies
-#                               and fewer commands; times nothing, judges nothing, writes nothing
+#                               and fewer commands (bench/memory.sh --quick included: every
+#                               path ends as it should against a flooding peer); times
+#                               nothing, judges nothing, writes nothing
 #   bench/run.sh --output FILE  write the results into FILE instead of BENCHMARKS.md
 #   bench/run.sh --keep         keep the temp dir (configs, logs, raw JSON) for a look
 #
@@ -495,9 +497,13 @@ fact load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 [ $failures = 0 ] || die "$failures check(s) failed; no results written"
 if [ $quick = 1 ]; then
+    # Every path ends at its limit (or streams) against a flooding peer: the exit codes only.
+    bench/memory.sh --quick
     say "quick: every check passed (nothing timed; run without --quick for the figures)"
     exit 0
 fi
 "$py" bench/report.py "$R" "$T" "$py" >"$T/results.md"
 "$py" bench/report.py --splice "$output" "$T/results.md"
 say "results written to $output"
+# Peak RSS of every path against a flooding peer (its own section, bench/memory.sh).
+bench/memory.sh --output "$output"

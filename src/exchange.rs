@@ -273,6 +273,10 @@ impl Exchange {
         self.connect_timeout
     }
 
+    pub fn get_max_bytes(&self) -> Option<u64> {
+        self.max_bytes
+    }
+
     /// Sends `command` to `addr` and streams the whole reply into `sink`.
     pub fn run(
         &self,

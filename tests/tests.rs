@@ -15,6 +15,7 @@ mod haproxy_verdicts;
 mod haproxy_views;
 mod hardening_files;
 mod hardening_io;
+mod memory;
 mod send;
 mod send_faults;
 mod send_haproxy;

@@ -75,7 +75,8 @@ pub struct Options {
     pub window: usize,
     /// Each command's reply must be complete within this time.
     pub reply_timeout: Option<Duration>,
-    /// A reply larger than this is an error.
+    /// A reply larger than this is an error (default
+    /// [`DEFAULT_MAX_REPLY`](super::session::DEFAULT_MAX_REPLY)).
     pub max_bytes: Option<u64>,
 }
 
@@ -85,7 +86,7 @@ impl Default for Options {
             keep_going: false,
             window: 256,
             reply_timeout: Some(Duration::from_secs(10)),
-            max_bytes: None,
+            max_bytes: Some(super::session::DEFAULT_MAX_REPLY),
         }
     }
 }

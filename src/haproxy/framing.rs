@@ -145,6 +145,15 @@ impl Framer {
         &self.buf[self.start..]
     }
 
+    /// Takes the bytes [`pending`](Framer::pending) returns, without copying them, and forgets
+    /// everything buffered.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.drain(..self.start);
+        self.clear();
+        buf
+    }
+
     /// Forgets everything buffered, e.g. after the connection was replaced.
     pub fn clear(&mut self) {
         self.buf.clear();

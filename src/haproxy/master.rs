@@ -70,6 +70,11 @@ pub fn show_proc_with_reply(
     Ok((list, reply))
 }
 
+/// The largest reply of a control command (`show proc`, `reload`) held in memory: 16 MiB, a
+/// `show proc` of some 200,000 processes. A peer that sends more is refused
+/// ([`ExchangeError::TooLarge`]) whatever limit the exchange has.
+pub const CONTROL_MAX_REPLY: u64 = 16 << 20;
+
 /// One exchange into memory, for the small replies of control commands.
 pub(crate) fn run(
     address: &Address,
@@ -77,6 +82,10 @@ pub(crate) fn run(
     command: &str,
 ) -> Result<Vec<u8>, ExchangeError> {
     let command = Command::new(command).expect("fixed commands have no line breaks");
+    let limit = exchange
+        .get_max_bytes()
+        .map_or(CONTROL_MAX_REPLY, |l| l.min(CONTROL_MAX_REPLY));
+    let exchange = exchange.clone().max_bytes(Some(limit));
     let mut reply = Vec::new();
     exchange.run(address, &command, &mut reply)?;
     Ok(reply)

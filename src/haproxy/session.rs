@@ -43,7 +43,14 @@ pub struct Options {
     /// How long a reconnect keeps trying while the socket refuses connections: a 2.6 master
     /// re-executing itself for `reload` refuses them for about 50 ms.
     pub reconnect_timeout: Duration,
+    /// A reply larger than this many bytes is an error ([`SessionError::TooLarge`]), so that
+    /// a peer that never sends a prompt cannot make the session hold more (`None`: no limit).
+    pub max_bytes: Option<u64>,
 }
+
+/// The default of [`Options::max_bytes`]: 64 MiB, far above any reply a command held in
+/// memory gives (views and state dumps, which can be larger, have their own ways).
+pub const DEFAULT_MAX_REPLY: u64 = 64 << 20;
 
 impl Default for Options {
     fn default() -> Self {
@@ -51,6 +58,7 @@ impl Default for Options {
             connect_timeout: Some(Duration::from_secs(3)),
             detect_timeout: Duration::from_secs(3),
             reconnect_timeout: Duration::from_secs(5),
+            max_bytes: Some(DEFAULT_MAX_REPLY),
         }
     }
 }
@@ -247,7 +255,8 @@ impl fmt::Display for SessionError {
             SessionError::Refused { why } => f.write_str(why),
             SessionError::TooLarge { limit, .. } => write!(
                 f,
-                "reply larger than the limit of {limit} bytes ({n} bytes received)"
+                "reply larger than the limit of {limit} bytes ({n} bytes received); raise \
+                 --max-bytes"
             ),
             SessionError::Unexpected { .. } => write!(
                 f,
@@ -566,7 +575,7 @@ impl Session {
     }
 
     fn fail(&mut self, failure: IoFailure) -> SessionError {
-        let received = self.framer.pending().to_vec();
+        let received = self.framer.take_pending();
         self.drop_connection(Disconnect::Incomplete);
         from_failure(failure, received)
     }

@@ -109,6 +109,14 @@ const EXPECTED: &str = "show stat";
 const NAME_FIELDS: &[&str] = &["pxname", "svname"];
 
 pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
+    let (fields, rows) = rows(reply)?;
+    let rows = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok(Stat { fields, rows })
+}
+
+/// The header's names and the rows, parsed one at a time as they are taken: the first error
+/// ends the rows.
+pub fn rows(reply: &[u8]) -> Result<(Vec<String>, Rows<'_>), ParseError> {
     let first = text::first_line(reply)?;
     // Every header ends with a comma; other `# ` lines (`show table`) do not.
     let header = first.strip_prefix(b"# ").and_then(|h| h.strip_suffix(b","));
@@ -118,7 +126,7 @@ pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
             found: excerpt(first),
         });
     };
-    let Some(mut rest) = reply.get(first.len() + 1..) else {
+    let Some(rest) = reply.get(first.len() + 1..) else {
         return Err(ParseError::Truncated { line: 1 });
     };
     let fields: Vec<String> = header
@@ -133,44 +141,119 @@ pub fn parse(reply: &[u8]) -> Result<Stat, ParseError> {
         .filter(|(_, f)| NAME_FIELDS.contains(&f.as_str()))
         .map(|(i, _)| i)
         .collect();
+    let rows = Rows {
+        names,
+        name_columns,
+        rest,
+        line: 2,
+        done: false,
+    };
+    Ok((fields, rows))
+}
 
-    let mut rows = Vec::new();
-    let mut line = 2;
-    loop {
-        match rest.first() {
-            None => return Err(ParseError::Unterminated { line: line - 1 }),
+/// The rows of a `show stat` reply, parsed as they are taken (see [`rows`]).
+pub struct Rows<'a> {
+    names: Arc<[String]>,
+    name_columns: Vec<usize>,
+    rest: &'a [u8],
+    line: usize,
+    done: bool,
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<StatRow, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let result = self.next_row();
+        if !matches!(result, Some(Ok(_))) {
+            self.done = true;
+        }
+        result
+    }
+}
+
+impl Rows<'_> {
+    fn next_row(&mut self) -> Option<Result<StatRow, ParseError>> {
+        let line = self.line;
+        match self.rest.first() {
+            None => return Some(Err(ParseError::Unterminated { line: line - 1 })),
             Some(b'\n') => {
-                let after = rest.get(1..).unwrap_or_default();
+                let after = self.rest.get(1..).unwrap_or_default();
                 if after.is_empty() {
-                    break;
+                    return None;
                 }
-                return Err(ParseError::TrailingData {
+                return Some(Err(ParseError::TrailingData {
                     line: line + 1,
                     found: excerpt(text::first_line(after).unwrap_or_default()),
-                });
+                }));
             }
             Some(_) => {}
         }
-        let mut record = read_record(rest, line)?;
-        for &i in &name_columns {
+        let mut record = match read_record(self.rest, line) {
+            Ok(record) => record,
+            Err(e) => return Some(Err(e)),
+        };
+        for &i in &self.name_columns {
             if let Some(value @ Value::Int(_)) = record.values.get_mut(i) {
                 *value = Value::Text(value.as_int().unwrap_or_default().to_string());
             }
         }
-        if record.values.len() != names.len() {
-            return Err(ParseError::FieldCount {
+        if record.values.len() != self.names.len() {
+            return Some(Err(ParseError::FieldCount {
                 line,
-                expected: names.len(),
+                expected: self.names.len(),
                 found: record.values.len(),
-            });
+            }));
         }
-        rows.push(StatRow {
-            values: Fields::new(Arc::clone(&names), record.values),
-        });
-        rest = rest.get(record.consumed..).unwrap_or_default();
-        line += record.lines;
+        self.rest = self.rest.get(record.consumed..).unwrap_or_default();
+        self.line += record.lines;
+        Some(Ok(StatRow {
+            values: Fields::new(Arc::clone(&self.names), record.values),
+        }))
     }
-    Ok(Stat { fields, rows })
+}
+
+/// A whole `show stat` reply, checked, that serializes as [`Stat`] does while parsing each
+/// row again as it is written: the memory of one row rather than of every row.
+pub struct StatStream<'a> {
+    fields: Vec<String>,
+    reply: &'a [u8],
+}
+
+/// Checks every row of `reply`, keeping none, for [`StatStream`]'s serialization.
+pub fn stream(reply: &[u8]) -> Result<StatStream<'_>, ParseError> {
+    let (fields, rows) = rows(reply)?;
+    for row in rows {
+        row?;
+    }
+    Ok(StatStream { fields, reply })
+}
+
+impl Serialize for StatStream<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeStruct};
+
+        struct Lazy<'a>(&'a [u8]);
+        impl Serialize for Lazy<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let (_, rows) = rows(self.0).map_err(S::Error::custom)?;
+                let mut failed = None;
+                let ok = rows.map_while(|row| row.map_err(|e| failed = Some(e)).ok());
+                let done = serializer.collect_seq(ok)?;
+                match failed {
+                    Some(e) => Err(S::Error::custom(e)),
+                    None => Ok(done),
+                }
+            }
+        }
+        let mut stat = serializer.serialize_struct("Stat", 2)?;
+        stat.serialize_field("fields", &self.fields)?;
+        stat.serialize_field("rows", &Lazy(self.reply))?;
+        stat.end()
+    }
 }
 
 struct Record {
@@ -271,6 +354,21 @@ fn read_record(input: &[u8], line: usize) -> Result<Record, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_json_is_the_parsed_json() {
+        for reply in [
+            reply!("2.6", "stats_show_stat"),
+            reply!("3.4", "stats_show_stat"),
+        ] {
+            let whole = serde_json::to_string_pretty(&parse(reply).unwrap()).unwrap();
+            let streamed = serde_json::to_string_pretty(&stream(reply).unwrap()).unwrap();
+            assert_eq!(streamed, whole);
+        }
+        // A bad row is found before anything is written.
+        assert!(stream(b"# a,b,\n1,2,\n3,\n\n").is_err());
+        assert!(stream(b"# a,b,\n1,2,\n").is_err());
+    }
 
     #[test]
     fn recorded_show_stat_parses() {

@@ -45,6 +45,12 @@ pub enum Behavior {
     CloseBeforeRead,
     /// Answer with this many bytes of a repeating pattern.
     Flood(u64),
+    /// An HAProxy stats socket (or with `master`, a master CLI) that answers `show proc` on a
+    /// connection of its own (the probe), `prompt p` and `set severity-output number` as
+    /// HAProxy does, then floods in answer to any other command: `flood` bytes of lines that
+    /// hold no prompt (`None`: until the client goes away), followed in prompt mode by the
+    /// prompt.
+    HaproxyThenFlood { master: bool, flood: Option<u64> },
     /// The n-th connection behaves like the n-th entry (the last one repeats).
     Sequence(Vec<Behavior>),
     /// The reply depends on the command: a scripted peer such as a fake master CLI.
@@ -312,6 +318,80 @@ impl Conn {
     }
 }
 
+/// A 2.6 master's `show proc`.
+pub const SHOW_PROC: &[u8] =
+    b"#<PID>          <type>          <reloads>       <uptime>        <version>\n\
+1               master          0 [failed: 0]   0d00h00m01s     2.6.12\n\
+# workers\n\
+2               worker          0               0d00h00m01s     2.6.12\n\
+# old workers\n\
+# programs\n\
+\n";
+
+fn haproxy_then_flood(mut conn: Conn, master: bool, flood: Option<u64>, stop: &AtomicBool) {
+    let prompt: &[u8] = if master { b"master> " } else { b"> " };
+    let line: Vec<u8> = b"flood "
+        .repeat(10)
+        .into_iter()
+        .chain(*b"flood\n")
+        .collect();
+    let chunk = line.repeat(65536 / line.len());
+    let mut prompt_mode = false;
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let Some(end) = pending.iter().position(|&b| b == b'\n') else {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+            }
+            continue;
+        };
+        let command: Vec<u8> = pending.drain(..=end).collect();
+        let command = String::from_utf8_lossy(&command).trim().to_string();
+        let answer: &[u8] = match command.as_str() {
+            "prompt p" => {
+                prompt_mode = true;
+                b"\n"
+            }
+            "show proc" if !prompt_mode => {
+                let _ = conn.write_all(if master {
+                    SHOW_PROC
+                } else {
+                    b"Unknown command.\n"
+                });
+                return;
+            }
+            "set severity-output number" => b"\n",
+            _ => {
+                let mut left = flood.unwrap_or(u64::MAX);
+                while left > 0 && !stop.load(Ordering::SeqCst) {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    if conn.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                }
+                if !prompt_mode {
+                    return;
+                }
+                b"\n"
+            }
+        };
+        let written = if master && answer == b"\n" {
+            // The master answers a silent command with its prompt alone.
+            conn.write_all(prompt)
+        } else if prompt_mode {
+            conn.write_all(answer).and_then(|()| conn.write_all(prompt))
+        } else {
+            conn.write_all(answer)
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
 /// Reads until the client half-closes (or 5 s pass), recording what came.
 fn read_command(conn: &mut Conn, log: &Mutex<Vec<Received>>) {
     conn.set_read_timeout(Duration::from_secs(5));
@@ -383,6 +463,9 @@ fn handle(
                 }
                 left -= n as u64;
             }
+        }
+        Behavior::HaproxyThenFlood { master, flood } => {
+            haproxy_then_flood(conn, master, flood, &stop);
         }
         Behavior::Interactive { greeting, answer } => {
             if conn.write_all(&greeting).is_err() {

@@ -136,6 +136,11 @@ pub struct ShellArgs {
     #[arg(long, value_name = "DUR", default_value = "3s")]
     pub connect_timeout: HumanDuration,
 
+    /// Fail (exit 5) if a reply is larger than this; each reply is held until its prompt
+    /// (0 = none; --raw streams and has no limit)
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    pub max_bytes: ByteSize,
+
     /// Neither read nor write the history file
     #[arg(long)]
     pub no_history: bool,
@@ -621,7 +626,10 @@ pub struct ExchangeArgs {
     #[arg(long, value_name = "DUR")]
     pub idle_timeout: Option<HumanDuration>,
 
-    /// Fail if a reply is larger than this (e.g. 64KiB, 1GiB)
+    /// Fail (exit 5) if a reply is larger than this (e.g. 64KiB, 1GiB; 0 = none) [default:
+    /// none where replies stream (send to one socket), 64MiB where a reply is held (exec,
+    /// --batch, send --json: per socket), 512MiB for the views that parse it, 16MiB for
+    /// `show proc`]
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<ByteSize>,
 }

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Context;
-use sockctl::{Address, Command, Exchange};
+use sockctl::units::ByteSize;
+use sockctl::{Address, Command, Exchange, ExchangeError};
 
 use crate::cli::{ExchangeArgs, SendArgs};
 use crate::exit::{self, Code, Reported, UsageError};
@@ -64,17 +65,22 @@ pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
         commands = read_stdin()?;
     }
     let json = args.json.then_some(Shape::Text);
+    // Text output streams (or spills to a file); JSON embeds each socket's replies, so they
+    // are held, at most --max-bytes (default HELD_REPLY_LIMIT) per socket in all.
+    let held = if args.json {
+        max_bytes(&args.exchange, Some(HELD_REPLY_LIMIT))
+    } else {
+        None
+    };
     let worst = fanout::run(
         &targets.list,
         given.jobs as usize,
         json,
         &mut output,
         |address, buffers| {
-            Run::new(address, &exchange, verbose, args.keep_going).all(
-                &commands,
-                &mut buffers.out,
-                &mut buffers.err,
-            )
+            let mut run = Run::new(address, &exchange, verbose, args.keep_going);
+            run.held = held.map(|limit| (limit, 0));
+            run.all(&commands, &mut buffers.out, &mut buffers.err)
         },
     )?;
     finish(output, worst)
@@ -104,12 +110,36 @@ fn read_stdin() -> anyhow::Result<Vec<Command>> {
     Ok(commands)
 }
 
+/// The default `--max-bytes` where a reply is held in memory to be judged or embedded: `exec`
+/// (also `--batch` and through the master), `shell`, `send --json`.
+pub const HELD_REPLY_LIMIT: u64 = sockctl::haproxy::session::DEFAULT_MAX_REPLY;
+
+/// The default `--max-bytes` of the views that parse a whole reply (`stat`, `info`,
+/// `servers`): 512 MiB, above the `show stat` of a million servers (about 270 MB from 2.6,
+/// 350 MB from 3.x).
+pub const VIEW_REPLY_LIMIT: u64 = 512 << 20;
+
+/// `--max-bytes`, else `default` (`None`: no limit); `--max-bytes 0` is no limit.
+pub fn max_bytes(args: &ExchangeArgs, default: Option<u64>) -> Option<u64> {
+    match args.max_bytes {
+        Some(ByteSize(0)) => None,
+        Some(ByteSize(limit)) => Some(limit),
+        None => default,
+    }
+}
+
+/// The exchange for a reply that streams to its sink: no size limit unless asked for.
 pub fn exchange_from(args: &ExchangeArgs) -> Exchange {
+    limited_exchange(args, None)
+}
+
+/// The exchange for a reply held in memory: `--max-bytes`, else `default`.
+pub fn limited_exchange(args: &ExchangeArgs, default: Option<u64>) -> Exchange {
     Exchange::new()
         .timeout(args.timeout.limit())
         .connect_timeout(args.connect_timeout.limit())
         .idle_timeout(args.idle_timeout.and_then(|d| d.limit()))
-        .max_bytes(args.max_bytes.map(|b| b.0))
+        .max_bytes(max_bytes(args, default))
 }
 
 /// The commands for one socket.
@@ -119,6 +149,9 @@ struct Run<'a> {
     verbose: bool,
     keep_going: bool,
     worst: Code,
+    /// The limit on this socket's replies together and what they took so far, when they are
+    /// held in memory (`--json`).
+    held: Option<(u64, u64)>,
 }
 
 impl<'a> Run<'a> {
@@ -129,6 +162,7 @@ impl<'a> Run<'a> {
             verbose,
             keep_going,
             worst: Code::Ok,
+            held: None,
         }
     }
 
@@ -200,7 +234,27 @@ impl<'a> Run<'a> {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<bool> {
-        match self.exchange.run(self.address, command, out) {
+        let result = match self.held {
+            None => self.exchange.run(self.address, command, out),
+            Some((limit, used)) => {
+                let left = limit.saturating_sub(used);
+                let exchange = self.exchange.clone().max_bytes(Some(left));
+                let result = exchange.run(self.address, command, out);
+                match result {
+                    Ok(facts) => {
+                        self.held = Some((limit, used + facts.received));
+                        Ok(facts)
+                    }
+                    // The limit is the socket's, not what was left of it.
+                    Err(ExchangeError::TooLarge { received, .. }) => Err(ExchangeError::TooLarge {
+                        limit,
+                        received: used + received,
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
             Ok(facts) => {
                 if self.verbose {
                     report::exchange_facts(err, self.address, command, &facts);

@@ -140,6 +140,7 @@ impl Session {
         let requests = [Request::new(command, payload)];
         let limits = Limits {
             deadline,
+            max_bytes: self.options.max_bytes,
             ..Limits::default()
         };
         let mut framed = None;
@@ -306,10 +307,16 @@ impl<'a> Run<'a> {
                 }
                 return Ok(());
             }
+            // A peer that never stops sending keeps every read busy, so the deadline is
+            // checked here, not only when a wait finds nothing to read.
+            if self.reply_deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(session.fail(IoFailure::TimedOut));
+            }
             if let Some(limit) = self.limits.max_bytes
                 && session.framer.pending().len() as u64 > limit
             {
-                let received = session.framer.pending().to_vec();
+                // Taken, not copied: a reply at the limit is not held twice.
+                let received = session.framer.take_pending();
                 session.drop_connection(Disconnect::Incomplete);
                 return Err(SessionError::TooLarge { limit, received });
             }

@@ -3,7 +3,10 @@
 //!
 //! Each target runs on a thread of its own (at most `-j` at a time) and writes into buffers of
 //! its own; when it finishes, the main thread prints its output in one piece, every line
-//! prefixed with `ADDR: `, and its messages to stderr. Targets are printed in the order they
+//! prefixed with `ADDR: `, and its messages to stderr. Output past 256 KiB spills to an
+//! unnamed temporary file (gone when the process ends), so a target's reply of any size costs
+//! no more memory than that; with `--json`, a finished target's large result waits in one
+//! shared temporary file until the document is written. Targets are printed in the order they
 //! finish, so a slow one never holds back the others' output; lines of two targets never mix.
 //! With `--json`, one object keyed by address, in the order the targets were given, once all
 //! are done.
@@ -82,8 +85,115 @@ pub enum Shape {
 /// Where one target writes.
 #[derive(Default)]
 pub struct Buffers {
-    pub out: Vec<u8>,
+    pub out: Spool,
     pub err: Vec<u8>,
+}
+
+/// Text output past this size goes to a temporary file.
+const SPILL_AT: usize = 256 * 1024;
+
+/// One target's output: in memory, or once past [`SPILL_AT`] (when allowed) in an unnamed
+/// temporary file.
+#[derive(Default)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<std::fs::File>,
+    /// Whether the output may go to a file (text output; `--json` embeds it and keeps it).
+    spills: bool,
+}
+
+impl Spool {
+    fn spilling() -> Spool {
+        Spool {
+            spills: true,
+            ..Spool::default()
+        }
+    }
+
+    /// The output held in memory (all of it unless it spilled).
+    pub fn bytes(&self) -> &[u8] {
+        &self.memory
+    }
+
+    /// Whether the output went to a file.
+    fn spilled(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Copies the whole output to `to` as `copy` says, reading a spilled file in chunks.
+    fn replay(&mut self, mut copy: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        use std::io::{BufRead, Seek};
+        let Some(file) = &mut self.file else {
+            return copy(&self.memory);
+        };
+        file.flush()?;
+        file.seek(io::SeekFrom::Start(0))?;
+        let mut reader = io::BufReader::with_capacity(64 * 1024, file);
+        loop {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let n = chunk.len();
+            copy(chunk)?;
+            reader.consume(n);
+        }
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.spills && self.memory.len() + data.len() > SPILL_AT {
+            let mut file = temporary_file()?;
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(data)?,
+            None => self.memory.extend_from_slice(data),
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file in the temporary directory that has no name, so that nothing is left behind
+/// however the process ends (`O_TMPFILE`; where the file system lacks it, a file created
+/// exclusively, mode 0600, and unlinked at once).
+fn temporary_file() -> io::Result<std::fs::File> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
+    let dir = std::env::temp_dir();
+    let flags = OFlags::RDWR | OFlags::CLOEXEC;
+    match openat(
+        CWD,
+        &dir,
+        flags | OFlags::TMPFILE,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => return Ok(std::fs::File::from(fd)),
+        Err(e) if !matches!(e, rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
+            return Err(e.into());
+        }
+        Err(_) => {}
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.join(format!(".sockctl-spool.{}.{n}", std::process::id()));
+        let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        match openat(CWD, &path, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(std::fs::File::from(fd));
+            }
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// One target's entry in `--json`.
@@ -94,7 +204,87 @@ struct Entry {
     errors: Vec<String>,
     /// Its JSON document (`null` if it failed before it had one), or its replies as a JSON
     /// string; as text, so that objects keep the order of their keys.
-    result: String,
+    result: Result_,
+}
+
+/// An entry's result: in memory, or in the [`Store`] when large.
+enum Result_ {
+    Inline(String),
+    Stored { offset: u64, len: u64 },
+}
+
+/// The large `--json` results of finished targets, one after the other in one unnamed
+/// temporary file (one descriptor however many targets), until the document is written.
+#[derive(Default)]
+struct Store {
+    file: Option<std::fs::File>,
+    len: u64,
+}
+
+impl Store {
+    /// Appends what `fill` writes; returns where it starts and its length.
+    fn append(
+        &mut self,
+        fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<(u64, u64)> {
+        if self.file.is_none() {
+            self.file = Some(temporary_file()?);
+        }
+        let file = self.file.as_mut().expect("just made");
+        let mut counted = Counted {
+            inner: io::BufWriter::with_capacity(64 * 1024, file),
+            count: 0,
+        };
+        fill(&mut counted)?;
+        counted.inner.flush()?;
+        let offset = self.len;
+        self.len += counted.count;
+        Ok((offset, counted.count))
+    }
+
+    /// Copies `len` bytes from `offset` to `to`, a chunk at a time, as `copy` says.
+    fn replay(
+        &mut self,
+        offset: u64,
+        len: u64,
+        mut copy: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use std::io::{Read, Seek};
+        let file = self.file.as_mut().expect("stored results have a file");
+        file.seek(io::SeekFrom::Start(offset))?;
+        let mut left = len;
+        let mut buf = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = file.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "result store"));
+            }
+            copy(&buf[..n])?;
+            left -= n as u64;
+        }
+        // Appends go to the end again.
+        file.seek(io::SeekFrom::End(0))?;
+        Ok(())
+    }
+}
+
+/// A writer that counts what it passes on.
+struct Counted<W: Write> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Runs `work` for each target: a single one straight on stdout and stderr (its error goes
@@ -150,18 +340,23 @@ pub fn run(
     let mut worst = Code::Ok;
     let mut entries: Vec<Option<Entry>> = targets.iter().map(|_| None).collect();
     let mut failure: Option<io::Error> = None;
+    // With --json, the results past SPILL_AT wait here until every target is done.
+    let mut store = Store::default();
     fanout::run(
         targets,
         jobs,
         Duration::from_millis(100),
         |_, address| {
-            let mut buffers = Buffers::default();
+            let mut buffers = Buffers {
+                out: Spool::spilling(),
+                err: Vec::new(),
+            };
             let result = work(address, &mut buffers);
             let code = settle(result, &mut buffers.err);
             (code, buffers)
         },
         |event| {
-            let (index, (code, buffers)) = match event {
+            let (index, (code, mut buffers)) = match event {
                 Event::Tick => return progress.tick(),
                 Event::Done(index, result) => (index, result),
             };
@@ -169,9 +364,19 @@ pub fn run(
             progress.clear();
             let _ = io::stderr().write_all(&buffers.err);
             match json {
-                Some(shape) => entries[index] = Some(entry(code, &buffers, shape)),
+                Some(shape) => match entry(code, &mut buffers, shape, &mut store) {
+                    Ok(made) => entries[index] = Some(made),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        entries[index] = Some(Entry {
+                            code,
+                            errors: Vec::new(),
+                            result: Result_::Inline("null".into()),
+                        });
+                    }
+                },
                 None => {
-                    let written = out.write_all(&labelled(&targets[index], &buffers.out));
+                    let written = write_labelled(&targets[index], &mut buffers.out, out);
                     if let Err(e) = written {
                         failure.get_or_insert(e);
                     }
@@ -194,7 +399,7 @@ pub fn run(
             let entry = entry.expect("every target ran unless interrupted");
             (address.text(), entry)
         });
-        match out.write_all(&keyed_json(keyed)) {
+        match write_keyed_json(keyed, &mut store, out) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             written => written?,
         }
@@ -203,8 +408,9 @@ pub fn run(
 }
 
 /// Descriptors one job may hold at once: its socket, the directory handle a long Unix path is
-/// reached through, a resolver's socket or file while a host name is looked up.
-const FDS_PER_JOB: u64 = 3;
+/// reached through, a resolver's socket or file while a host name is looked up, the file its
+/// output spills to.
+const FDS_PER_JOB: u64 = 4;
 
 /// Descriptors left for everything else (`-o FILE` and its directory, the resolver's own).
 const FDS_SPARE: u64 = 16;
@@ -258,55 +464,203 @@ pub fn settle(result: anyhow::Result<Code>, err: &mut dyn Write) -> Code {
     }
 }
 
-/// Every line of `output` with `address: ` in front; a last line without a newline gets one.
-fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
+/// Writes every line of `output` to `to` with `address: ` in front; a last line without a
+/// newline gets one. Read and written in chunks: a line may be of any length.
+fn write_labelled(address: &Address, output: &mut Spool, to: &mut dyn Write) -> io::Result<()> {
     let label = format!("{address}: ");
-    let mut text = Vec::with_capacity(output.len() + label.len() * 4);
-    for line in output.split_inclusive(|&b| b == b'\n') {
-        text.extend_from_slice(label.as_bytes());
-        text.extend_from_slice(line);
+    let mut to = io::BufWriter::with_capacity(64 * 1024, to);
+    let mut line_start = true;
+    output.replay(|chunk| {
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            if line_start {
+                to.write_all(label.as_bytes())?;
+            }
+            to.write_all(piece)?;
+            line_start = piece.ends_with(b"\n");
+        }
+        Ok(())
+    })?;
+    if !line_start {
+        to.write_all(b"\n")?;
     }
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
+    to.flush()
+}
+
+#[cfg(test)]
+fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
+    let mut spool = Spool::default();
+    spool.write_all(output).unwrap();
+    let mut text = Vec::new();
+    write_labelled(address, &mut spool, &mut text).unwrap();
     text
 }
 
-fn entry(code: Code, buffers: &Buffers, shape: Shape) -> Entry {
-    let text = String::from_utf8_lossy(&buffers.out);
-    let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(&buffers.out).is_ok();
-    let result = match shape {
-        _ if buffers.out.is_empty() => "null".to_string(),
-        Shape::Json if is_json() => text.trim_end().to_string(),
-        _ => serde_json::Value::String(text.into_owned()).to_string(),
-    };
+fn entry(code: Code, buffers: &mut Buffers, shape: Shape, store: &mut Store) -> io::Result<Entry> {
     let errors = String::from_utf8_lossy(&buffers.err)
         .lines()
         .map(|line| line.strip_prefix("sockctl: ").unwrap_or(line).to_string())
         .collect();
-    Entry {
+    let result = if buffers.out.spilled() {
+        Result_::stored(&mut buffers.out, shape, store)?
+    } else {
+        let out = buffers.out.bytes();
+        let text = String::from_utf8_lossy(out);
+        let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(out).is_ok();
+        Result_::Inline(match shape {
+            _ if out.is_empty() => "null".to_string(),
+            Shape::Json if is_json() => text.trim_end().to_string(),
+            _ => serde_json::to_string(&*text).expect("strings serialize"),
+        })
+    };
+    Ok(Entry {
         code,
         errors,
         result,
+    })
+}
+
+impl Result_ {
+    /// A spilled output as a result in `store`: the document as it is (trailing white space
+    /// dropped) when it is one, else a JSON string of its text, escaped a chunk at a time.
+    fn stored(out: &mut Spool, shape: Shape, store: &mut Store) -> io::Result<Result_> {
+        let mut is_json = false;
+        if shape == Shape::Json {
+            is_json =
+                serde_json::from_reader::<_, serde::de::IgnoredAny>(SpoolReader::new(out)?).is_ok();
+        }
+        let (offset, len) = store.append(|to| {
+            if is_json {
+                // Trailing white space is held back until something follows it.
+                let mut space = Vec::new();
+                out.replay(|chunk| {
+                    let end = chunk
+                        .iter()
+                        .rposition(|b| !b.is_ascii_whitespace())
+                        .map_or(0, |i| i + 1);
+                    if end > 0 {
+                        to.write_all(&space)?;
+                        space.clear();
+                        to.write_all(&chunk[..end])?;
+                    }
+                    space.extend_from_slice(&chunk[end..]);
+                    Ok(())
+                })
+            } else {
+                to.write_all(b"\"")?;
+                let mut carry: Vec<u8> = Vec::new();
+                out.replay(|chunk| {
+                    carry.extend_from_slice(chunk);
+                    let keep = escape_utf8(&carry, false, to)?;
+                    carry.drain(..carry.len() - keep);
+                    Ok(())
+                })?;
+                escape_utf8(&carry, true, to)?;
+                to.write_all(b"\"")
+            }
+        })?;
+        Ok(Result_::Stored { offset, len })
     }
 }
 
-/// One object keyed by address, in the order given, pretty-printed like the documents in it.
-fn keyed_json(entries: impl Iterator<Item = (String, Entry)>) -> Vec<u8> {
-    let mut text = String::from("{");
+/// Writes `bytes` as the inside of a JSON string, invalid UTF-8 replaced as
+/// `String::from_utf8_lossy` does; returns how many bytes at the end were held back because
+/// they may be the start of a character the next chunk completes (none when `last`).
+fn escape_utf8(mut bytes: &[u8], last: bool, to: &mut dyn Write) -> io::Result<usize> {
+    let escape = |text: &str, to: &mut dyn Write| -> io::Result<()> {
+        let quoted = serde_json::to_string(text).expect("strings serialize");
+        to.write_all(&quoted.as_bytes()[1..quoted.len() - 1])
+    };
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                escape(text, to)?;
+                return Ok(0);
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                escape(std::str::from_utf8(valid).expect("checked"), to)?;
+                match e.error_len() {
+                    None if !last => return Ok(rest.len()),
+                    None => {
+                        escape("\u{FFFD}", to)?;
+                        return Ok(0);
+                    }
+                    Some(n) => {
+                        escape("\u{FFFD}", to)?;
+                        bytes = &rest[n..];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a spilled [`Spool`] from its start.
+struct SpoolReader<'a> {
+    file: io::BufReader<&'a mut std::fs::File>,
+}
+
+impl<'a> SpoolReader<'a> {
+    fn new(spool: &'a mut Spool) -> io::Result<Self> {
+        use std::io::Seek;
+        let file = spool.file.as_mut().expect("a spilled spool");
+        file.seek(io::SeekFrom::Start(0))?;
+        Ok(SpoolReader {
+            file: io::BufReader::with_capacity(64 * 1024, file),
+        })
+    }
+}
+
+impl io::Read for SpoolReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+/// Writes one object keyed by address, in the order given, pretty-printed like the documents
+/// in it; stored results are copied from `store` a chunk at a time.
+fn write_keyed_json(
+    entries: impl Iterator<Item = (String, Entry)>,
+    store: &mut Store,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut to = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut any = false;
+    to.write_all(b"{")?;
     for (i, (address, entry)) in entries.enumerate() {
+        any = true;
         let errors = serde_json::to_string_pretty(&entry.errors).expect("strings serialize");
-        text.push_str(if i == 0 { "\n  " } else { ",\n  " });
-        text.push_str(&serde_json::Value::String(address).to_string());
-        text.push_str(&format!(
-            ": {{\n    \"code\": {},\n    \"errors\": {},\n    \"result\": {}\n  }}",
+        to.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+        to.write_all(serde_json::Value::String(address).to_string().as_bytes())?;
+        write!(
+            to,
+            ": {{\n    \"code\": {},\n    \"errors\": {},\n    \"result\": ",
             entry.code as i32,
             indent(&errors),
-            indent(&entry.result)
-        ));
+        )?;
+        match entry.result {
+            Result_::Inline(text) => to.write_all(indent(&text).as_bytes())?,
+            Result_::Stored { offset, len } => store.replay(offset, len, |chunk| {
+                for (j, piece) in chunk.split(|&b| b == b'\n').enumerate() {
+                    if j > 0 {
+                        to.write_all(b"\n    ")?;
+                    }
+                    to.write_all(piece)?;
+                }
+                Ok(())
+            })?,
+        }
+        to.write_all(b"\n  }")?;
     }
-    text.push_str(if text.len() > 1 { "\n}\n" } else { "}\n" });
-    text.into_bytes()
+    to.write_all(if any { b"\n}\n" } else { b"}\n" })?;
+    to.flush()
+}
+
+#[cfg(test)]
+fn keyed_json(entries: impl Iterator<Item = (String, Entry)>) -> Vec<u8> {
+    let mut text = Vec::new();
+    write_keyed_json(entries, &mut Store::default(), &mut text).unwrap();
+    text
 }
 
 /// Pretty JSON moved four columns right (a newline in JSON text is never inside a string).
@@ -326,11 +680,62 @@ mod tests {
             b"/run/a.sock: x\n/run/a.sock: \n/run/a.sock: y\n"
         );
         assert_eq!(labelled(&address, b""), b"");
+        // Spilled to a file, a long line without a newline, read back in chunks.
+        let mut spool = Spool::spilling();
+        let long = vec![b'x'; SPILL_AT * 3];
+        spool.write_all(b"a\n").unwrap();
+        spool.write_all(&long).unwrap();
+        assert!(spool.file.is_some() && spool.bytes().is_empty());
+        let mut text = Vec::new();
+        write_labelled(&address, &mut spool, &mut text).unwrap();
+        let mut expected = b"/run/a.sock: a\n/run/a.sock: ".to_vec();
+        expected.extend_from_slice(&long);
+        expected.push(b'\n');
+        assert!(text == expected, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn spilled_results_read_as_kept_ones() {
+        // Text with characters of 2 to 4 bytes and invalid bytes at every offset of the
+        // 64 KiB chunks it is read back in, and a document with trailing white space.
+        let mut text = Vec::new();
+        while text.len() < SPILL_AT * 2 {
+            text.extend_from_slice("é€😀 \"q\" \\ \n\t\x01".as_bytes());
+            text.extend_from_slice(b"\xff\xe2\x82 x");
+        }
+        let mut doc = b"{\n  \"a\": [\n".to_vec();
+        while doc.len() < SPILL_AT * 2 {
+            doc.extend_from_slice(b"    \"\xc3\xa9\",\n");
+        }
+        doc.extend_from_slice(b"    1\n  ]\n}\n\n  ");
+        for (bytes, shape) in [
+            (&text, Shape::Text),
+            (&doc, Shape::Json),
+            (&text, Shape::Json),
+        ] {
+            let mut results = Vec::new();
+            for mut out in [Spool::default(), Spool::spilling()] {
+                out.write_all(bytes).unwrap();
+                assert_eq!(out.spilled(), results.len() == 1);
+                let mut buffers = Buffers {
+                    out,
+                    err: Vec::new(),
+                };
+                let mut store = Store::default();
+                let made = entry(Code::Ok, &mut buffers, shape, &mut store).unwrap();
+                let mut keyed = Vec::new();
+                let one = std::iter::once(("x".to_string(), made));
+                write_keyed_json(one, &mut store, &mut keyed).unwrap();
+                results.push(keyed);
+            }
+            assert!(results[0] == results[1], "{shape:?}");
+            serde_json::from_slice::<serde_json::Value>(&results[1]).unwrap();
+        }
     }
 
     #[test]
     fn jobs_fit_in_the_open_file_limit() {
-        assert_eq!(bound_jobs(200, 64, 5), 14);
+        assert_eq!(bound_jobs(200, 64, 5), 10);
         assert_eq!(bound_jobs(10, 64, 5), 10);
         assert_eq!(bound_jobs(200, 1_048_576, 5), 200);
         // Always at least one: the run goes on, one target at a time.
@@ -346,20 +751,30 @@ mod tests {
         assert_eq!(line, 3);
     }
 
+    fn spool(bytes: &[u8]) -> Spool {
+        let mut spool = Spool::default();
+        spool.write_all(bytes).unwrap();
+        spool
+    }
+
     #[test]
     fn json_entries_keep_documents_and_text() {
         let buffers = Buffers {
-            out: b"{\n  \"b\": 1,\n  \"a\": [\n    2\n  ]\n}\n".to_vec(),
+            out: spool(b"{\n  \"b\": 1,\n  \"a\": [\n    2\n  ]\n}\n"),
             err: b"sockctl: x: boom\n".to_vec(),
         };
-        let json = entry(Code::CommandFailed, &buffers, Shape::Json);
-        let text = entry(Code::Ok, &buffers, Shape::Text);
+        let mut store = Store::default();
+        let mut buffers = buffers;
+        let json = entry(Code::CommandFailed, &mut buffers, Shape::Json, &mut store).unwrap();
+        let text = entry(Code::Ok, &mut buffers, Shape::Text, &mut store).unwrap();
         let broken = Buffers {
-            out: b"{\"a\"".to_vec(),
+            out: spool(b"{\"a\""),
             err: Vec::new(),
         };
-        let broken = entry(Code::BadReply, &broken, Shape::Json);
-        let empty = entry(Code::Connect, &Buffers::default(), Shape::Json);
+        let mut broken = broken;
+        let broken = entry(Code::BadReply, &mut broken, Shape::Json, &mut store).unwrap();
+        let mut empty = Buffers::default();
+        let empty = entry(Code::Connect, &mut empty, Shape::Json, &mut store).unwrap();
         let doc = keyed_json(
             [("z", json), ("/a b", text), ("y", broken), ("x", empty)]
                 .into_iter()
@@ -371,7 +786,7 @@ mod tests {
             value,
             serde_json::json!({
                 "z": {"code": 1, "errors": ["x: boom"], "result": {"b": 1, "a": [2]}},
-                "/a b": {"code": 0, "errors": ["x: boom"], "result": String::from_utf8(buffers.out.clone()).unwrap()},
+                "/a b": {"code": 0, "errors": ["x: boom"], "result": String::from_utf8(buffers.out.bytes().to_vec()).unwrap()},
                 "y": {"code": 5, "errors": [], "result": "{\"a\""},
                 "x": {"code": 3, "errors": [], "result": null},
             })

@@ -12,6 +12,7 @@ use super::target::Target;
 use crate::cli::ExecArgs;
 use crate::exit::{self, Code, Reported, UsageError};
 use crate::lines;
+use crate::send::{HELD_REPLY_LIMIT, max_bytes};
 
 /// Commands written ahead of their replies when they may be (see the library's `batch`).
 const WINDOW: usize = 256;
@@ -45,8 +46,10 @@ pub fn run(
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
+    let limit = max_bytes(&args.exchange, Some(HELD_REPLY_LIMIT));
     let options = session::Options {
         connect_timeout: args.exchange.connect_timeout.limit(),
+        max_bytes: limit,
         ..session::Options::default()
     };
     let mut session = match Session::open(address, options) {
@@ -72,7 +75,7 @@ pub fn run(
         keep_going: args.keep_going,
         window: WINDOW,
         reply_timeout: args.exchange.timeout.limit(),
-        max_bytes: args.exchange.max_bytes.map(|b| b.0),
+        max_bytes: limit,
     };
     let mut written = Ok(());
     // The last step shown, and whether it failed.

@@ -21,7 +21,7 @@ use crate::cli::{ExecArgs, WorkerChoice};
 use crate::exit::{self, Code, UsageError};
 use crate::fanout::{self, Shape};
 use crate::sanitize;
-use crate::send::exchange_from;
+use crate::send::{HELD_REPLY_LIMIT, limited_exchange};
 
 /// `--json`: every result, in the order run.
 #[derive(Serialize)]
@@ -125,7 +125,7 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<Code> {
         json,
         |address, out, err| {
             let mut printer = Printer::new(address, &args, out, err);
-            let exchange = exchange_from(&args.exchange);
+            let exchange = limited_exchange(&args.exchange, Some(HELD_REPLY_LIMIT));
             let kind = at(master::probe(address, &exchange), address)?;
             let processes = target::resolve(&kind, &args.route)?;
             // Asked for all workers, the reader cannot know how many there will be: always label.
@@ -149,7 +149,7 @@ fn each_alone(
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let exchange = exchange_from(&args.exchange);
+    let exchange = limited_exchange(&args.exchange, Some(HELD_REPLY_LIMIT));
     for (i, command) in args.commands.iter().enumerate() {
         let mut failed = false;
         for (j, target) in processes.iter().enumerate() {
@@ -448,6 +448,7 @@ fn through_master(
     let start = std::time::Instant::now();
     let options = session::Options {
         connect_timeout: exchange.get_connect_timeout(),
+        max_bytes: exchange.get_max_bytes(),
         ..session::Options::default()
     };
     let mut session = match Session::open(address, options) {

@@ -42,8 +42,15 @@ pub fn run(args: StatArgs, verbose: bool) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    view::show(&source, &command, mode, verbose, stat::parse, |stat| {
-        Ok(table(stat, &args.columns)?)
+    // JSON is written as the rows are parsed, after a first pass has checked them all: a
+    // `show stat` of a million servers never becomes a million rows in memory.
+    view::show_with(&source, &command, mode, verbose, |address, reply, out| {
+        if mode == view::Mode::Json {
+            let stream = super::at(stat::stream(reply), address)?;
+            return view::json_to(&stream, out);
+        }
+        let stat = super::at(stat::parse(reply), address)?;
+        Ok(out.write_all(table(&stat, &args.columns)?.as_bytes())?)
     })
 }
 

@@ -14,7 +14,7 @@ use super::{at, targets};
 use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketsArgs, ViewRouteArgs, WorkerChoice};
 use crate::exit::{Code, UsageError};
 use crate::fanout::{self, Shape};
-use crate::send::exchange_from;
+use crate::send::{VIEW_REPLY_LIMIT, limited_exchange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -60,20 +60,34 @@ pub fn show<T: Serialize, E: std::error::Error + Send + Sync + 'static>(
     parse: impl Fn(&[u8]) -> Result<T, E> + Sync,
     table: impl Fn(&T) -> anyhow::Result<String> + Sync,
 ) -> anyhow::Result<Code> {
+    show_with(source, command, mode, verbose, |address, reply, out| {
+        let parsed = at(parse(reply), address)?;
+        match mode {
+            Mode::Json => json_to(&parsed, out),
+            _ => Ok(out.write_all(table(&parsed)?.as_bytes())?),
+        }
+    })
+}
+
+/// Runs `command` as [`run`] does and shows its output as HAProxy sent it, or as `render`
+/// writes it (for JSON and table modes).
+pub fn show_with(
+    source: &Source<'_>,
+    command: &str,
+    mode: Mode,
+    verbose: bool,
+    render: impl Fn(&Address, &[u8], &mut dyn Write) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<Code> {
     run(
         source,
         command,
         mode == Mode::Json,
         verbose,
-        |address, reply| {
+        |address, reply, out| {
             if mode == Mode::Raw {
-                return Ok(reply);
+                return Ok(out.write_all(&reply)?);
             }
-            let parsed = at(parse(&reply), address)?;
-            match mode {
-                Mode::Json => json(&parsed),
-                _ => Ok(table(&parsed)?.into_bytes()),
-            }
+            render(address, &reply, out)
         },
     )
 }
@@ -86,7 +100,7 @@ fn run(
     command: &str,
     json: bool,
     verbose: bool,
-    render: impl Fn(&Address, Vec<u8>) -> anyhow::Result<Vec<u8>> + Sync,
+    render: impl Fn(&Address, Vec<u8>, &mut dyn Write) -> anyhow::Result<()> + Sync,
 ) -> anyhow::Result<Code> {
     if source.route.worker == Some(WorkerChoice::All) {
         return Err(UsageError(
@@ -104,7 +118,7 @@ fn run(
         json.then_some(Shape::Json),
         |address, out, err| {
             let reply = fetch(address, source, command, verbose, err)?;
-            out.write_all(&render(address, reply)?)?;
+            render(address, reply, out)?;
             Ok(Code::Ok)
         },
     )
@@ -119,7 +133,7 @@ fn fetch(
     verbose: bool,
     err: &mut dyn Write,
 ) -> anyhow::Result<Vec<u8>> {
-    let exchange = exchange_from(source.exchange);
+    let exchange = limited_exchange(source.exchange, Some(VIEW_REPLY_LIMIT));
     let kind = at(master::probe(address, &exchange), address)?;
     let route_args = RouteArgs {
         worker: source.route.worker,
@@ -138,6 +152,14 @@ fn fetch(
         .into_result()
         .with_context(|| format!("{address}: '{command}'"))?;
     Ok(output)
+}
+
+/// One JSON document and a newline, written as it is made (a large document is never held).
+pub fn json_to(value: &impl Serialize, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    Ok(out.flush()?)
 }
 
 /// One JSON document and a newline.

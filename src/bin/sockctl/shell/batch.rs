@@ -93,7 +93,10 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 }
             }
             Err(e) => {
-                write(e.received(), escape)?;
+                // A reply over --max-bytes is not written: it could be anything, of any size.
+                if !matches!(e, SessionError::TooLarge { .. }) {
+                    write(e.received(), escape)?;
+                }
                 let code = code_for(session.flavor(), &e);
                 if code == Code::Interrupted {
                     return Err(anyhow::Error::new(e).context(args.address().to_string()));

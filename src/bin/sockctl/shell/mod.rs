@@ -81,6 +81,7 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
 pub fn options(args: &ShellArgs) -> Options {
     Options {
         connect_timeout: args.connect_timeout.limit(),
+        max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
         ..Options::default()
     }
 }
@@ -381,6 +382,10 @@ impl<'a> Interactive<'a> {
                 if reply.closed {
                     note("the master closed the connection to reload; the next command reconnects");
                 }
+            }
+            // A reply over --max-bytes is not shown: it could be anything, of any size.
+            Err(e @ SessionError::TooLarge { .. }) => {
+                eprintln!("sockctl: {}: {e}", self.args.address());
             }
             Err(e) => {
                 print_reply(e.received(), true)?;
