@@ -385,3 +385,44 @@ fn a_slow_reader_never_cuts_a_batch() {
         crate::haproxy_reload::send(&ha.admin, &["set server be_app/s1 weight 1"]);
     }
 }
+
+/// A 3.4 master whose reload is rejected: `Success=0`, its log, and the connection closed.
+fn master_rejecting_its_reload(line: &[u8]) -> crate::support::fake::Answer {
+    use crate::support::fake::Answer;
+    match line {
+        b"show proc" => Answer::Reply(crate::support::fixture("3.4/bad_01_show_proc_before.reply")),
+        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
+        b"@master reload" => {
+            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
+        }
+        _ => Answer::Close,
+    }
+}
+
+/// `Success=0` in a batch through the master is a failed line, as it is for `haproxy reload`.
+#[test]
+fn a_failed_reload_in_a_batch_is_exit_1() {
+    use crate::support::fake::{Behavior, FakeServer};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeServer::unix(
+        dir.path().join("master.sock"),
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer: master_rejecting_its_reload,
+        },
+    );
+    let out = sockctl()
+        .args([
+            "haproxy",
+            "exec",
+            "--master",
+            "-s",
+            fake.address(),
+            "--batch",
+            "-",
+        ])
+        .write_stdin("reload\n")
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "line 1: reload: Success=0");
+}
