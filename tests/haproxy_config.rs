@@ -343,7 +343,8 @@ fn discovery_trusts_only_haproxy_run_by_root_or_the_caller() {
         std::process::Command::new(&setuid)
             .args([
                 "-c",
-                "sleep 30",
+                // Not the last command alone: dash would exec it and the command line go.
+                "sleep 30; true",
                 "haproxy",
                 "-W",
                 "-S",
@@ -359,12 +360,25 @@ fn discovery_trusts_only_haproxy_run_by_root_or_the_caller() {
         std::process::Command::new("bash")
             .args([
                 "-c",
-                &format!("exec -a haproxy sleep 30 -W -S {}", socket("renamed.sock")),
+                &format!(
+                    "exec -a haproxy bash -c 'sleep 30; true' x -W -S {}",
+                    socket("renamed.sock")
+                ),
             ])
             .spawn()
             .unwrap(),
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
+    // Both impostors are still there, with the command line they chose.
+    for child in &spawned {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(
+            cmdline.starts_with("haproxy\0") || cmdline.contains("/haproxy\0"),
+            "{cmdline:?}"
+        );
+        assert!(cmdline.contains("\0-S\0"), "{cmdline:?}");
+    }
     let found = sockctl::haproxy::discover::running_masters();
     for mut child in spawned {
         let _ = child.kill();
@@ -389,4 +403,60 @@ fn discovery_trusts_only_haproxy_run_by_root_or_the_caller() {
         found.contains(&(ha.master_pid(), ha.master.display().to_string())),
         "{found:?}"
     );
+}
+
+/// Through a stats socket, without --config: the running master whose configuration has this
+/// `stats socket` says where the state goes.
+#[test]
+fn a_stats_socket_leads_to_the_configuration_that_names_it() {
+    let Some(ha) = Haproxy::start_setup(Setup {
+        replace: STATE_ELSEWHERE,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    std::fs::create_dir(ha.path("lib")).unwrap();
+    let out = sockctl()
+        .env_remove("SOCKCTL_CONFIG")
+        .args(["-v", "haproxy", "save-state", "-s"])
+        .arg(&ha.admin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let saved = ha.path("lib").join("lb.state");
+    assert!(saved.exists(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "from the command line of HAProxy master {}",
+            ha.master_pid()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A master whose process is not seen here (another host, another PID namespace): nothing
+/// confirms that /etc/haproxy/haproxy.cfg is its configuration, so the state is not saved on
+/// that guess.
+#[test]
+fn a_master_not_seen_here_needs_its_configuration_given() {
+    use crate::support::fake::scripted_master;
+    use crate::support::fixture;
+    let (_dir, master) = scripted_master(
+        fixture("3.4/dr_07_show_proc_before_reload.reply"),
+        fixture("3.4/dr_08_master_reload.reply"),
+        fixture("3.4/dr_10_show_proc_after_reload.reply"),
+    );
+    let out = sockctl()
+        .env_remove("SOCKCTL_CONFIG")
+        .args(["haproxy", "reload", "--save-state", "-s", master.address()])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "refusing to save the state");
+    let err = stderr(&out);
+    assert!(
+        err.contains("is not a process seen here") || err.contains("cannot read"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
 }

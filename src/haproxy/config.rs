@@ -272,6 +272,15 @@ impl GlobalSettings {
         }
     }
 
+    /// Whether one of the `stats socket` lines is `address` (the same file, for a path).
+    pub fn has_stats_socket(&self, address: &crate::Address) -> bool {
+        self.stats_sockets.iter().any(|s| {
+            self.address_for_client(&s.address)
+                .parse::<crate::Address>()
+                .is_ok_and(|ours| same_address(&ours, address))
+        })
+    }
+
     /// The socket to use: the first `level admin` one, else the first.
     pub fn stats_socket(&self) -> Option<String> {
         let chosen = self
@@ -317,6 +326,19 @@ impl GlobalSettings {
             Some(unix_prefix) => format!("{prefix}{unix_prefix}{rest}"),
             None => address.to_string(),
         }
+    }
+}
+
+/// Whether two addresses reach the same socket: equal, or paths to the same file.
+pub fn same_address(a: &crate::Address, b: &crate::Address) -> bool {
+    use crate::Address;
+    match (a, b) {
+        (Address::Unix(x), Address::Unix(y)) => {
+            x == y
+                || matches!((rustix::fs::stat(x), rustix::fs::stat(y)),
+                    (Ok(p), Ok(q)) if p.st_dev == q.st_dev && p.st_ino == q.st_ino)
+        }
+        _ => a == b,
     }
 }
 

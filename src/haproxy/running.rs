@@ -120,17 +120,9 @@ impl Process {
     /// Whether this master's `-S` is `address`: only then is its command line the one behind
     /// the socket (a PID in `show proc` may belong to another PID namespace).
     pub fn serves(&self, address: &Address) -> bool {
-        let Some(theirs) = self.master_socket().and_then(|s| s.parse::<Address>().ok()) else {
-            return false;
-        };
-        match (&theirs, address) {
-            (Address::Unix(a), Address::Unix(b)) => {
-                a == b
-                    || matches!((rustix::fs::stat(a), rustix::fs::stat(b)),
-                        (Ok(x), Ok(y)) if x.st_dev == y.st_dev && x.st_ino == y.st_ino)
-            }
-            _ => theirs == *address,
-        }
+        self.master_socket()
+            .and_then(|s| s.parse::<Address>().ok())
+            .is_some_and(|theirs| crate::haproxy::config::same_address(&theirs, address))
     }
 
     fn value_of(&self, option: &[u8]) -> Option<&[u8]> {

@@ -11,10 +11,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sockctl::Address;
-use sockctl::haproxy::config::{GlobalSettings, ReadError};
+use sockctl::haproxy::config::GlobalSettings;
 use sockctl::haproxy::discover::DEFAULT_CONFIG;
 use sockctl::haproxy::master::SocketKind;
-use sockctl::haproxy::running::Process;
+use sockctl::haproxy::running::{self, Process};
 
 use crate::exit::UsageError;
 
@@ -34,7 +34,8 @@ pub struct Configuration {
     pub origin: Origin,
     /// HAProxy's working directory, which relative file names are taken from, when known.
     pub base_dir: Option<PathBuf>,
-    pub settings: Result<GlobalSettings, ReadError>,
+    /// What the files say, or why they cannot be taken as this HAProxy's configuration.
+    pub settings: Result<GlobalSettings, String>,
 }
 
 impl fmt::Display for Configuration {
@@ -64,12 +65,53 @@ impl Configuration {
             let base = process.base_dir();
             return Self::read(paths, Origin::Master(process.pid), base);
         }
-        Self::read(vec![PathBuf::from(DEFAULT_CONFIG)], Origin::Default, None)
+        if let SocketKind::Stats = kind {
+            // A stats socket names no master: the running master whose configuration has
+            // this `stats socket` is the one behind it.
+            for (pid, _) in running::masters() {
+                let Some(process) = Process::read(pid) else {
+                    continue;
+                };
+                let Some(paths) = process.config_paths() else {
+                    continue;
+                };
+                let config = Self::read(paths, Origin::Master(pid), process.base_dir());
+                if config
+                    .settings()
+                    .is_some_and(|s| s.has_stats_socket(address))
+                {
+                    return config;
+                }
+            }
+        }
+        let mut config = Self::read(vec![PathBuf::from(DEFAULT_CONFIG)], Origin::Default, None);
+        // The default file only speaks for this socket if it names it: another HAProxy's
+        // configuration would send the state where this one never loads it. A master's own
+        // socket is never in its configuration, so for a master not seen here nothing can
+        // confirm it.
+        let unconfirmed = match kind {
+            SocketKind::Stats => config
+                .settings()
+                .is_some_and(|s| !s.has_stats_socket(address))
+                .then(|| format!("{DEFAULT_CONFIG} has no 'stats socket' {address}")),
+            SocketKind::Master(_) => Some(format!(
+                "the master behind {address} is not a process seen here, so its configuration \
+                 is not known"
+            )),
+        };
+        if let Some(why) = unconfirmed
+            && config.settings.is_ok()
+        {
+            config.settings = Err(format!(
+                "{why}; {DEFAULT_CONFIG} may be another HAProxy's configuration"
+            ));
+        }
+        config
     }
 
     fn read(paths: Vec<PathBuf>, origin: Origin, base_dir: Option<PathBuf>) -> Configuration {
         Configuration {
-            settings: GlobalSettings::read_all(&paths),
+            settings: GlobalSettings::read_all(&paths).map_err(|e| e.to_string()),
             paths,
             origin,
             base_dir,
@@ -83,7 +125,7 @@ impl Configuration {
     /// The state file HAProxy loads at start: `server-state-file`, joined to
     /// `server-state-base` or else to HAProxy's working directory when relative.
     pub fn loaded_state_file(&self) -> Result<PathBuf, String> {
-        let settings = self.settings.as_ref().map_err(|e| e.to_string())?;
+        let settings = self.settings.as_ref().map_err(String::clone)?;
         let file = settings
             .state_file()
             .ok_or_else(|| format!("{self} has no 'server-state-file' in its global section"))?;
