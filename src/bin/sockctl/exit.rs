@@ -100,7 +100,12 @@ pub fn for_session(e: &SessionError) -> Code {
         SessionError::Timeout { .. } => Code::Timeout,
         SessionError::Interrupted { .. } => Code::Interrupted,
         SessionError::Refused { .. } => Code::Usage,
-        _ => Code::BadReply,
+        SessionError::NotHaproxy { .. }
+        | SessionError::Closed { .. }
+        | SessionError::Reset { .. }
+        | SessionError::TooLarge { .. }
+        | SessionError::Unexpected { .. }
+        | SessionError::Io { .. } => Code::BadReply,
     }
 }
 
@@ -108,7 +113,14 @@ pub fn for_connect(e: &ConnectError) -> Code {
     match e {
         ConnectError::TimedOut { .. } => Code::Timeout,
         ConnectError::Interrupted => Code::Interrupted,
-        _ => Code::Connect,
+        ConnectError::NotFound(_)
+        | ConnectError::Stale(_)
+        | ConnectError::NotASocket { .. }
+        | ConnectError::PermissionDenied(_)
+        | ConnectError::Refused(_)
+        | ConnectError::Resolve { .. }
+        | ConnectError::NameTooLong(_)
+        | ConnectError::Other { .. } => Code::Connect,
     }
 }
 
@@ -200,7 +212,18 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 StateError::UnknownCommand { .. }
                 | StateError::PermissionDenied { .. }
                 | StateError::NoSuchBackend { .. } => Code::CommandFailed,
-                _ => Code::BadReply,
+                StateError::Empty
+                | StateError::UnsupportedVersion { .. }
+                | StateError::NotAStateDump { .. }
+                | StateError::BadHeader { .. }
+                | StateError::Truncated { .. }
+                | StateError::MissingBlankLine { .. }
+                | StateError::FieldCount { .. }
+                | StateError::LineTooLong { .. }
+                | StateError::TrailingData { .. }
+                | StateError::BadValue { .. }
+                | StateError::MissingColumn { .. }
+                | StateError::InvalidField { .. } => Code::BadReply,
             };
         }
         if cause.is::<NotRun>() {
