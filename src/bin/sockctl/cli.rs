@@ -494,7 +494,12 @@ Examples:
 The dump is checked line by line (version line, header, every server line complete, final
 empty line) while it streams into a temporary file; the state file is replaced only when the
 dump is complete, so HAProxy never loads a truncated file. A lock beside the file
-(.NAME.sockctl-lock) keeps two runs apart.";
+(.NAME.sockctl-lock) keeps two runs apart.
+
+Without -o the file is the server-state-file of the configuration HAProxy runs (--config, else
+the running master's command line). Refused, exit 2 and nothing written, when HAProxy would not
+load it: the configuration cannot be read, has no server-state-file, or no backend says
+'load-server-state-from-file global'.";
 
 const RELOAD_HELP: &str = "\
 Examples:
@@ -504,9 +509,13 @@ Examples:
 
 HAProxy 2.7+ answers 'reload' with Success=1/0 and its startup log; 2.6 answers nothing and
 is verified by polling 'show proc' until the reload counter moves: a higher failure counter
-means the new configuration was rejected, a new worker means it serves.
-Exit codes: 0 reloaded, 1 reload failed (old worker still serving) or refused, 3 cannot
-connect, 4 no outcome before --timeout, 5 unexpected reply; see sockctl --help.";
+means the new configuration was rejected, a new worker means it serves. With --save-state,
+the state goes where the running configuration loads it, or the run is refused (exit 2, no
+reload; see save-state --help; --state-file PATH --force writes it anyway).
+Exit codes: 0 reloaded; 1 reload failed (old worker still serving), HAProxy exited or was left
+without a worker, or refused by HAProxy; 2 state file HAProxy would not load; 3 cannot connect;
+4 no outcome before --timeout; 5 unexpected reply (Success=1 with nothing changed); see
+sockctl --help.";
 
 /// How several sockets are asked, for the help of every command that takes them.
 macro_rules! many_help {

@@ -151,6 +151,17 @@ impl AsFd for RawStdout {
     }
 }
 
+/// Whether writes to `fd` can wait on a reader: a pipe or a socket, not a file or a device.
+pub fn is_pipe(fd: &impl AsFd) -> bool {
+    rustix::fs::fstat(fd).is_ok_and(|st| {
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        matches!(
+            kind,
+            rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
+        )
+    })
+}
+
 /// Whether a write of up to [`CHUNK`] bytes goes through without waiting (a reader that is
 /// gone counts: the write then fails at once, as it should).
 fn writable(fd: BorrowedFd<'_>) -> bool {

@@ -298,15 +298,18 @@ pub fn each(
     if !targets.many {
         // A person sees each line as it comes; a pipe gets large writes (a batch of 10,000
         // one-line replies would otherwise be 10,000 writes).
-        // Into a pipe or a file, through a spool: a reader that pauses must not stall the
-        // socket (HAProxy closes a connection it cannot write to after its stats timeout).
+        // Into a pipe, through a spool: a reader that pauses must not stall the socket
+        // (HAProxy closes a connection it cannot write to after its stats timeout). A file
+        // never makes a write wait for a reader.
         let stdout = io::stdout();
         let mut out: Box<dyn Write> = if stdout.is_terminal() {
             Box::new(stdout.lock())
-        } else {
+        } else if crate::spool::is_pipe(&stdout) {
             Box::new(io::BufWriter::new(crate::spool::Spool::new(
                 crate::spool::RawStdout,
             )))
+        } else {
+            Box::new(io::BufWriter::new(stdout.lock()))
         };
         let result = work(&targets.list[0], &mut out, &mut io::stderr());
         return match out.flush() {
