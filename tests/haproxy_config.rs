@@ -17,6 +17,17 @@ fn reload_save_state(ha: &Haproxy, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `-v` said the configuration came from the running master's command line.
+#[track_caller]
+fn assert_config_from_master(out: &std::process::Output, ha: &Haproxy) {
+    let err = stderr(out);
+    let expected = format!(
+        "from the command line of HAProxy master {}",
+        ha.master_pid()
+    );
+    assert!(err.contains(&expected), "{err}");
+}
+
 /// The seed workflow with a configuration outside /etc/haproxy: the master's command line says
 /// where the state goes, and the runtime changes survive the reload.
 fn changes_survive(ha: &Haproxy, state_file: &std::path::Path) {
@@ -37,14 +48,7 @@ fn changes_survive(ha: &Haproxy, state_file: &std::path::Path) {
         "{}",
         stdout(&out)
     );
-    assert!(
-        stderr(&out).contains(&format!(
-            "from the command line of HAProxy master {}",
-            ha.master_pid()
-        )),
-        "{}",
-        stderr(&out)
-    );
+    assert_config_from_master(&out, ha);
     let after = servers(ha);
     assert_eq!(after["s2"]["srv_uweight"], "42", "{:?}", after["s2"]);
     let admin: u32 = after["s1"]["srv_admin_state"].parse().unwrap();
@@ -425,14 +429,7 @@ fn a_stats_socket_leads_to_the_configuration_that_names_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let saved = ha.path("lib").join("lb.state");
     assert!(saved.exists(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "from the command line of HAProxy master {}",
-            ha.master_pid()
-        )),
-        "{}",
-        stderr(&out)
-    );
+    assert_config_from_master(&out, &ha);
 }
 
 /// A master whose process is not seen here (another host, another PID namespace): nothing

@@ -168,9 +168,13 @@ fn exec_master_reload_has_the_reload_verdict() {
     );
 }
 
-/// A master that closes the connection in the middle of a reply (as it does when a reload
-/// lands) gives a clean EOF: only its prompt proves a reply complete.
-fn master_cut_by_a_reload(line: &[u8]) -> crate::support::fake::Answer {
+/// A 3.4 master CLI in prompt mode for the cases only a fake can make:
+/// - `@1 show servers state` is cut: the master closes the connection in the middle of the
+///   reply, as it does when a reload lands, and a clean EOF is all the client sees;
+/// - `wait` with wrong arguments answers its usage, which a stats socket tags as an error
+///   (`wait -h` answers the same text as help);
+/// - `@master reload` is rejected: `Success=0`, its log, and the connection closed.
+fn fake_3_4_master(line: &[u8]) -> crate::support::fake::Answer {
     use crate::support::fake::Answer;
     match line {
         b"show proc" => Answer::Reply(crate::support::fixture(
@@ -179,6 +183,12 @@ fn master_cut_by_a_reload(line: &[u8]) -> crate::support::fake::Answer {
         b"prompt p" => Answer::Reply(b"master> ".to_vec()),
         b"@1 show servers state" => {
             Answer::ReplyAndClose(b"1\n# be_id be_name srv_id srv_name\n3 be_app 1 s1\n".to_vec())
+        }
+        b"@1 wait 100 srv-unused be_app/s2" | b"@1 wait -h" => Answer::Reply(
+            b"Usage: wait {-h|<delay_ms>} cond [args...]\n  -h : this help\n\nmaster> ".to_vec(),
+        ),
+        b"@master reload" => {
+            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
         }
         _ => Answer::Close,
     }
@@ -192,7 +202,7 @@ fn a_reply_cut_by_the_master_is_incomplete() {
         dir.path().join("master.sock"),
         Behavior::Interactive {
             greeting: Vec::new(),
-            answer: master_cut_by_a_reload,
+            answer: fake_3_4_master,
         },
     );
     let out = sockctl()
@@ -294,22 +304,7 @@ fn exec_refuses_a_payload_command_on_both_sockets() {
     }
 }
 
-/// 3.x answers a `wait` with wrong arguments with its usage, tagged as an error on a stats
-/// socket; through the master the same text must fail too.
-fn master_with_wait(line: &[u8]) -> crate::support::fake::Answer {
-    use crate::support::fake::Answer;
-    match line {
-        b"show proc" => Answer::Reply(crate::support::fixture(
-            "3.4/dr_07_show_proc_before_reload.reply",
-        )),
-        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
-        b"@1 wait 100 srv-unused be_app/s2" | b"@1 wait -h" => Answer::Reply(
-            b"Usage: wait {-h|<delay_ms>} cond [args...]\n  -h : this help\n\nmaster> ".to_vec(),
-        ),
-        _ => Answer::Close,
-    }
-}
-
+/// A `wait` answered by its usage fails through the master as it does on a stats socket.
 #[test]
 fn a_wait_usage_through_the_master_is_a_failure_unless_asked_for() {
     use crate::support::fake::{Behavior, FakeServer};
@@ -318,7 +313,7 @@ fn a_wait_usage_through_the_master_is_a_failure_unless_asked_for() {
         dir.path().join("master.sock"),
         Behavior::Interactive {
             greeting: Vec::new(),
-            answer: master_with_wait,
+            answer: fake_3_4_master,
         },
     );
     let exec = |command: &str| {
@@ -386,19 +381,6 @@ fn a_slow_reader_never_cuts_a_batch() {
     }
 }
 
-/// A 3.4 master whose reload is rejected: `Success=0`, its log, and the connection closed.
-fn master_rejecting_its_reload(line: &[u8]) -> crate::support::fake::Answer {
-    use crate::support::fake::Answer;
-    match line {
-        b"show proc" => Answer::Reply(crate::support::fixture("3.4/bad_01_show_proc_before.reply")),
-        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
-        b"@master reload" => {
-            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
-        }
-        _ => Answer::Close,
-    }
-}
-
 /// `Success=0` in a batch through the master is a failed line, as it is for `haproxy reload`.
 #[test]
 fn a_failed_reload_in_a_batch_is_exit_1() {
@@ -408,7 +390,7 @@ fn a_failed_reload_in_a_batch_is_exit_1() {
         dir.path().join("master.sock"),
         Behavior::Interactive {
             greeting: Vec::new(),
-            answer: master_rejecting_its_reload,
+            answer: fake_3_4_master,
         },
     );
     let out = sockctl()

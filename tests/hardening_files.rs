@@ -383,37 +383,21 @@ fn a_reload_lock_planted_by_another_user_no_longer_blocks() {
     // With a private $XDG_RUNTIME_DIR (the caller's, 0700) the lock goes there.
     let runtime = tempfile::tempdir().unwrap();
     std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "reload",
-            "-s",
-            server.address(),
-            "--timeout",
-            "5s",
-        ])
-        .env("TMPDIR", tmp.path())
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .output()
-        .unwrap();
+    let reload = |address: &str, runtime: &Path| {
+        sockctl()
+            .args(["haproxy", "reload", "-s", address, "--timeout", "5s"])
+            .env("TMPDIR", tmp.path())
+            .env("XDG_RUNTIME_DIR", runtime)
+            .output()
+            .unwrap()
+    };
+    let out = reload(server.address(), runtime.path());
     let result = (out.status.code(), stderr(&out));
     let in_runtime = names(runtime.path());
 
     // A $XDG_RUNTIME_DIR others can write to is not used: root's locks go to /run/sockctl.
     let server = tcp_master();
-    let out2 = sockctl()
-        .args([
-            "haproxy",
-            "reload",
-            "-s",
-            server.address(),
-            "--timeout",
-            "5s",
-        ])
-        .env("TMPDIR", tmp.path())
-        .env("XDG_RUNTIME_DIR", tmp.path())
-        .output()
-        .unwrap();
+    let out2 = reload(server.address(), tmp.path());
     let result2 = (out2.status.code(), stderr(&out2));
     holder.kill().unwrap();
     holder.wait().unwrap();

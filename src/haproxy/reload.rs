@@ -153,6 +153,12 @@ impl<'a> Reload<'a> {
         }
     }
 
+    /// The lock that keeps two sockctl runs from reloading this master at once, waited for
+    /// within the reload's timeout.
+    pub fn lock(&self) -> Result<crate::lock::Lock, crate::lock::LockError> {
+        crate::lock::Lock::acquire(&lock_path(self.address)?, Some(self.timeout))
+    }
+
     /// `show proc` before anything else: proves this is a master and gives the counters the
     /// verdict is measured against.
     ///

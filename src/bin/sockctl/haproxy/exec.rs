@@ -7,12 +7,11 @@ use sockctl::haproxy::batch::session_command;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
 use sockctl::haproxy::outcome::{self, Framing, Outcome};
-use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status, lock_path};
+use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
 use sockctl::haproxy::route::{self, Route, RunError};
 use sockctl::haproxy::session::{
     self, OpenError, Session, SessionError, has_payload_pattern, is_payload_command,
 };
-use sockctl::lock::Lock;
 use sockctl::{Address, Command};
 
 use super::target::{self, Process, Role, Target};
@@ -391,8 +390,7 @@ fn verified_reload(address: &Address, entry: Entry) -> anyhow::Result<Entry> {
     let timeout = std::time::Duration::from_secs(300);
     let reload = Reload::new(address, timeout);
     // Like `haproxy reload`: one sockctl reload of a master at a time.
-    let lock = lock_path(address).and_then(|path| Lock::acquire(&path, Some(timeout)));
-    let _lock = match lock {
+    let _lock = match reload.lock() {
         Ok(lock) => lock,
         Err(e) => {
             let message = e.to_string();
@@ -457,7 +455,12 @@ fn through_master(
             let why = "not an HAProxy master CLI: it did not answer 'prompt' with a prompt";
             return Ok(entry.error(Code::BadReply, why.into()));
         }
-        Err(OpenError::Connect(e)) => return Ok(entry.error(exit::for_connect(&e), e.to_string())),
+        Err(OpenError::Connect(e)) if exit::for_connect(&e) != Code::Interrupted => {
+            return Ok(entry.error(exit::for_connect(&e), e.to_string()));
+        }
+        Err(e @ (OpenError::Interrupted | OpenError::Connect(_))) => {
+            return Err(anyhow::Error::new(e).context(address.to_string()));
+        }
         Err(e) => return Ok(entry.error(Code::BadReply, e.to_string())),
     };
     let deadline = exchange.get_timeout().map(|t| start + t);
@@ -482,10 +485,6 @@ fn through_master(
                     received.len()
                 ),
                 _ => e.to_string(),
-            };
-            let code = match e {
-                SessionError::Closed { .. } => Code::BadReply,
-                _ => code,
             };
             return Ok(entry.error(code, message));
         }

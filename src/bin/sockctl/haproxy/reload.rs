@@ -6,9 +6,8 @@ use anyhow::Context;
 use serde::Serialize;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master::SocketKind;
-use sockctl::haproxy::reload::{Outcome, Reload, Status, lock_path};
+use sockctl::haproxy::reload::{Outcome, Reload, Status};
 use sockctl::haproxy::save_state::{Saved, dump_command, save_state};
-use sockctl::lock::Lock;
 use sockctl::units::format_duration;
 
 use super::config::{Configuration, state_file};
@@ -42,9 +41,7 @@ pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
-    let lock = at(lock_path(&address), &address).context("the reload lock")?;
-    let _lock =
-        at(Lock::acquire(&lock, Some(timeout)), &address).context("waiting for another reload")?;
+    let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
     let before = at(
         reload.before(|| {
             eprintln!("sockctl: {address}: another reload is in progress; waiting for it")

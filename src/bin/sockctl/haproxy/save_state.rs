@@ -11,38 +11,36 @@ use crate::exit::{Code, UsageError};
 use crate::send::exchange_from;
 
 pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
-    if let Some(backend) = &args.backend
-        && args.output.is_none()
-    {
-        // The default file is the one HAProxy loads for every backend: one backend's dump
-        // there would throw away the saved state of all the others at the next reload.
-        return Err(UsageError(format!(
+    // The default file is the one HAProxy loads for every backend: one backend's dump there
+    // would throw away the saved state of all the others at the next reload.
+    let one_backend_only = |backend: &str| {
+        UsageError(format!(
             "--backend {backend} saves one backend only; give it a file of its own with -o \
              FILE (the configured state file holds every backend's state)"
         ))
-        .into());
+    };
+    if let Some(backend) = &args.backend
+        && args.output.is_none()
+    {
+        return Err(one_backend_only(backend).into());
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
     let exchange = exchange_from(&args.exchange);
     let kind = at(master::probe(&address, &exchange), &address)?;
-    let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
+    let config = || Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
     let path = match (&args.output, &args.backend) {
         (Some(output), Some(backend)) => {
-            if config
+            if config()
                 .loaded_state_file()
                 .is_ok_and(|global| same_file(output, &global))
             {
-                return Err(UsageError(format!(
-                    "--backend {backend} saves one backend only; give it a file of its own \
-                     with -o FILE (the configured state file holds every backend's state)"
-                ))
-                .into());
+                return Err(one_backend_only(backend).into());
             }
             output.clone()
         }
         // A file the user named is a plain dump: whether HAProxy loads it is theirs to say.
         (Some(output), None) => output.clone(),
-        (None, _) => state_file(None, &config, false, verbose)?,
+        (None, _) => state_file(None, &config(), false, verbose)?,
     };
     let command = dump_command(&kind, args.backend.as_deref())?;
     let saved = at(save_state(&address, &command, &path, &exchange), &address)?;
