@@ -60,46 +60,31 @@ impl Process {
     }
 
     /// The configuration files and directories HAProxy reads, in its order: each `-f`, then
-    /// every argument after `--`, relative ones taken from the directory `-C` names (else the
-    /// working directory). `None` when the command line names none.
+    /// every argument after `--`, relative ones taken from the working directory (HAProxy has
+    /// already moved there for `-C`). `None` when the command line names none.
     pub fn config_paths(&self) -> Option<Vec<PathBuf>> {
         let mut paths = Vec::new();
-        let mut base = self.cwd.clone();
         let mut args = self.args.iter().skip(1);
         let mut rest = false;
         while let Some(arg) = args.next() {
-            let path = if rest {
-                Some(arg)
-            } else {
-                match arg.as_slice() {
-                    b"--" => {
-                        rest = true;
-                        None
-                    }
-                    b"-f" => args.next(),
-                    b"-C" => {
-                        if let Some(dir) = args.next() {
-                            let dir = PathBuf::from(os(dir));
-                            base = Some(match &base {
-                                Some(cwd) if dir.is_relative() => cwd.join(dir),
-                                _ => dir,
-                            });
-                        }
-                        None
-                    }
-                    // Options that take a value: skip it, so that a value is not read as an
-                    // option.
-                    b"-S" | b"-p" | b"-L" | b"-x" | b"-m" | b"-n" | b"-N" | b"-sf" | b"-st" => {
-                        args.next();
-                        None
-                    }
-                    _ => None,
+            let path = match arg.as_slice() {
+                _ if rest => Some(arg),
+                b"--" => {
+                    rest = true;
+                    None
                 }
+                b"-f" => args.next(),
+                // Options that take a value: skip it, so that a value is not read as an option.
+                b"-C" | b"-S" | b"-p" | b"-L" | b"-x" | b"-m" | b"-n" | b"-N" | b"-sf" | b"-st" => {
+                    args.next();
+                    None
+                }
+                _ => None,
             };
             if let Some(path) = path {
                 let path = PathBuf::from(os(path));
-                paths.push(match &base {
-                    Some(base) if path.is_relative() => base.join(path),
+                paths.push(match &self.cwd {
+                    Some(cwd) if path.is_relative() => cwd.join(path),
                     _ => path,
                 });
             }
@@ -107,14 +92,10 @@ impl Process {
         (!paths.is_empty()).then_some(paths)
     }
 
-    /// The working directory HAProxy resolves relative file names in (after `-C`).
+    /// The directory HAProxy resolves relative file names in: its working directory, where
+    /// `-C DIR` moved it at start.
     pub fn base_dir(&self) -> Option<PathBuf> {
-        let dir = self.value_of(b"-C").map(|d| PathBuf::from(os(d)));
-        match (dir, &self.cwd) {
-            (Some(dir), Some(cwd)) if dir.is_relative() => Some(cwd.join(dir)),
-            (Some(dir), _) => Some(dir),
-            (None, cwd) => cwd.clone(),
-        }
+        self.cwd.clone()
     }
 
     /// Whether this master's `-S` is `address`: only then is its command line the one behind
@@ -316,7 +297,8 @@ mod tests {
             p.config_paths().unwrap(),
             ["/srv/lb/a.cfg", "/srv/conf.d", "/srv/x.cfg", "/abs.cfg"].map(PathBuf::from)
         );
-        let p = process(b"haproxy\0-C\0/etc/lb\0-f\0main.cfg\0", "/");
+        // HAProxy has moved to the -C directory by the time its command line is read.
+        let p = process(b"haproxy\0-C\0/etc/lb\0-f\0main.cfg\0", "/etc/lb");
         assert_eq!(
             p.config_paths().unwrap(),
             [PathBuf::from("/etc/lb/main.cfg")]
