@@ -5,199 +5,14 @@
 //! reply; running out of time, a reset, or a reply over the size limit is an error that says
 //! how many bytes did arrive.
 
-use std::fmt;
-use std::io::{self, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::address::Address;
-use crate::connect::{ConnectError, connect};
+use crate::command::Command;
+use crate::connect::connect;
+use crate::error::{ExchangeError, Phase, Received};
 use crate::stream::{IoFailure, Peer, Stream};
-use crate::units::format_duration;
-
-/// A command line that is safe to send: no byte in it can start a second command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command(Vec<u8>);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandError {
-    pub byte: u8,
-    pub offset: usize,
-}
-
-impl Command {
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, CommandError> {
-        let bytes = bytes.into();
-        match bytes.iter().position(|b| matches!(b, b'\n' | b'\r' | 0)) {
-            Some(offset) => Err(CommandError {
-                byte: bytes[offset],
-                offset,
-            }),
-            None => Ok(Command(bytes)),
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The bytes that go on the wire: the command and its newline.
-    pub fn line(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(self.0.len() + 1);
-        line.extend_from_slice(&self.0);
-        line.push(b'\n');
-        line
-    }
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
-    }
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.byte {
-            b'\n' => "a newline",
-            b'\r' => "a carriage return",
-            _ => "a NUL byte",
-        };
-        write!(
-            f,
-            "command refused: it contains {name} at byte {}, which would let it run as more \
-             than one command; give each command as its own argument or line",
-            self.offset
-        )
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-/// What phase of the exchange an error happened in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Send,
-    Reply,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Phase::Send => "sending the command",
-            Phase::Reply => "reading the reply",
-        })
-    }
-}
-
-/// Why an exchange did not produce a complete reply. Every variant after `Connect` says how many
-/// reply bytes had arrived (and were passed to the sink) before it.
-#[derive(Debug)]
-pub enum ExchangeError {
-    Connect(ConnectError),
-    /// The overall deadline passed before EOF.
-    Timeout {
-        phase: Phase,
-        limit: Duration,
-        received: u64,
-    },
-    /// No byte arrived for the idle limit.
-    Idle {
-        limit: Duration,
-        received: u64,
-    },
-    /// The peer reset the connection while we were reading the reply.
-    Reset {
-        received: u64,
-    },
-    /// The peer closed before reading the command (EPIPE or ECONNRESET while sending).
-    ClosedBeforeCommand,
-    /// The reply is larger than the caller allowed.
-    TooLarge {
-        limit: u64,
-        received: u64,
-    },
-    /// The sink refused the bytes (a closed pipe, a full disk).
-    Sink {
-        source: io::Error,
-        received: u64,
-    },
-    Interrupted {
-        received: u64,
-    },
-    Io {
-        phase: Phase,
-        source: io::Error,
-        received: u64,
-    },
-}
-
-impl ExchangeError {
-    /// Reply bytes received before the failure (all passed to the sink, except the chunk that
-    /// crossed the size limit).
-    pub fn received(&self) -> u64 {
-        match self {
-            ExchangeError::Connect(_) | ExchangeError::ClosedBeforeCommand => 0,
-            ExchangeError::Timeout { received, .. }
-            | ExchangeError::Idle { received, .. }
-            | ExchangeError::Reset { received }
-            | ExchangeError::TooLarge { received, .. }
-            | ExchangeError::Sink { received, .. }
-            | ExchangeError::Interrupted { received }
-            | ExchangeError::Io { received, .. } => *received,
-        }
-    }
-}
-
-impl fmt::Display for ExchangeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExchangeError::Connect(e) => e.fmt(f),
-            ExchangeError::Timeout {
-                phase,
-                limit,
-                received,
-            } => write!(
-                f,
-                "timed out after {} while {phase} ({received} bytes received, no EOF)",
-                format_duration(*limit)
-            ),
-            ExchangeError::Idle { limit, received } => write!(
-                f,
-                "no data for {} while reading the reply ({received} bytes received, no EOF)",
-                format_duration(*limit)
-            ),
-            ExchangeError::Reset { received } => write!(
-                f,
-                "connection reset by peer while reading the reply ({received} bytes received)"
-            ),
-            ExchangeError::ClosedBeforeCommand => {
-                write!(
-                    f,
-                    "the server closed the connection before reading the command"
-                )
-            }
-            ExchangeError::TooLarge { limit, received } => write!(
-                f,
-                "reply larger than the limit of {limit} bytes ({received} bytes received); \
-                 raise --max-bytes"
-            ),
-            ExchangeError::Sink { source, received } => {
-                write!(f, "writing the reply: {source} ({received} bytes received)")
-            }
-            ExchangeError::Interrupted { received } => {
-                write!(f, "interrupted ({received} bytes received)")
-            }
-            ExchangeError::Io {
-                phase,
-                source,
-                received,
-            } => write!(f, "{phase}: {source} ({received} bytes received)"),
-        }
-    }
-}
-
-// The messages above already include their causes; no `source()` so they are not repeated.
-impl std::error::Error for ExchangeError {}
 
 /// The facts of a finished exchange, for `-v` and JSON output.
 #[derive(Debug, Clone)]
@@ -316,20 +131,20 @@ impl Exchange {
         let line = command.line();
         let timed_out = |phase, received| ExchangeError::Timeout {
             phase,
-            limit: self.timeout.unwrap_or_default(),
-            received,
+            limit: self.timeout,
+            received: Received::streamed(received),
         };
         stream
             .send_all(&line, deadline)
             .and_then(|()| stream.shutdown_write())
             .map_err(|failure| match failure {
                 IoFailure::TimedOut => timed_out(Phase::Send, 0),
-                IoFailure::Interrupted => ExchangeError::Interrupted { received: 0 },
+                IoFailure::Interrupted => ExchangeError::interrupted(),
                 IoFailure::Reset(_) => ExchangeError::ClosedBeforeCommand,
                 IoFailure::Other(source) => ExchangeError::Io {
                     phase: Phase::Send,
                     source,
-                    received: 0,
+                    received: Received::default(),
                 },
             })?;
 
@@ -350,22 +165,33 @@ impl Exchange {
                 Err(IoFailure::TimedOut) => {
                     return Err(match (deadline, self.idle_timeout) {
                         (Some(d), _) if Instant::now() >= d => timed_out(Phase::Reply, received),
-                        (_, Some(limit)) => ExchangeError::Idle { limit, received },
+                        (_, Some(limit)) => ExchangeError::Idle {
+                            limit,
+                            received: Received::streamed(received),
+                        },
                         _ => timed_out(Phase::Reply, received),
                     });
                 }
-                Err(IoFailure::Interrupted) => return Err(ExchangeError::Interrupted { received }),
+                Err(IoFailure::Interrupted) => {
+                    return Err(ExchangeError::Interrupted {
+                        received: Received::streamed(received),
+                    });
+                }
                 // A reset before any reply byte means the command was never read: that is the
                 // same failure as an EPIPE on send, only noticed later (TCP reports it here).
                 Err(IoFailure::Reset(_)) if received == 0 => {
                     return Err(ExchangeError::ClosedBeforeCommand);
                 }
-                Err(IoFailure::Reset(_)) => return Err(ExchangeError::Reset { received }),
+                Err(IoFailure::Reset(_)) => {
+                    return Err(ExchangeError::Reset {
+                        received: Received::streamed(received),
+                    });
+                }
                 Err(IoFailure::Other(source)) => {
                     return Err(ExchangeError::Io {
                         phase: Phase::Reply,
                         source,
-                        received,
+                        received: Received::streamed(received),
                     });
                 }
             };
@@ -375,10 +201,16 @@ impl Exchange {
             if let Some(limit) = self.max_bytes
                 && received > limit
             {
-                return Err(ExchangeError::TooLarge { limit, received });
+                return Err(ExchangeError::TooLarge {
+                    limit,
+                    received: Received::streamed(received),
+                });
             }
             sink.write_all(&buf[..n])
-                .map_err(|source| ExchangeError::Sink { source, received })?;
+                .map_err(|source| ExchangeError::Sink {
+                    source,
+                    received: Received::streamed(received),
+                })?;
             if let Some(d) = deadline
                 && last_byte >= d
             {
@@ -473,6 +305,7 @@ mod tests {
                 let (result, sink) = split_reply(&reply, &cuts, &pauses, Some(limit));
                 match result {
                     Err(ExchangeError::TooLarge { limit: l, received }) => {
+                        let received = received.count();
                         prop_assert_eq!(l, limit);
                         prop_assert!(received > limit && received <= len, "{}", received);
                     }
@@ -482,20 +315,5 @@ mod tests {
                 prop_assert_eq!(&sink[..], &reply[..sink.len()]);
             }
         }
-    }
-
-    #[test]
-    fn commands_cannot_smuggle_a_second_command() {
-        assert_eq!(Command::new("show info").unwrap().line(), b"show info\n");
-        assert_eq!(Command::new("").unwrap().line(), b"\n");
-        for (bad, byte, offset) in [
-            ("show info\nshutdown", b'\n', 9),
-            ("a\rb", b'\r', 1),
-            ("a\0", 0, 1),
-        ] {
-            assert_eq!(Command::new(bad), Err(CommandError { byte, offset }));
-        }
-        let msg = Command::new("x\ny").unwrap_err().to_string();
-        assert!(msg.contains("newline at byte 1"), "{msg}");
     }
 }

@@ -7,8 +7,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::stream::IoFailure;
-
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// Async-signal-safe: a single atomic store.
@@ -25,11 +23,11 @@ pub fn clear() {
     REQUESTED.store(false, Ordering::SeqCst);
 }
 
+/// The stop was requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requested;
+
 /// After an `EINTR`: stop if asked to, otherwise let the caller retry.
-pub(crate) fn check() -> Result<(), IoFailure> {
-    if requested() {
-        Err(IoFailure::Interrupted)
-    } else {
-        Ok(())
-    }
+pub(crate) fn check() -> Result<(), Requested> {
+    if requested() { Err(Requested) } else { Ok(()) }
 }

@@ -8,9 +8,13 @@
 
 pub mod address;
 pub mod atomic_file;
+pub mod client;
+pub mod command;
 pub mod connect;
+pub mod error;
 pub mod exchange;
 pub mod fanout;
+pub mod framing;
 pub mod haproxy;
 pub mod interrupt;
 pub mod lock;
@@ -18,7 +22,9 @@ pub mod stream;
 pub mod units;
 
 pub use address::Address;
-pub use exchange::{Command, Exchange, ExchangeError, Report};
+pub use command::Command;
+pub use error::ExchangeError;
+pub use exchange::{Exchange, Report};
 
 /// The library examples in the documentation compile.
 #[cfg(doctest)]

@@ -46,6 +46,12 @@ pub enum IoFailure {
     Other(io::Error),
 }
 
+impl From<interrupt::Requested> for IoFailure {
+    fn from(_: interrupt::Requested) -> Self {
+        IoFailure::Interrupted
+    }
+}
+
 impl From<Errno> for IoFailure {
     fn from(errno: Errno) -> Self {
         match errno {

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use sockctl::Address;
+use sockctl::client::Flow;
 use sockctl::haproxy::Route;
 use sockctl::haproxy::batch::{self, Options, Rules, Step};
 use sockctl::haproxy::outcome::{self, Framing, Outcome};
-use sockctl::haproxy::session::{self, Flow, Session};
+use sockctl::haproxy::session::{self, Session};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{self, DEFAULT_BACKEND, Haproxy};
@@ -204,10 +205,7 @@ fn refused_lines_stop_everything_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
     for (file, why) in [
-        (
-            "show info\nset map m k a;b\n",
-            "stdin: line 2: ';' ends a command",
-        ),
+        ("show info\nset map m k a;b\n", "stdin: line 2: holds ';'"),
         ("@1 show info\n", "stdin: line 1: starts with '@'"),
         (
             "show info\n\nprompt\n",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use sockctl::haproxy::framing::{Flavor, Framer, Target, noninteractive};
+use sockctl::haproxy::framing::{Flavor, Framer, PromptFramer, Target, noninteractive};
 
 /// One recorded step: what was sent, what came back.
 #[derive(Clone, Debug)]
@@ -101,9 +101,9 @@ fn oracle(steps: &[Step], flavor: Flavor) -> (Vec<Expected>, Vec<usize>, Vec<u8>
 
 /// Feeds `chunks` in order, taking every reply as soon as it is complete.
 fn frame(flavor: Flavor, chunks: &[&[u8]], allowances: &[usize]) -> (Vec<Expected>, Vec<u8>) {
-    let mut framer = Framer::new(flavor);
+    let mut framer = PromptFramer::new(flavor);
     let mut out = Vec::new();
-    framer.expect_payload_prompts(allowances.first().copied().unwrap_or(0));
+    framer.expect_interim(allowances.first().copied().unwrap_or(0));
     for chunk in chunks {
         framer.push(chunk);
         while let Some(r) = framer.next_reply() {
@@ -112,7 +112,7 @@ fn frame(flavor: Flavor, chunks: &[&[u8]], allowances: &[usize]) -> (Vec<Expecte
                 body: r.body,
                 prompt: r.prompt.raw,
             });
-            framer.expect_payload_prompts(allowances.get(out.len()).copied().unwrap_or(0));
+            framer.expect_interim(allowances.get(out.len()).copied().unwrap_or(0));
         }
     }
     (out, framer.pending().to_vec())
@@ -318,7 +318,7 @@ fn prompts_say_where_commands_go() {
         .iter()
         .flat_map(|s| s.reply.clone())
         .collect();
-    let mut framer = Framer::new(Flavor::Master);
+    let mut framer = PromptFramer::new(Flavor::Master);
     framer.push(&stream);
     let mut targets = Vec::new();
     while let Some(r) = framer.next_reply() {

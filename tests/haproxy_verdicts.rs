@@ -298,7 +298,7 @@ fn exec_refuses_a_payload_command_on_both_sockets() {
                 .arg(command)
                 .output()
                 .unwrap();
-            assert_fails(&out, 2, "command 1 ends with '<<'");
+            assert_fails(&out, 2, "command 1: ends with '<<'");
             assert!(!stderr(&out).contains("1.8 or newer"), "{}", stderr(&out));
         }
     }

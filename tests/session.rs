@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use sockctl::error::ExchangeError;
 use sockctl::haproxy::framing::{Flavor, Target};
-use sockctl::haproxy::session::{Disconnect, OpenError, Options, Session, SessionError};
+use sockctl::haproxy::session::{Closed, Disconnect, OpenError, Options, Session};
 use sockctl::{Address, Command};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
@@ -168,10 +169,10 @@ fn reconnects_across_a_master_reload() {
     };
     run(&mut session, "@master");
     let reply = session.run(&cmd("reload"), soon()).unwrap();
-    assert!(reply.closed, "{reply:?}");
+    assert_eq!(reply.closed, Some(Closed::Reload), "{reply:?}");
     // The next command reconnects (the master refuses connections while it re-executes).
     let reply = session.run(&cmd("show proc"), soon()).unwrap();
-    assert_eq!(reply.reconnected.unwrap().reason, Disconnect::Reload);
+    assert_eq!(reply.reconnected.unwrap().reason, Disconnect::Asked);
     // Once the new worker runs, `@1` names it.
     let start = Instant::now();
     let new = loop {
@@ -186,13 +187,13 @@ fn reconnects_across_a_master_reload() {
     };
     // A reload sent to the master while a worker is the target keeps that target.
     let reply = session.run(&cmd("@master reload"), soon()).unwrap();
-    assert!(reply.closed);
+    assert_eq!(reply.closed, Some(Closed::Reload));
     let reply = session.run(&cmd("show info"), soon());
     let reply = reply.unwrap_or_else(|e| panic!("{e:?} {:?}", ha.log()));
     let again = reply.reconnected.unwrap();
     assert_eq!(
         (again.reason, again.restored),
-        (Disconnect::Reload, vec!["@1".to_string()])
+        (Disconnect::Asked, vec!["@1".to_string()])
     );
     assert!(
         matches!(reply.prompt.target, Target::Worker(pid) if pid != old),
@@ -207,7 +208,7 @@ fn prompt_and_quit_are_refused() {
     let mut session = open(&ha.admin);
     for text in ["prompt", "show info;prompt", "quit"] {
         let err = session.run(&cmd(text), soon()).unwrap_err();
-        assert!(matches!(err, SessionError::Refused { .. }), "{err}");
+        assert!(matches!(err, ExchangeError::Refused(_)), "{err}");
     }
     assert!(run(&mut session, "show info").starts_with("Name: HAProxy"));
 }
@@ -284,10 +285,12 @@ fn master_3_4_errors_and_reload_status() {
         b"Can't find the target PID matching the prefix '@9'\n"
     );
     let reply = session.run(&cmd("reload"), soon()).unwrap();
-    assert!(reply.closed && reply.body.starts_with(b"Success=1\n--\n[NOTICE]"));
+    assert!(
+        reply.closed == Some(Closed::Reload) && reply.body.starts_with(b"Success=1\n--\n[NOTICE]")
+    );
     assert!(reply.body.ends_with(b"exited with code 0 (Exit)\n\n"));
     let reply = session.run(&cmd("show proc"), soon()).unwrap();
-    assert_eq!(reply.reconnected.unwrap().reason, Disconnect::Reload);
+    assert_eq!(reply.reconnected.unwrap().reason, Disconnect::Asked);
     assert!(reply.body.starts_with(b"#<PID>"));
     assert_eq!(fake.connections(), 2);
 }

@@ -3,19 +3,19 @@
 //! changes the replies: fed in arbitrary chunks, it frames what it frames from one push.
 
 use libfuzzer_sys::fuzz_target;
-use sockctl::haproxy::framing::{Flavor, Framed, Framer};
+use sockctl::haproxy::framing::{Flavor, Framed, Framer, PromptFramer};
 
 /// Every reply, taking them as soon as they are complete; the payload prompts allowed before
 /// each reply are `allowance`.
 fn frame(flavor: Flavor, allowance: usize, chunks: &[&[u8]]) -> (Vec<Framed>, Vec<u8>) {
-    let mut framer = Framer::new(flavor);
-    framer.expect_payload_prompts(allowance);
+    let mut framer = PromptFramer::new(flavor);
+    framer.expect_interim(allowance);
     let mut replies = Vec::new();
     for chunk in chunks {
         framer.push(chunk);
         while let Some(reply) = framer.next_reply() {
             replies.push(reply);
-            framer.expect_payload_prompts(allowance);
+            framer.expect_interim(allowance);
         }
     }
     (replies, framer.pending().to_vec())

@@ -48,15 +48,18 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::command;
 use super::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
-use super::route::{self, Route};
-use super::session::{Flow, Limits, Reconnected, Request, Session, SessionError};
-use crate::exchange::Command;
+use super::route::Route;
+use super::session::{self, Reconnected, Session};
+use crate::client::{Flow, Limits, Request};
+use crate::command::Command;
+use crate::error::ExchangeError;
 use crate::haproxy::framing::{Flavor, Target};
 
 mod split;
 
-pub use split::{Entry, Refusal, Rules, SplitError, session_command, split};
+pub use split::{Entry, Rules, SplitError, split};
 
 /// One command to run in one process.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +106,7 @@ pub enum BatchError {
     Lost {
         step: usize,
         sent: usize,
-        error: SessionError,
+        error: ExchangeError,
     },
 }
 
@@ -183,7 +186,7 @@ pub fn run(
     while next < wire.requests.len() {
         let result = session.pipeline(&wire.requests[next..], &limits, &mut |answer| {
             let index = next + answer.index;
-            body.extend_from_slice(&answer.framed.body);
+            body.extend_from_slice(&answer.reply.body);
             reconnected = reconnected.take().or(answer.reconnected);
             if !wire.ends_step(index) {
                 return Flow::Continue;
@@ -197,10 +200,11 @@ pub fn run(
         let step = wire.step_of[index];
         let nothing_after = broken.sent <= broken.answered + 1;
         match broken.error {
-            SessionError::Closed { received }
-                if nothing_after && protocol_close(flavor, &wire.requests[index], &received) =>
+            ExchangeError::Closed { received }
+                if nothing_after
+                    && closes_after(flavor, &wire.requests[index], received.bytes()) =>
             {
-                body.extend_from_slice(&received);
+                body.extend_from_slice(received.bytes());
                 if finish(step, &mut body, reconnected.take()) == Flow::Stop {
                     return Ok(());
                 }
@@ -233,20 +237,11 @@ fn set_severity(session: &mut Session, options: &Options) -> Result<(), BatchErr
     Ok(())
 }
 
-/// A close the master makes after answering, with nothing lost: its own error message (2.6
-/// closes after it), or a `reload`.
-fn protocol_close(flavor: Flavor, request: &Request, received: &[u8]) -> bool {
-    if flavor != Flavor::Master {
-        return false;
-    }
+/// A close the master makes after answering, with nothing lost: its own error message, or a
+/// `reload` (requests go with their route's prefix, as if from the master's own prompt).
+fn closes_after(flavor: Flavor, request: &Request, received: &[u8]) -> bool {
     let line = request.as_bytes().strip_suffix(b"\n").unwrap_or_default();
-    if super::session::is_reload(line, &Target::Master) {
-        return true;
-    }
-    !received.is_empty()
-        && !outcome::read(received, Framing::Plain)
-            .map(|o| o.is_ok())
-            .unwrap_or(true)
+    session::protocol_close(flavor, &Target::Master, line, received).is_some()
 }
 
 /// The steps as command lines on the wire: one per command of a chain, each routed.
@@ -263,7 +258,7 @@ impl Wire {
             step_of: Vec::new(),
         };
         for (index, step) in steps.iter().enumerate() {
-            let parts = route::split_chain(&step.entry.command);
+            let parts = command::commands(&step.entry.command);
             let last = parts.len().saturating_sub(1);
             for (i, part) in parts.iter().enumerate() {
                 let line = match step.route.prefix() {
@@ -275,7 +270,8 @@ impl Wire {
                 } else {
                     &[]
                 };
-                wire.requests.push(Request::new(line.as_bytes(), payload));
+                wire.requests
+                    .push(command::request(line.as_bytes(), payload));
                 wire.step_of.push(index);
             }
         }

@@ -21,7 +21,7 @@
 //!   prompt: a worker's reply ends `…\n\n`, the master's own errors end with a single `\n`.
 //! - **Payload prompts**: while a payload (a command ending in `<<`) is being sent, HAProxy
 //!   writes `+ ` after each line it has read. How many depends on how the lines were cut into
-//!   packets on 3.x, so the caller says how many may come ([`Framer::expect_payload_prompts`])
+//!   packets on 3.x, so the caller says how many may come ([`Framer::expect_interim`])
 //!   and they are removed from the start of the next reply and counted.
 //!
 //! Evidence: the 2.6.12 and 3.4.0 transcripts in `tests/fixtures/prompt/` (every reply framed
@@ -52,6 +52,8 @@
 //! recorded prompt-mode reply.
 
 use std::fmt;
+
+pub use crate::framing::Framer;
 
 /// Which kind of HAProxy CLI the bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,10 +102,10 @@ pub struct Framed {
     pub prompt: Prompt,
 }
 
-/// An incremental framer: [`push`](Framer::push) chunks, take replies with
+/// The prompt-mode [`Framer`]: [`push`](Framer::push) chunks, take replies with
 /// [`next_reply`](Framer::next_reply).
 #[derive(Debug, Clone)]
-pub struct Framer {
+pub struct PromptFramer {
     flavor: Flavor,
     buf: Vec<u8>,
     /// Bytes before this offset belong to replies already handed out. They are dropped on the
@@ -118,44 +120,28 @@ pub struct Framer {
     payload_seen: usize,
 }
 
-impl Framer {
-    pub fn new(flavor: Flavor) -> Self {
-        Framer {
-            flavor,
-            buf: Vec::new(),
-            start: 0,
-            scan: 0,
-            payload_allowed: 0,
-            payload_seen: 0,
-        }
-    }
+impl Framer for PromptFramer {
+    type Reply = Framed;
 
-    pub fn flavor(&self) -> Flavor {
-        self.flavor
-    }
-
-    pub fn push(&mut self, chunk: &[u8]) {
+    fn push(&mut self, chunk: &[u8]) {
         self.buf.drain(..self.start);
         self.start = 0;
         self.buf.extend_from_slice(chunk);
     }
 
-    /// Bytes received that are not part of a framed reply yet.
-    pub fn pending(&self) -> &[u8] {
+    fn pending(&self) -> &[u8] {
         &self.buf[self.start..]
     }
 
-    /// Takes the bytes [`pending`](Framer::pending) returns, without copying them, and forgets
-    /// everything buffered.
-    pub fn take_pending(&mut self) -> Vec<u8> {
+    /// Takes the pending bytes without copying them.
+    fn take_pending(&mut self) -> Vec<u8> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.drain(..self.start);
         self.clear();
         buf
     }
 
-    /// Forgets everything buffered, e.g. after the connection was replaced.
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
         self.scan = 0;
@@ -165,12 +151,12 @@ impl Framer {
 
     /// Up to `count` `+ ` payload prompts may come before the next reply (one per line of a
     /// payload command, the command line included, the final empty line excluded).
-    pub fn expect_payload_prompts(&mut self, count: usize) {
+    fn expect_interim(&mut self, count: usize) {
         self.payload_allowed = count;
     }
 
     /// The next complete reply, if all its bytes and its prompt have arrived.
-    pub fn next_reply(&mut self) -> Option<Framed> {
+    fn next_reply(&mut self) -> Option<Framed> {
         while self.payload_allowed > 0 {
             let pending = self.pending();
             if pending.starts_with(b"+ ") {
@@ -195,6 +181,23 @@ impl Framer {
             body,
             prompt,
         })
+    }
+}
+
+impl PromptFramer {
+    pub fn new(flavor: Flavor) -> Self {
+        PromptFramer {
+            flavor,
+            buf: Vec::new(),
+            start: 0,
+            scan: 0,
+            payload_allowed: 0,
+            payload_seen: 0,
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// Finds the first prompt at a line start; returns where the body ends, where the prompt
@@ -443,8 +446,8 @@ pub fn detect(answer: &[u8]) -> Detected {
 /// recorded prompt-mode reply (`+ ` payload prompts, body, prompt), or `None` if `reply` is not
 /// exactly one reply.
 pub fn noninteractive(flavor: Flavor, reply: &[u8], payload_lines: usize) -> Option<Vec<u8>> {
-    let mut framer = Framer::new(flavor);
-    framer.expect_payload_prompts(payload_lines);
+    let mut framer = PromptFramer::new(flavor);
+    framer.expect_interim(payload_lines);
     framer.push(reply);
     let framed = framer.next_reply()?;
     framer.pending().is_empty().then_some(framed.body)
@@ -455,7 +458,7 @@ mod tests {
     use super::*;
 
     fn frame_all(flavor: Flavor, data: &[u8]) -> (Vec<Framed>, Vec<u8>) {
-        let mut framer = Framer::new(flavor);
+        let mut framer = PromptFramer::new(flavor);
         framer.push(data);
         let mut out = Vec::new();
         while let Some(r) = framer.next_reply() {
@@ -529,8 +532,8 @@ mod tests {
 
     #[test]
     fn payload_prompts_are_counted_and_removed() {
-        let mut framer = Framer::new(Flavor::Stats);
-        framer.expect_payload_prompts(3);
+        let mut framer = PromptFramer::new(Flavor::Stats);
+        framer.expect_interim(3);
         framer.push(b"+ + \n> ");
         let r = framer.next_reply().unwrap();
         assert_eq!((r.payload_prompts, &r.body[..]), (2, &b"\n"[..]));

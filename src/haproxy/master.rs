@@ -3,7 +3,9 @@
 use std::fmt;
 
 use crate::address::Address;
-use crate::exchange::{Command, Exchange, ExchangeError};
+use crate::command::Command;
+use crate::error::ExchangeError;
+use crate::exchange::Exchange;
 use crate::haproxy::ParseError;
 use crate::haproxy::proc_list::ProcList;
 

@@ -27,6 +27,7 @@ macro_rules! reply {
 }
 
 pub mod batch;
+pub mod command;
 pub mod config;
 pub mod discover;
 pub mod framing;
@@ -43,6 +44,7 @@ pub mod session;
 pub mod stat;
 mod text;
 
+pub use command::{BadName, check_name};
 pub use info::Info;
 pub use outcome::{Failure, Framing, Outcome};
 pub use proc_list::{ProcList, Process};
@@ -127,36 +129,6 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
-
-/// A proxy or server name given by the user that would change the command it goes into: empty,
-/// or holding a space, a `;` or a backslash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadName(pub String);
-
-impl fmt::Display for BadName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid name {:?}: it must be one word without ';' or '\\'",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for BadName {}
-
-/// `name` if it can go into a command as one argument.
-pub fn check_name(name: &str) -> Result<&str, BadName> {
-    let bad = name.is_empty()
-        || name
-            .chars()
-            .any(|c| c == ';' || c == '\\' || c.is_whitespace() || c.is_control());
-    if bad {
-        Err(BadName(name.to_string()))
-    } else {
-        Ok(name)
-    }
-}
 
 /// One value of `show stat` or `show info`: empty, a whole number, or anything else as text.
 ///

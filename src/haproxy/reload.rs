@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::address::Address;
-use crate::exchange::{Exchange, ExchangeError};
+use crate::error::ExchangeError;
+use crate::exchange::Exchange;
 use crate::haproxy::master::{self, ProcError};
 use crate::haproxy::proc_list::ProcList;
 use crate::haproxy::running;
@@ -191,9 +192,7 @@ impl<'a> Reload<'a> {
 
     fn pause(&self, deadline: Instant) -> Result<(), ReloadError> {
         if crate::interrupt::requested() {
-            return Err(ReloadError::Exchange(ExchangeError::Interrupted {
-                received: 0,
-            }));
+            return Err(ReloadError::Exchange(ExchangeError::interrupted()));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         std::thread::sleep(self.poll_every.max(Duration::from_millis(50)).min(left));
@@ -210,9 +209,8 @@ impl<'a> Reload<'a> {
         let reply = match master::run(self.address, &send, "reload") {
             Ok(reply) => reply,
             // 2.6 may be gone before it answers: the verdict comes from show proc.
-            Err(ExchangeError::ClosedBeforeCommand | ExchangeError::Reset { received: 0 }) => {
-                Vec::new()
-            }
+            Err(ExchangeError::ClosedBeforeCommand) => Vec::new(),
+            Err(ExchangeError::Reset { received }) if received.is_empty() => Vec::new(),
             Err(e) => return Err(ReloadError::Exchange(e)),
         };
         let text = String::from_utf8_lossy(&reply);
@@ -380,9 +378,7 @@ impl<'a> Reload<'a> {
                 Err(e) => return Err(ReloadError::Proc(e)),
             }
             if crate::interrupt::requested() {
-                return Err(ReloadError::Exchange(ExchangeError::Interrupted {
-                    received: 0,
-                }));
+                return Err(ReloadError::Exchange(ExchangeError::interrupted()));
             }
             std::thread::sleep(self.poll_every.min(left));
         }

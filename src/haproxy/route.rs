@@ -9,7 +9,10 @@
 use std::fmt;
 
 use crate::address::Address;
-use crate::exchange::{Command, CommandError, Exchange, ExchangeError};
+use crate::command::{Command, CommandError};
+use crate::error::ExchangeError;
+use crate::exchange::Exchange;
+use crate::haproxy::command;
 use crate::haproxy::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
 
 /// Where a command goes.
@@ -49,7 +52,7 @@ impl Route {
     pub fn line(&self, command: &str) -> Result<Command, CommandError> {
         let line = match self.prefix() {
             None => format!("{SEVERITY_PREFIX}{command}"),
-            Some(prefix) => split_chain(command)
+            Some(prefix) => command::commands(command)
                 .into_iter()
                 .map(|part| format!("{prefix} {part}"))
                 .collect::<Vec<_>>()
@@ -57,47 +60,6 @@ impl Route {
         };
         Command::new(line)
     }
-}
-
-/// The commands of a chain, split where HAProxy splits it: at each `;` that no backslash
-/// escapes. Parts are trimmed; empty ones are dropped (on the master, a lone prefix would
-/// change the session's default target).
-pub fn split_chain(command: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    for at in separators(command) {
-        parts.push(command.get(start..at).unwrap_or_default());
-        start = at + 1;
-    }
-    parts.push(command.get(start..).unwrap_or_default());
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-/// Whether `command` holds a `;` that HAProxy would take as the end of a command.
-pub fn is_chain(command: &str) -> bool {
-    !separators(command).is_empty()
-}
-
-/// Offsets of the unescaped `;` (a backslash escapes the byte after it, as in HAProxy).
-fn separators(command: &str) -> Vec<usize> {
-    let bytes = command.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b';' => {
-                found.push(i);
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    found
 }
 
 #[derive(Debug)]
@@ -166,26 +128,5 @@ mod tests {
             "set severity-output number; a; b"
         );
         assert!(Route::Direct.line("a\nb").is_err());
-    }
-
-    #[test]
-    fn chains_split_where_haproxy_splits() {
-        assert_eq!(split_chain("a; b ;c"), ["a", "b", "c"]);
-        assert_eq!(split_chain("set map m k a\\;b"), ["set map m k a\\;b"]);
-        assert_eq!(split_chain("a\\\\; b"), ["a\\\\", "b"]);
-        assert_eq!(split_chain(" ;; a ;"), ["a"]);
-        assert_eq!(split_chain("a\\"), ["a\\"]);
-        assert!(is_chain("a; b"));
-        assert!(is_chain("a;"));
-        assert!(!is_chain("a\\; b"));
-        assert!(!is_chain("show info"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn splitting_never_panics(command in "[a-z;\\\\ é]{0,40}") {
-            let _ = split_chain(&command);
-            let _ = is_chain(&command);
-        }
     }
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::address::Address;
 use crate::atomic_file::{AtomicFile, split_target};
-use crate::exchange::{Command, Exchange, ExchangeError};
+use crate::command::Command;
+use crate::error::ExchangeError;
+use crate::exchange::Exchange;
 use crate::haproxy::master::SocketKind;
 use crate::haproxy::servers_state::{StateError, StateSummary, ValidatingWriter};
 use crate::lock::{Lock, LockError};

@@ -17,20 +17,21 @@ use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, poll};
-use rustix::io::Errno;
-use rustix::net::RecvFlags;
-
 use crate::address::Address;
+use crate::client::{self, Connection, Flow, Limits, Reconnect, Request};
+use crate::command::Command;
 use crate::connect::{ConnectError, connect};
-use crate::exchange::Command;
-use crate::haproxy::framing::{self, Detected, Flavor, Framed, Framer, Prompt, Target};
+use crate::error::{ExchangeError, Received};
+use crate::haproxy::command::{self as syntax, Refusal, Rules};
+use crate::haproxy::framing::{self, Detected, Flavor, Framed, Prompt, PromptFramer, Target};
+use crate::haproxy::outcome::{self, Framing};
 use crate::interrupt;
 use crate::stream::{IoFailure, Stream};
 
-mod pipeline;
+pub use crate::client::{Broken, Disconnect};
 
-pub use pipeline::{Answer, Broken, Flow, Limits, Request};
+/// One reply of [`Session::pipeline`].
+pub type Answer = client::Answer<Framed, Reconnected>;
 
 /// Limits for opening and reopening a session.
 #[derive(Debug, Clone)]
@@ -63,38 +64,6 @@ impl Default for Options {
     }
 }
 
-/// Why the previous connection was replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disconnect {
-    /// The server had closed it while we were idle (the CLI's idle timeout).
-    Idle,
-    /// The master closed it after `reload`.
-    Reload,
-    /// The server closed the connection after the previous command (a 2.6 master does so
-    /// after its own error messages).
-    Closed,
-    /// The previous reply did not complete (deadline, interrupt, reset), so the connection
-    /// still carried the rest of it.
-    Incomplete,
-    /// Bytes arrived that belong to no command we sent.
-    Unexpected,
-    /// The caller asked for it ([`Session::reconnect`]).
-    Requested,
-}
-
-impl fmt::Display for Disconnect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Disconnect::Idle => "the server closed the idle connection",
-            Disconnect::Reload => "the master closed the connection to reload",
-            Disconnect::Closed => "the server closed the connection after the last command",
-            Disconnect::Incomplete => "the previous reply did not complete",
-            Disconnect::Unexpected => "the server sent bytes nobody asked for",
-            Disconnect::Requested => "reconnect requested",
-        })
-    }
-}
-
 /// What a reconnect did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconnected {
@@ -116,9 +85,38 @@ pub struct Reply {
     pub prompt: Prompt,
     /// The connection had to be replaced before the command was sent.
     pub reconnected: Option<Reconnected>,
-    /// The server closed the connection after this reply (a master `reload`); the next command
-    /// reconnects.
-    pub closed: bool,
+    /// The server closed the connection after this reply, as HAProxy's protocol has it; the
+    /// next command reconnects.
+    pub closed: Option<Closed>,
+}
+
+/// Why the master closed the connection after a complete reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// It was asked to `reload` (3.x answers with the status first).
+    Reload,
+    /// HAProxy 2.6's master answers its own errors (an unknown `@` target, a denied
+    /// command) with a message and closes: the message is the whole reply, a failure.
+    AfterError,
+}
+
+/// Why the master closed the connection after `command` (sent where the prompt's `target`
+/// says), when that close ends a complete reply (`received`, what came before the close)
+/// rather than cutting one.
+pub fn protocol_close(
+    flavor: Flavor,
+    target: &Target,
+    command: &[u8],
+    received: &[u8],
+) -> Option<Closed> {
+    if flavor != Flavor::Master {
+        return None;
+    }
+    if syntax::is_reload(command, target) {
+        return Some(Closed::Reload);
+    }
+    let failed = outcome::read(received, Framing::Plain).is_ok_and(|o| !o.is_ok());
+    (!received.is_empty() && failed).then_some(Closed::AfterError)
 }
 
 /// Why [`Session::open`] gave no session.
@@ -153,131 +151,28 @@ impl fmt::Display for OpenError {
     }
 }
 
-impl std::error::Error for OpenError {}
-
-/// Why a command got no complete reply. `received` holds every reply byte that did arrive.
-#[derive(Debug)]
-pub enum SessionError {
-    /// Reconnecting failed.
-    Connect(ConnectError),
-    /// After a reconnect, the socket no longer answers like the HAProxy CLI it was.
-    NotHaproxy {
-        received: Vec<u8>,
-    },
-    /// The deadline passed before the prompt.
-    Timeout {
-        received: Vec<u8>,
-    },
-    Interrupted {
-        received: Vec<u8>,
-    },
-    /// The server closed the connection before the prompt (2.6 master errors end this way).
-    Closed {
-        received: Vec<u8>,
-    },
-    Reset {
-        received: Vec<u8>,
-    },
-    /// The command is one the session cannot pass on (`prompt`, `quit`).
-    Refused {
-        why: &'static str,
-    },
-    /// The reply grew larger than the caller allowed ([`Limits::max_bytes`]).
-    TooLarge {
-        limit: u64,
-        received: Vec<u8>,
-    },
-    /// A reply came for no command that was sent.
-    Unexpected {
-        received: Vec<u8>,
-    },
-    Io {
-        source: io::Error,
-        received: Vec<u8>,
-    },
-}
-
-impl SessionError {
-    pub fn received(&self) -> &[u8] {
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SessionError::Connect(_) | SessionError::Refused { .. } => &[],
-            SessionError::NotHaproxy { received }
-            | SessionError::Timeout { received }
-            | SessionError::Interrupted { received }
-            | SessionError::Closed { received }
-            | SessionError::Reset { received }
-            | SessionError::TooLarge { received, .. }
-            | SessionError::Unexpected { received }
-            | SessionError::Io { received, .. } => received,
-        }
-    }
-
-    /// The same error with `before` (complete replies of earlier parts of the line) in front
-    /// of the bytes received.
-    fn after(mut self, before: &[u8]) -> Self {
-        if let SessionError::NotHaproxy { received }
-        | SessionError::Timeout { received }
-        | SessionError::Interrupted { received }
-        | SessionError::Closed { received }
-        | SessionError::Reset { received }
-        | SessionError::TooLarge { received, .. }
-        | SessionError::Unexpected { received }
-        | SessionError::Io { received, .. } = &mut self
-        {
-            received.splice(0..0, before.iter().copied());
-        }
-        self
-    }
-}
-
-impl fmt::Display for SessionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.received().len();
-        match self {
-            SessionError::Connect(e) => write!(f, "reconnecting: {e}"),
-            SessionError::NotHaproxy { .. } => write!(
-                f,
-                "after reconnecting, the socket no longer answers like an HAProxy CLI \
-                 ({n} bytes received)"
-            ),
-            SessionError::Timeout { .. } => {
-                write!(f, "no complete reply in time ({n} bytes received)")
-            }
-            SessionError::Interrupted { .. } => write!(f, "interrupted ({n} bytes received)"),
-            SessionError::Closed { .. } => write!(
-                f,
-                "the server closed the connection before the end of the reply ({n} bytes \
-                 received)"
-            ),
-            SessionError::Reset { .. } => {
-                write!(f, "connection reset by peer ({n} bytes received)")
-            }
-            SessionError::Refused { why } => f.write_str(why),
-            SessionError::TooLarge { limit, .. } => write!(
-                f,
-                "reply larger than the limit of {limit} bytes ({n} bytes received); raise \
-                 --max-bytes"
-            ),
-            SessionError::Unexpected { .. } => write!(
-                f,
-                "the server sent a reply to no command ({n} bytes); the replies can no longer \
-                 be told apart"
-            ),
-            SessionError::Io { source, .. } => write!(f, "{source} ({n} bytes received)"),
+            OpenError::Connect(e) => Some(e),
+            OpenError::Io(e) => Some(e),
+            OpenError::NotHaproxy { .. } | OpenError::Interrupted => None,
         }
     }
 }
-
-impl std::error::Error for SessionError {}
 
 /// A prompt-mode connection that survives the server closing it between commands.
 #[derive(Debug)]
 pub struct Session {
-    address: Address,
+    connection: Connection<PromptFramer>,
+    state: State,
+}
+
+/// What the session knows beyond the connection, and restores on a new one.
+#[derive(Debug)]
+struct State {
     options: Options,
     flavor: Flavor,
-    stream: Option<Stream>,
-    framer: Framer,
     prompt: Prompt,
     /// The bare `@…` that made a worker the default target, replayed on reconnect.
     target: Option<Command>,
@@ -287,8 +182,6 @@ pub struct Session {
     access: Vec<Command>,
     /// Settings the caller made with [`Session::run_setting`], replayed on reconnect.
     settings: Vec<Command>,
-    /// Why the connection is gone, when it is.
-    lost: Option<Disconnect>,
 }
 
 impl Session {
@@ -298,7 +191,8 @@ impl Session {
         let deadline = Instant::now() + options.detect_timeout;
         let (flavor, prompt) = match handshake(&stream, deadline) {
             Ok(found) => found,
-            Err(Handshake::Other(received)) => {
+            Err(Handshake::Other(received))
+            | Err(Handshake::Failed(IoFailure::TimedOut, received)) => {
                 return Err(OpenError::NotHaproxy {
                     received,
                     stream: Some(stream),
@@ -310,12 +204,6 @@ impl Session {
                     stream: None,
                 });
             }
-            Err(Handshake::Failed(IoFailure::TimedOut, received)) => {
-                return Err(OpenError::NotHaproxy {
-                    received,
-                    stream: Some(stream),
-                });
-            }
             Err(Handshake::Failed(IoFailure::Interrupted, _)) => {
                 return Err(OpenError::Interrupted);
             }
@@ -323,40 +211,39 @@ impl Session {
             Err(Handshake::Failed(IoFailure::Other(e), _)) => return Err(OpenError::Io(e)),
         };
         Ok(Session {
-            address: address.clone(),
-            options,
-            flavor,
-            stream: Some(stream),
-            framer: Framer::new(flavor),
-            prompt,
-            target: None,
-            access: Vec::new(),
-            settings: Vec::new(),
-            lost: None,
+            connection: Connection::new(address.clone(), Some(stream), PromptFramer::new(flavor)),
+            state: State {
+                options,
+                flavor,
+                prompt,
+                target: None,
+                access: Vec::new(),
+                settings: Vec::new(),
+            },
         })
     }
 
     pub fn flavor(&self) -> Flavor {
-        self.flavor
+        self.state.flavor
     }
 
     pub fn address(&self) -> &Address {
-        &self.address
+        self.connection.address()
     }
 
     /// The last prompt the server sent.
     pub fn prompt(&self) -> &Prompt {
-        &self.prompt
+        &self.state.prompt
     }
 
     /// The bare `@…` command that chose the current worker on the master, if any.
     pub fn target(&self) -> Option<String> {
-        self.target.as_ref().map(|c| c.to_string())
+        self.state.target.as_ref().map(|c| c.to_string())
     }
 
     /// Whether a connection is open (it may still have been closed by the server since).
     pub fn is_connected(&self) -> bool {
-        self.stream.is_some()
+        self.connection.is_connected()
     }
 
     /// Sends one command line and returns its reply. A line with unescaped `;` is sent one
@@ -367,7 +254,7 @@ impl Session {
         &mut self,
         command: &Command,
         deadline: Option<Instant>,
-    ) -> Result<Reply, SessionError> {
+    ) -> Result<Reply, ExchangeError> {
         self.run_payload(command, &[], deadline)
     }
 
@@ -379,44 +266,37 @@ impl Session {
         command: &Command,
         payload: &[Command],
         deadline: Option<Instant>,
-    ) -> Result<Reply, SessionError> {
-        let parts = split_commands(command.as_bytes());
-        for part in &parts {
-            let word = first_word(part);
-            if word == b"prompt" {
-                return Err(SessionError::Refused {
-                    why: "'prompt' is refused: the session keeps prompt mode on to find where \
-                          each reply ends",
-                });
-            }
-            if word == b"quit" {
-                return Err(SessionError::Refused {
-                    why: "'quit' is refused: close the session instead",
-                });
-            }
-        }
-        if has_payload_pattern(command.as_bytes()) {
-            return Err(SessionError::Refused {
-                why: PAYLOAD_PATTERN_REFUSED,
-            });
-        }
+    ) -> Result<Reply, ExchangeError> {
+        syntax::check(command.as_bytes(), &Rules::session())
+            .map_err(|refusal: Refusal| ExchangeError::Refused(refusal.to_string()))?;
         let reconnected = self.reconnect_if_lost(deadline)?;
+        let parts = syntax::split(command.as_bytes());
         let mut body = Vec::new();
-        let mut closed = false;
+        let mut closed = None;
         let last = parts.len() - 1;
         for (i, part) in parts.iter().enumerate() {
             let lines = if i == last { payload } else { &[] };
-            let is_reload = self.flavor == Flavor::Master && is_reload(part, &self.prompt.target);
-            match self.exchange(part, lines, deadline) {
+            let target = self.state.prompt.target.clone();
+            match self
+                .state
+                .exchange(&mut self.connection, part, lines, deadline)
+            {
                 Ok(framed) => {
-                    self.remember(part, &framed);
+                    self.state.remember(part, &framed);
                     body.extend_from_slice(&framed.body);
                 }
-                // The master answers `reload` (3.x: with its status) and closes.
-                Err(SessionError::Closed { received }) if is_reload => {
-                    self.lost = Some(Disconnect::Reload);
-                    body.extend_from_slice(&received);
-                    closed = true;
+                Err(ExchangeError::Closed { received }) => {
+                    let flavor = self.state.flavor;
+                    let Some(why) = protocol_close(flavor, &target, part, received.bytes()) else {
+                        return Err(ExchangeError::Closed { received }.after(&body));
+                    };
+                    let lost = match why {
+                        Closed::Reload => Disconnect::Asked,
+                        Closed::AfterError => Disconnect::Closed,
+                    };
+                    self.connection.drop_connection(lost);
+                    body.extend_from_slice(received.bytes());
+                    closed = Some(why);
                     break;
                 }
                 Err(e) => return Err(e.after(&body)),
@@ -424,7 +304,7 @@ impl Session {
         }
         Ok(Reply {
             body,
-            prompt: self.prompt.clone(),
+            prompt: self.state.prompt.clone(),
             reconnected,
             closed,
         })
@@ -436,23 +316,66 @@ impl Session {
         &mut self,
         command: &Command,
         deadline: Option<Instant>,
-    ) -> Result<Reply, SessionError> {
+    ) -> Result<Reply, ExchangeError> {
         let reply = self.run(command, deadline)?;
-        self.settings.push(command.clone());
+        self.state.settings.push(command.clone());
         Ok(reply)
+    }
+
+    /// Sends `requests` (see [`command::request`](super::command::request)) on the session's
+    /// connection, written ahead of their replies as [`Connection::pipeline`] does, replacing a
+    /// connection the server closed between requests as [`Session::reconnect`] does.
+    pub fn pipeline(
+        &mut self,
+        requests: &[Request],
+        limits: &Limits,
+        reply: &mut dyn FnMut(Answer) -> Flow,
+    ) -> Result<(), Broken> {
+        self.connection
+            .pipeline(requests, limits, &mut self.state, reply)
     }
 
     /// Replaces the connection now, restoring prompt mode, the settings, the level and modes,
     /// and the `@` target.
-    pub fn reconnect(&mut self, deadline: Option<Instant>) -> Result<Reconnected, SessionError> {
-        let reason = self.lost.take().unwrap_or(Disconnect::Requested);
+    pub fn reconnect(&mut self, deadline: Option<Instant>) -> Result<Reconnected, ExchangeError> {
+        let why = self
+            .connection
+            .check_idle()
+            .unwrap_or(Disconnect::Requested);
+        self.state.reconnect(&mut self.connection, why, deadline)
+    }
+
+    /// Reconnects if the connection is gone or the server closed it while idle; every command
+    /// does this first.
+    pub fn reconnect_if_lost(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Reconnected>, ExchangeError> {
+        match self.connection.check_idle() {
+            Some(why) => self
+                .state
+                .reconnect(&mut self.connection, why, deadline)
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Reconnect<PromptFramer> for State {
+    type Note = Reconnected;
+
+    fn reconnect(
+        &mut self,
+        connection: &mut Connection<PromptFramer>,
+        reason: Disconnect,
+        deadline: Option<Instant>,
+    ) -> Result<Reconnected, ExchangeError> {
         let give_up = Instant::now() + self.options.reconnect_timeout;
         let mut dropped_target = None;
         'attempt: loop {
-            self.stream = None;
-            self.framer.clear();
-            let stream = self.connect_retrying(deadline)?;
-            self.stream = Some(stream);
+            connection.drop_connection(reason);
+            let stream = self.connect_retrying(connection.address(), deadline)?;
+            connection.install(stream);
             let mut restored = Vec::new();
             let settings = self.settings.clone();
             for command in settings
@@ -461,7 +384,7 @@ impl Session {
                 .chain(self.target.clone())
             {
                 let is_target = command.as_bytes().starts_with(b"@");
-                match self.exchange(command.as_bytes(), &[], deadline) {
+                match self.exchange(connection, command.as_bytes(), &[], deadline) {
                     Ok(framed)
                         if is_target && !matches!(framed.prompt.target, Target::Worker(_)) =>
                     {
@@ -471,14 +394,14 @@ impl Session {
                     Ok(_) => restored.push(command.to_string()),
                     // A 2.6 master re-executing itself may drop a connection it accepted:
                     // replaying is harmless, so start over.
-                    Err(SessionError::Closed { received } | SessionError::Reset { received })
+                    Err(ExchangeError::Closed { received } | ExchangeError::Reset { received })
                         if received.is_empty() && Instant::now() < give_up =>
                     {
                         continue 'attempt;
                     }
                     // 2.6 answers an `@` it cannot resolve with an error and closes: start
                     // over without it.
-                    Err(SessionError::Closed { .. }) if is_target => {
+                    Err(ExchangeError::Closed { .. }) if is_target => {
                         dropped_target = Some(command.to_string());
                         self.target = None;
                         continue 'attempt;
@@ -494,58 +417,64 @@ impl Session {
         }
     }
 
-    /// Reconnects if the connection is gone or the server closed it while idle; every command
-    /// does this first.
-    pub fn reconnect_if_lost(
+    fn seen(&mut self, reply: &Framed) {
+        self.prompt = reply.prompt.clone();
+    }
+}
+
+impl State {
+    /// Sends one command (and its payload) on the open connection and reads its reply.
+    fn exchange(
         &mut self,
+        connection: &mut Connection<PromptFramer>,
+        command: &[u8],
+        payload: &[Command],
         deadline: Option<Instant>,
-    ) -> Result<Option<Reconnected>, SessionError> {
-        if let Some(stream) = &self.stream
-            && let Some(why) = idle_state(stream)
-        {
-            self.stream = None;
-            self.lost.get_or_insert(why);
-        }
-        if self.stream.is_none() {
-            return self.reconnect(deadline).map(Some);
-        }
-        Ok(None)
+    ) -> Result<Framed, ExchangeError> {
+        let request = syntax::request(command, payload);
+        let framed = connection.exchange(&request, deadline, self.options.max_bytes)?;
+        self.prompt = framed.prompt.clone();
+        Ok(framed)
     }
 
     /// Connects and switches to prompt mode, retrying while the socket refuses connections or
     /// closes before answering (a master in the middle of re-executing itself).
-    fn connect_retrying(&mut self, deadline: Option<Instant>) -> Result<Stream, SessionError> {
+    fn connect_retrying(
+        &mut self,
+        address: &Address,
+        deadline: Option<Instant>,
+    ) -> Result<Stream, ExchangeError> {
         let give_up = Instant::now() + self.options.reconnect_timeout;
         let give_up = deadline.map_or(give_up, |d| d.min(give_up));
+        let not_haproxy = |received| ExchangeError::NotProtocol {
+            protocol: "an HAProxy CLI",
+            received: Received::held(received),
+        };
         loop {
             let left = give_up.saturating_duration_since(Instant::now());
             let limit = self.options.connect_timeout.map_or(left, |c| c.min(left));
-            let retry = match connect(&self.address, Some(limit.max(Duration::from_millis(1)))) {
+            let retry = match connect(address, Some(limit.max(Duration::from_millis(1)))) {
                 Ok(stream) => match handshake(&stream, give_up) {
                     Ok((flavor, prompt)) if flavor == self.flavor => {
                         self.prompt = prompt;
                         return Ok(stream);
                     }
-                    Ok((_, prompt)) => {
-                        return Err(SessionError::NotHaproxy {
-                            received: prompt.raw,
-                        });
-                    }
-                    Err(Handshake::Other(received)) => {
-                        return Err(SessionError::NotHaproxy { received });
-                    }
+                    Ok((_, prompt)) => return Err(not_haproxy(prompt.raw)),
+                    Err(Handshake::Other(received)) => return Err(not_haproxy(received)),
                     // A 2.6 master re-executing itself accepts connections it then drops.
                     Err(Handshake::Closed(received)) if received.is_empty() => {
-                        SessionError::Closed { received }
+                        ExchangeError::Closed {
+                            received: Received::default(),
+                        }
                     }
                     Err(Handshake::Failed(IoFailure::Reset(_), received))
                         if received.is_empty() =>
                     {
-                        SessionError::Reset { received }
+                        ExchangeError::Reset {
+                            received: Received::default(),
+                        }
                     }
-                    Err(Handshake::Closed(received)) => {
-                        return Err(SessionError::NotHaproxy { received });
-                    }
+                    Err(Handshake::Closed(received)) => return Err(not_haproxy(received)),
                     Err(Handshake::Failed(failure, received)) => {
                         return Err(from_failure(failure, received));
                     }
@@ -554,36 +483,18 @@ impl Session {
                     e @ (ConnectError::Stale(_)
                     | ConnectError::NotFound(_)
                     | ConnectError::Refused(_)),
-                ) => SessionError::Connect(e),
-                Err(ConnectError::Interrupted) => {
-                    return Err(SessionError::Interrupted {
-                        received: Vec::new(),
-                    });
-                }
-                Err(e) => return Err(SessionError::Connect(e)),
+                ) => ExchangeError::Connect(e),
+                Err(ConnectError::Interrupted) => return Err(ExchangeError::interrupted()),
+                Err(e) => return Err(ExchangeError::Connect(e)),
             };
             if Instant::now() >= give_up {
                 return Err(retry);
             }
             if interrupt::requested() {
-                return Err(SessionError::Interrupted {
-                    received: Vec::new(),
-                });
+                return Err(ExchangeError::interrupted());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    fn fail(&mut self, failure: IoFailure) -> SessionError {
-        let received = self.framer.take_pending();
-        self.drop_connection(Disconnect::Incomplete);
-        from_failure(failure, received)
-    }
-
-    fn drop_connection(&mut self, why: Disconnect) {
-        self.stream = None;
-        self.framer.clear();
-        self.lost = Some(why);
     }
 
     /// Keeps track of what a reconnect must restore.
@@ -640,29 +551,21 @@ fn access_kind(command: &[u8]) -> &[u8] {
     }
 }
 
-fn from_failure(failure: IoFailure, received: Vec<u8>) -> SessionError {
+fn from_failure(failure: IoFailure, received: Vec<u8>) -> ExchangeError {
+    let received = Received::held(received);
     match failure {
-        IoFailure::TimedOut => SessionError::Timeout { received },
-        IoFailure::Interrupted => SessionError::Interrupted { received },
-        IoFailure::Reset(_) => SessionError::Reset { received },
-        IoFailure::Other(source) => SessionError::Io { source, received },
-    }
-}
-
-/// Whether an idle connection is still usable: `None` if so, otherwise why not. Never blocks.
-fn idle_state(stream: &Stream) -> Option<Disconnect> {
-    let mut fds = [PollFd::new(stream, PollFlags::IN)];
-    match poll(&mut fds, Some(&rustix::event::Timespec::default())) {
-        Ok(0) => return None,
-        Ok(_) => {}
-        Err(_) => return Some(Disconnect::Idle),
-    }
-    let mut byte = [0u8; 1];
-    match rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
-        Ok((0, _)) => Some(Disconnect::Idle),
-        Ok(_) => Some(Disconnect::Unexpected),
-        Err(Errno::AGAIN | Errno::INTR) => None,
-        Err(_) => Some(Disconnect::Idle),
+        IoFailure::TimedOut => ExchangeError::Timeout {
+            phase: crate::error::Phase::Reply,
+            limit: None,
+            received,
+        },
+        IoFailure::Interrupted => ExchangeError::Interrupted { received },
+        IoFailure::Reset(_) => ExchangeError::Reset { received },
+        IoFailure::Other(source) => ExchangeError::Io {
+            phase: crate::error::Phase::Reply,
+            source,
+            received,
+        },
     }
 }
 
@@ -696,119 +599,5 @@ fn handshake(stream: &Stream, deadline: Instant) -> Result<(Flavor, Prompt), Han
             Ok(n) => answer.extend_from_slice(&buf[..n]),
             Err(failure) => return Err(Handshake::Failed(failure, answer)),
         }
-    }
-}
-
-/// Splits a command line where HAProxy does: at each `;` not escaped by a backslash. The
-/// escapes stay in place for HAProxy to interpret.
-pub fn split_commands(line: &[u8]) -> Vec<Vec<u8>> {
-    let mut parts = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = line.iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'\\' => {
-                current.push(b);
-                if let Some(&next) = bytes.next() {
-                    current.push(next);
-                }
-            }
-            b';' => parts.push(std::mem::take(&mut current)),
-            _ => current.push(b),
-        }
-    }
-    parts.push(current);
-    parts
-}
-
-/// Whether a command of the line (each `;` part goes out as a line of its own) ends in
-/// `<<PATTERN`: HAProxy 3.0+ then takes the lines up to one equal to PATTERN as its payload
-/// (older versions take it as an ordinary argument). Not sent: no recording shows how 3.x
-/// frames such a payload in prompt mode, and on a 2.6 server the payload lines would run as
-/// commands.
-pub fn has_payload_pattern(command: &[u8]) -> bool {
-    split_commands(command)
-        .iter()
-        .any(|part| payload_pattern(part).is_some())
-}
-
-/// PATTERN when the line's last word is `<<PATTERN`.
-pub fn payload_pattern(line: &[u8]) -> Option<&[u8]> {
-    line.split(|b| b.is_ascii_whitespace())
-        .rfind(|w| !w.is_empty())
-        .and_then(|w| w.strip_prefix(b"<<"))
-        .filter(|pattern| !pattern.is_empty())
-}
-
-/// Why a command with a payload pattern is refused, for every caller to say alike.
-pub const PAYLOAD_PATTERN_REFUSED: &str = "a payload pattern ('<<PATTERN', HAProxy 3.0+) is not \
-     supported: end the line with ' <<' and the payload with an empty line";
-
-/// A command that announces a payload: its last word is `<<`.
-pub fn is_payload_command(command: &[u8]) -> bool {
-    command
-        .split(|b| b.is_ascii_whitespace())
-        .rfind(|w| !w.is_empty())
-        .is_some_and(|w| w == b"<<")
-}
-
-/// The first word, after an `@master` prefix.
-fn first_word(command: &[u8]) -> &[u8] {
-    let mut words = command
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty());
-    match words.next() {
-        Some(b"@master") => words.next().unwrap_or_default(),
-        Some(word) => word,
-        None => b"",
-    }
-}
-
-/// A master `reload`: the command itself goes to the master (by default or by `@master`).
-pub(crate) fn is_reload(command: &[u8], target: &Target) -> bool {
-    let mut words = command
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty());
-    let mut first = words.next();
-    let mut to_master = *target == Target::Master;
-    if first == Some(b"@master") {
-        first = words.next();
-        to_master = true;
-    }
-    to_master && first == Some(b"reload") && words.next().is_none()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_like_haproxy() {
-        assert_eq!(split_commands(b"a;b c"), [&b"a"[..], b"b c"]);
-        assert_eq!(
-            split_commands(br"a\;b;c\\;d"),
-            [&br"a\;b"[..], br"c\\", b"d"]
-        );
-        assert_eq!(split_commands(b"a;"), [&b"a"[..], b""]);
-        assert_eq!(split_commands(b""), [b""]);
-    }
-
-    #[test]
-    fn payload_and_reload_commands() {
-        assert!(is_payload_command(b"add map #0 <<"));
-        assert!(is_payload_command(b"@1 add map #0 <<  "));
-        assert!(!is_payload_command(b"add map #0 <<EOF"));
-        assert!(has_payload_pattern(b"set ssl cert a.pem <<%EOF%"));
-        assert!(!has_payload_pattern(b"add map #0 <<") && !has_payload_pattern(b"a <<b c"));
-        // Each `;` part goes out as a line of its own.
-        assert!(has_payload_pattern(b"get weight be/s1 <<EOF; show version"));
-        assert_eq!(payload_pattern(b"x <<%EOF%  "), Some(&b"%EOF%"[..]));
-        assert!(!is_payload_command(b"show map"));
-        let (master, worker) = (Target::Master, Target::Worker(7));
-        assert!(is_reload(b"reload", &master) && is_reload(b" @master reload ", &worker));
-        assert!(!is_reload(b"reload", &worker) && !is_reload(b"@1 reload", &master));
-        assert!(!is_reload(b"reload now", &master));
-        assert_eq!(first_word(b"@master prompt"), b"prompt");
-        assert_eq!(first_word(b"  quit"), b"quit");
     }
 }

@@ -3,8 +3,9 @@
 use std::io;
 
 use sockctl::address::AddressError;
+use sockctl::command::CommandError;
 use sockctl::connect::ConnectError;
-use sockctl::exchange::{CommandError, ExchangeError};
+use sockctl::error::ExchangeError;
 use sockctl::haproxy::batch::BatchError;
 use sockctl::haproxy::discover::DiscoverError;
 use sockctl::haproxy::master::ProcError;
@@ -13,7 +14,7 @@ use sockctl::haproxy::reload::ReloadError;
 use sockctl::haproxy::route::RunError;
 use sockctl::haproxy::save_state::SaveError;
 use sockctl::haproxy::servers_state::StateError;
-use sockctl::haproxy::session::{OpenError, SessionError};
+use sockctl::haproxy::session::OpenError;
 use sockctl::haproxy::{BadName, ParseError};
 use sockctl::lock::LockError;
 
@@ -83,29 +84,17 @@ impl std::error::Error for NotRun {}
 pub fn for_exchange(e: &ExchangeError) -> Code {
     match e {
         ExchangeError::Connect(c) => for_connect(c),
+        ExchangeError::Refused(_) => Code::Usage,
         ExchangeError::Timeout { .. } | ExchangeError::Idle { .. } => Code::Timeout,
-        ExchangeError::Reset { .. }
+        ExchangeError::NotProtocol { .. }
+        | ExchangeError::Reset { .. }
+        | ExchangeError::Closed { .. }
         | ExchangeError::ClosedBeforeCommand
         | ExchangeError::TooLarge { .. }
+        | ExchangeError::Unexpected { .. }
         | ExchangeError::Io { .. } => Code::BadReply,
         ExchangeError::Sink { .. } => Code::Output,
         ExchangeError::Interrupted { .. } => Code::Interrupted,
-    }
-}
-
-/// A prompt-mode command without a complete reply.
-pub fn for_session(e: &SessionError) -> Code {
-    match e {
-        SessionError::Connect(c) => for_connect(c),
-        SessionError::Timeout { .. } => Code::Timeout,
-        SessionError::Interrupted { .. } => Code::Interrupted,
-        SessionError::Refused { .. } => Code::Usage,
-        SessionError::NotHaproxy { .. }
-        | SessionError::Closed { .. }
-        | SessionError::Reset { .. }
-        | SessionError::TooLarge { .. }
-        | SessionError::Unexpected { .. }
-        | SessionError::Io { .. } => Code::BadReply,
     }
 }
 
@@ -194,11 +183,8 @@ pub fn for_error(err: &anyhow::Error) -> Code {
             return match e {
                 BatchError::Severity(_) => Code::BadReply,
                 BatchError::Route { .. } => Code::Usage,
-                BatchError::Lost { error, .. } => for_session(error),
+                BatchError::Lost { error, .. } => for_exchange(error),
             };
-        }
-        if let Some(e) = cause.downcast_ref::<SessionError>() {
-            return for_session(e);
         }
         if let Some(e) = cause.downcast_ref::<OpenError>() {
             return match e {

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Context;
+use sockctl::error::Received;
 use sockctl::units::ByteSize;
 use sockctl::{Address, Command, Exchange, ExchangeError};
 
@@ -248,7 +249,7 @@ impl<'a> Run<'a> {
                     // The limit is the socket's, not what was left of it.
                     Err(ExchangeError::TooLarge { received, .. }) => Err(ExchangeError::TooLarge {
                         limit,
-                        received: used + received,
+                        received: Received::streamed(used + received.count()),
                     }),
                     Err(e) => Err(e),
                 }

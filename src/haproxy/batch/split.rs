@@ -3,9 +3,8 @@
 
 use std::fmt;
 
-use crate::exchange::{Command, CommandError};
-use crate::haproxy::route;
-use crate::haproxy::session::{PAYLOAD_PATTERN_REFUSED, has_payload_pattern, is_payload_command};
+use crate::command::Command;
+use crate::haproxy::command::{self, Refusal};
 
 /// One command of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +23,12 @@ pub struct Rules {
     pub allow_chaining: bool,
 }
 
+impl Rules {
+    fn checks(self) -> command::Rules {
+        command::Rules::batch(self.allow_chaining)
+    }
+}
+
 /// A line [`split`] refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitError {
@@ -31,60 +36,13 @@ pub struct SplitError {
     pub why: Refusal,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotUtf8,
-    /// A NUL byte, or a carriage return that does not end the line.
-    Byte(CommandError),
-    /// A `;` without [`Rules::allow_chaining`].
-    Chain,
-    /// A command starting with `@`: the caller chooses the process for all commands.
-    Routed,
-    /// A command that changes the connection rather than HAProxy.
-    Session(&'static str),
-    /// A payload ended by a pattern of its own (`<<EOF`) rather than an empty line.
-    PayloadPattern,
-}
-
 impl fmt::Display for SplitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: ", self.line)?;
-        match &self.why {
-            Refusal::NotUtf8 => f.write_str("not valid UTF-8"),
-            Refusal::Byte(e) => e.fmt(f),
-            Refusal::Chain => f.write_str(
-                "';' ends a command in HAProxy, so what follows would run as another command; \
-                 put each command on its own line, escape the ';' as '\\;' if it belongs to a \
-                 value, or allow chaining",
-            ),
-            Refusal::Routed => f.write_str(
-                "starts with '@': choose the process for the whole batch (--worker, --master) \
-                 instead",
-            ),
-            Refusal::Session(word) => write!(
-                f,
-                "'{word}' is refused in a batch: it changes the connection, so every command \
-                 after it would answer differently than on a connection of its own"
-            ),
-            Refusal::PayloadPattern => f.write_str(PAYLOAD_PATTERN_REFUSED),
-        }
+        write!(f, "line {}: {}", self.line, self.why)
     }
 }
 
 impl std::error::Error for SplitError {}
-
-/// Commands that change the connection instead of HAProxy (on their own connection they
-/// would change nothing).
-const SESSION_COMMANDS: &[&str] = &[
-    "prompt",
-    "quit",
-    "operator",
-    "user",
-    "expert-mode",
-    "experimental-mode",
-    "mcli-debug-mode",
-    "set severity-output",
-];
 
 /// Turns the text of a batch into its commands. Lines end with `\n` or `\r\n`; blank lines
 /// and lines whose first non-blank character is `#` are skipped; a command ending in ` <<`
@@ -105,23 +63,10 @@ pub fn split(input: &[u8], rules: Rules) -> Result<Vec<Entry>, SplitError> {
             Some(_) => {}
         }
         let refuse = |why| SplitError { line: number, why };
-        let command = checked(line).map_err(refuse)?;
-        if !rules.allow_chaining && route::is_chain(&command) {
-            return Err(refuse(Refusal::Chain));
-        }
-        for part in route::split_chain(&command) {
-            if part.starts_with('@') {
-                return Err(refuse(Refusal::Routed));
-            }
-            if let Some(word) = session_command(part) {
-                return Err(refuse(Refusal::Session(word)));
-            }
-        }
-        if has_payload_pattern(command.as_bytes()) {
-            return Err(refuse(Refusal::PayloadPattern));
-        }
+        command::check(line, &rules.checks()).map_err(refuse)?;
+        let command = String::from_utf8(line.to_vec()).expect("checked");
         let mut payload = Vec::new();
-        if is_payload_command(command.as_bytes()) {
+        if command::is_payload_command(line) {
             for (number, line) in lines.by_ref() {
                 if line.is_empty() {
                     break;
@@ -139,20 +84,10 @@ pub fn split(input: &[u8], rules: Rules) -> Result<Vec<Entry>, SplitError> {
     Ok(entries)
 }
 
-/// The line as text that can be sent as one command.
+/// A payload line as text that can be sent as one line.
 fn checked(line: &[u8]) -> Result<String, Refusal> {
     Command::new(line).map_err(Refusal::Byte)?;
     String::from_utf8(line.to_vec()).map_err(|_| Refusal::NotUtf8)
-}
-
-/// The command that changes the connection rather than HAProxy (see [`Refusal::Session`])
-/// that `part`, one command of a line, starts with, word for word.
-pub fn session_command(part: &str) -> Option<&'static str> {
-    let words: Vec<&str> = part.split_ascii_whitespace().collect();
-    SESSION_COMMANDS.iter().copied().find(|command| {
-        let wanted: Vec<&str> = command.split(' ').collect();
-        words.len() >= wanted.len() && words[..wanted.len()] == wanted[..]
-    })
 }
 
 #[cfg(test)]
@@ -234,7 +169,7 @@ mod tests {
         ] {
             assert_eq!(
                 refused(line.as_bytes()).why,
-                Refusal::Session(word),
+                Refusal::Connection(word),
                 "{line}"
             );
         }
@@ -244,7 +179,7 @@ mod tests {
                 allow_chaining: true,
             },
         );
-        assert_eq!(chained.unwrap_err().why, Refusal::Session("prompt"));
+        assert_eq!(chained.unwrap_err().why, Refusal::Connection("prompt"));
         // Only whole words.
         assert!(
             split(
@@ -254,7 +189,7 @@ mod tests {
             .is_ok()
         );
         let text = refused(b"\n\nshow info; show stat").to_string();
-        assert!(text.starts_with("line 3: ';' ends a command"), "{text}");
+        assert!(text.starts_with("line 3: holds ';'"), "{text}");
     }
 
     proptest::proptest! {

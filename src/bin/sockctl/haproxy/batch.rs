@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use sockctl::Address;
+use sockctl::client::Flow;
 use sockctl::haproxy::batch::{self, BatchError, Entry, Options, Rules, Step};
-use sockctl::haproxy::session::{self, Flow, OpenError, Session};
+use sockctl::haproxy::session::{self, OpenError, Session};
 
 use super::exec::{self, Printer};
 use super::target::Target;
@@ -133,7 +134,7 @@ pub fn run(
     match result {
         Ok(()) => Ok(()),
         Err(BatchError::Lost { step, sent, error }) => {
-            let code = exit::for_session(&error);
+            let code = exit::for_exchange(&error);
             if code == Code::Interrupted {
                 return Err(anyhow::Error::new(error).context(address.to_string()));
             }

@@ -3,16 +3,15 @@
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
-use sockctl::haproxy::batch::session_command;
+use sockctl::Address;
+use sockctl::error::ExchangeError;
+use sockctl::haproxy::command::{self as syntax, Rules};
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
-use sockctl::haproxy::outcome::{self, Framing, Outcome};
+use sockctl::haproxy::outcome::{self, Outcome};
 use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
 use sockctl::haproxy::route::{self, Route, RunError};
-use sockctl::haproxy::session::{
-    self, OpenError, Session, SessionError, has_payload_pattern, is_payload_command,
-};
-use sockctl::{Address, Command};
+use sockctl::haproxy::session::{self, OpenError, Session};
 
 use super::target::{self, Process, Role, Target};
 use super::{at, batch, targets};
@@ -311,46 +310,10 @@ impl<'a> Printer<'a> {
 
 /// Every COMMAND is checked before anything is sent.
 fn check_commands(args: &ExecArgs) -> Result<(), UsageError> {
+    let rules = Rules::argument(args.allow_chaining);
     for (i, command) in args.commands.iter().enumerate() {
-        let n = i + 1;
-        if let Err(e) = Command::new(command.as_bytes()) {
-            return Err(UsageError(format!("command {n}: {e}")));
-        }
-        if command.trim().is_empty() {
-            return Err(UsageError(format!("command {n} is empty")));
-        }
-        if is_payload_command(command.as_bytes()) || has_payload_pattern(command.as_bytes()) {
-            return Err(UsageError(format!(
-                "command {n} ends with '<<': HAProxy would take the lines after it as its \
-                 payload, and a command argument has none (an empty payload is not what was \
-                 meant); put the command and its payload lines in a file for --batch FILE, \
-                 ended by an empty line"
-            )));
-        }
-        if command.trim_start().starts_with('@') {
-            return Err(UsageError(format!(
-                "command {n} starts with '@': choose the process with --worker or --master \
-                 instead, so that results are labelled with it"
-            )));
-        }
-        let severity = route::split_chain(command)
-            .into_iter()
-            .any(|part| session_command(part) == Some("set severity-output"));
-        if severity {
-            return Err(UsageError(format!(
-                "command {n} holds 'set severity-output', which would change how HAProxy marks \
-                 its errors and so hide failures: it is refused (exec sets it itself where it \
-                 is needed)"
-            )));
-        }
-        if !args.allow_chaining && route::is_chain(command) {
-            return Err(UsageError(format!(
-                "command {n} holds ';', which HAProxy takes as the end of a command: what \
-                 follows would run as another command. Give each command as its own \
-                 argument, escape the ';' as '\\;' if it belongs to a value, or pass \
-                 --allow-chaining"
-            )));
-        }
+        syntax::check(command.as_bytes(), &rules)
+            .map_err(|why| UsageError(format!("command {}: {why}", i + 1)))?;
     }
     Ok(())
 }
@@ -465,24 +428,19 @@ fn through_master(
     };
     let deadline = exchange.get_timeout().map(|t| start + t);
     let body = match session.run(&line, deadline) {
+        // A 2.6 master answers its own errors (an unknown process) and closes: the session
+        // gives that as a reply, a failure to report.
         Ok(reply) => reply.body,
-        // A 2.6 master answers its own errors (an unknown process) and closes: a failure to
-        // report, not a cut reply.
-        Err(SessionError::Closed { received })
-            if outcome::read(&received, Framing::Plain).is_ok_and(|o| !o.is_ok()) =>
-        {
-            received
-        }
         Err(e) => {
-            let code = exit::for_session(&e);
+            let code = exit::for_exchange(&e);
             if code == Code::Interrupted {
                 return Err(anyhow::Error::new(e).context(address.to_string()));
             }
             let message = match &e {
-                SessionError::Closed { received } => format!(
+                ExchangeError::Closed { received } => format!(
                     "the master closed the connection before the end of the reply ({} bytes \
                      received; a reload cuts replies): the reply is incomplete",
-                    received.len()
+                    received.count()
                 ),
                 _ => e.to_string(),
             };

@@ -16,16 +16,15 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Context;
+use sockctl::error::ExchangeError;
+use sockctl::haproxy::command::{self as syntax, Refusal};
 use sockctl::haproxy::outcome::{self, Framing};
-use sockctl::haproxy::session::{
-    OpenError, PAYLOAD_PATTERN_REFUSED, Session, SessionError, has_payload_pattern,
-    is_payload_command,
-};
+use sockctl::haproxy::session::{OpenError, Session};
 use sockctl::{Address, Command};
 
-use super::{code_for, deadline, describe, note, options, raw, reload_failed};
+use super::{deadline, describe, note, options, raw, reload_failed};
 use crate::cli::ShellArgs;
-use crate::exit::{Code, UsageError};
+use crate::exit::{self, Code, UsageError};
 use crate::lines::StdinLines;
 
 pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
@@ -57,13 +56,12 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
             .map_err(|e| UsageError(format!("stdin line {}: {e}", lines.number)))?;
         // Refused as a whole here, not by the session: the payload lines after it must not run
         // as commands.
-        if has_payload_pattern(command.as_bytes()) {
-            return Err(
-                UsageError(format!("stdin line {number}: {PAYLOAD_PATTERN_REFUSED}")).into(),
-            );
+        if syntax::has_payload_pattern(command.as_bytes()) {
+            let why = Refusal::PayloadPattern;
+            return Err(UsageError(format!("stdin line {number}: {why}")).into());
         }
         let mut payload = Vec::new();
-        if is_payload_command(command.as_bytes()) {
+        if syntax::is_payload_command(command.as_bytes()) {
             while let Some(line) = lines.next_line().context("reading a payload from stdin")? {
                 if line.is_empty() {
                     break;
@@ -94,20 +92,14 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
             }
             Err(e) => {
                 // A reply over --max-bytes is not written: it could be anything, of any size.
-                if !matches!(e, SessionError::TooLarge { .. }) {
-                    write(e.received(), escape)?;
+                if !matches!(e, ExchangeError::TooLarge { .. }) {
+                    write(e.received().bytes(), escape)?;
                 }
-                let code = code_for(session.flavor(), &e);
+                let code = exit::for_exchange(&e);
                 if code == Code::Interrupted {
                     return Err(anyhow::Error::new(e).context(args.address().to_string()));
                 }
-                // The 2.6 master's own errors come with the close: report their message.
-                let reported = code == Code::CommandFailed
-                    && matches!(e, SessionError::Closed { .. })
-                    && report_errors(args.address(), number, &command, e.received());
-                if !reported {
-                    eprintln!("sockctl: {}: '{command}': {e}", args.address());
-                }
+                eprintln!("sockctl: {}: '{command}': {e}", args.address());
                 code
             }
         };

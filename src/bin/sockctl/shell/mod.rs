@@ -19,17 +19,18 @@ use anyhow::Context;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
-use sockctl::haproxy::framing::{Flavor, Target};
-use sockctl::haproxy::session::{
-    OpenError, Options, PAYLOAD_PATTERN_REFUSED, Reconnected, Reply, Session, SessionError,
-    has_payload_pattern, is_payload_command, payload_pattern,
+use sockctl::error::ExchangeError;
+use sockctl::haproxy::command::{
+    Refusal, has_payload_pattern, is_payload_command, payload_pattern,
 };
+use sockctl::haproxy::framing::{Flavor, Target};
+use sockctl::haproxy::session::{Closed, OpenError, Options, Reconnected, Reply, Session};
 use sockctl::{Address, Command};
 
 use crate::cli::ShellArgs;
 use sockctl::haproxy::discover::{self, Want};
 
-use crate::exit::{self, Code};
+use crate::exit::Code;
 use crate::signals;
 
 use completion::{Commands, ShellHelper, Vocabulary};
@@ -128,18 +129,6 @@ pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
     out.flush()
 }
 
-/// The exit code for a failed command.
-pub fn code_for(flavor: Flavor, e: &SessionError) -> Code {
-    match e {
-        // The 2.6 master answers its own errors (an unknown `@` target, a denied command)
-        // with a message and closes: the command failed.
-        SessionError::Closed { received } if flavor == Flavor::Master && !received.is_empty() => {
-            Code::CommandFailed
-        }
-        _ => exit::for_session(e),
-    }
-}
-
 /// What to say after a 2.6 master answered its own error and closed the connection.
 fn master_error_note(received: &[u8]) -> String {
     if received.starts_with(b"Can't find the target PID") {
@@ -153,7 +142,7 @@ fn master_error_note(received: &[u8]) -> String {
 
 /// A 3.x master reports a failed reload as `Success=0`.
 pub fn reload_failed(reply: &Reply) -> bool {
-    reply.closed && reply.body.starts_with(b"Success=0")
+    reply.closed == Some(Closed::Reload) && reply.body.starts_with(b"Success=0")
 }
 
 /// The interactive HAProxy session.
@@ -287,7 +276,7 @@ impl<'a> Interactive<'a> {
                 if let Some(pattern) = payload_pattern(command.as_bytes()) {
                     self.skip_payload(&String::from_utf8_lossy(pattern))?;
                 }
-                eprintln!("sockctl: {PAYLOAD_PATTERN_REFUSED}");
+                eprintln!("sockctl: {}", Refusal::PayloadPattern);
                 continue;
             }
             let payload = if is_payload_command(command.as_bytes()) {
@@ -379,35 +368,35 @@ impl<'a> Interactive<'a> {
                 if reload_failed(&reply) {
                     note("the reload failed (Success=0)");
                 }
-                if reply.closed {
-                    note("the master closed the connection to reload; the next command reconnects");
+                match reply.closed {
+                    Some(Closed::Reload) => note(
+                        "the master closed the connection to reload; the next command reconnects",
+                    ),
+                    // The 2.6 master answers its own errors (no such process, unknown
+                    // command) and closes: the message it sent is the whole story.
+                    Some(Closed::AfterError) => note(&master_error_note(&reply.body)),
+                    None => {}
                 }
             }
             // A reply over --max-bytes is not shown: it could be anything, of any size.
-            Err(e @ SessionError::TooLarge { .. }) => {
+            Err(e @ ExchangeError::TooLarge { .. }) => {
                 eprintln!("sockctl: {}: {e}", self.args.address());
             }
             Err(e) => {
-                print_reply(e.received(), true)?;
-                if !e.received().is_empty() && !e.received().ends_with(b"\n") {
+                let received = e.received().bytes();
+                print_reply(received, true)?;
+                if !received.is_empty() && !received.ends_with(b"\n") {
                     println!();
                 }
                 match &e {
-                    SessionError::Interrupted { .. } => {
+                    ExchangeError::Interrupted { .. } => {
                         sockctl::interrupt::clear();
                         note("interrupted; the next command reconnects");
                     }
-                    SessionError::Timeout { .. } => note(&format!(
+                    ExchangeError::Timeout { .. } => note(&format!(
                         "no complete reply within {} (--timeout); the next command reconnects",
                         sockctl::units::format_duration(self.args.timeout.0)
                     )),
-                    // The 2.6 master answers its own errors (no such process, unknown
-                    // command) and closes: the message it sent is the whole story.
-                    SessionError::Closed { received }
-                        if self.session.flavor() == Flavor::Master && !received.is_empty() =>
-                    {
-                        note(&master_error_note(received));
-                    }
                     _ => eprintln!("sockctl: {}: {e}", self.args.address()),
                 }
             }
