@@ -99,15 +99,6 @@ With standard input piped, each reply is written as the exact bytes of the comma
 connection, and the exit code is the highest of the run: 1 if a command failed (HAProxy's error
 messages count), 4 or 5 if a reply was incomplete (see sockctl --help).";
 
-impl ShellArgs {
-    /// The socket, once `shell::run` has filled it in from discovery if it was omitted.
-    pub fn address(&self) -> &Address {
-        self.address
-            .as_ref()
-            .expect("resolved at the start of shell::run")
-    }
-}
-
 /// Addresses from the command line as bytes: a socket path need not be UTF-8.
 fn address() -> impl clap::builder::TypedValueParser<Value = Address> {
     use clap::builder::TypedValueParser;

@@ -2,6 +2,7 @@
 //! outcome into a message and an exit code.
 
 mod cli;
+mod config;
 mod docs;
 mod exit;
 mod fanout;
@@ -21,19 +22,20 @@ use crate::cli::{Commands, HaproxyCommand};
 fn main() {
     signals::install();
     let cli = cli::parse();
+    let config = config::Config::new(&cli.global);
     let result = match cli.command {
-        Commands::Send(args) => send::run(args, cli.global.verbose),
+        Commands::Send(args) => send::run(args, &config),
         Commands::Completions { shell } => docs::completions(shell),
         Commands::Haproxy(command) => match command {
-            HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, cli.global.verbose),
-            HaproxyCommand::Reload(args) => haproxy::reload::run(args, cli.global.verbose),
-            HaproxyCommand::Proc(args) => haproxy::proc::run(args, cli.global.verbose),
-            HaproxyCommand::Exec(args) => haproxy::exec::run(args, cli.global.verbose),
-            HaproxyCommand::Stat(args) => haproxy::stat::run(args, cli.global.verbose),
-            HaproxyCommand::Info(args) => haproxy::info::run(args, cli.global.verbose),
-            HaproxyCommand::Servers(args) => haproxy::servers::run(args, cli.global.verbose),
+            HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, &config),
+            HaproxyCommand::Reload(args) => haproxy::reload::run(args, &config),
+            HaproxyCommand::Proc(args) => haproxy::proc::run(args, &config),
+            HaproxyCommand::Exec(args) => haproxy::exec::run(args, &config),
+            HaproxyCommand::Stat(args) => haproxy::stat::run(args, &config),
+            HaproxyCommand::Info(args) => haproxy::info::run(args, &config),
+            HaproxyCommand::Servers(args) => haproxy::servers::run(args, &config),
         },
-        Commands::Shell(args) => shell::run(args),
+        Commands::Shell(args) => shell::run(args, &config),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
     let code = fanout::settle(result, &mut std::io::stderr());

@@ -7,18 +7,20 @@ use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Context;
 use sockctl::error::Received;
-use sockctl::units::ByteSize;
 use sockctl::{Address, Command, Exchange, ExchangeError};
 
-use crate::cli::{ExchangeArgs, SendArgs};
+use crate::cli::SendArgs;
+use crate::config::Config;
+use crate::config::HELD_REPLY_LIMIT;
 use crate::exit::{self, Code, Reported, UsageError};
 use crate::fanout::{self, Shape, Targets};
 use crate::lines::StdinLines;
 use crate::output::Output;
 use crate::report;
 
-pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
-    let exchange = exchange_from(&args.exchange);
+pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
+    let exchange = args.exchange.streaming();
     let given = &args.targets;
     let many = !given.sockets.is_empty() || given.sockets_file.is_some();
     // With the sockets given as options, every positional argument is a command.
@@ -69,7 +71,7 @@ pub fn run(args: SendArgs, verbose: bool) -> anyhow::Result<Code> {
     // Text output streams (or spills to a file); JSON embeds each socket's replies, so they
     // are held, at most --max-bytes (default HELD_REPLY_LIMIT) per socket in all.
     let held = if args.json {
-        max_bytes(&args.exchange, Some(HELD_REPLY_LIMIT))
+        args.exchange.max_bytes(Some(HELD_REPLY_LIMIT))
     } else {
         None
     };
@@ -109,38 +111,6 @@ fn read_stdin() -> anyhow::Result<Vec<Command>> {
         );
     }
     Ok(commands)
-}
-
-/// The default `--max-bytes` where a reply is held in memory to be judged or embedded: `exec`
-/// (also `--batch` and through the master), `shell`, `send --json`.
-pub const HELD_REPLY_LIMIT: u64 = sockctl::haproxy::session::DEFAULT_MAX_REPLY;
-
-/// The default `--max-bytes` of the views that parse a whole reply (`stat`, `info`,
-/// `servers`): 512 MiB, above the `show stat` of a million servers (about 270 MB from 2.6,
-/// 350 MB from 3.x).
-pub const VIEW_REPLY_LIMIT: u64 = 512 << 20;
-
-/// `--max-bytes`, else `default` (`None`: no limit); `--max-bytes 0` is no limit.
-pub fn max_bytes(args: &ExchangeArgs, default: Option<u64>) -> Option<u64> {
-    match args.max_bytes {
-        Some(ByteSize(0)) => None,
-        Some(ByteSize(limit)) => Some(limit),
-        None => default,
-    }
-}
-
-/// The exchange for a reply that streams to its sink: no size limit unless asked for.
-pub fn exchange_from(args: &ExchangeArgs) -> Exchange {
-    limited_exchange(args, None)
-}
-
-/// The exchange for a reply held in memory: `--max-bytes`, else `default`.
-pub fn limited_exchange(args: &ExchangeArgs, default: Option<u64>) -> Exchange {
-    Exchange::new()
-        .timeout(args.timeout.limit())
-        .connect_timeout(args.connect_timeout.limit())
-        .idle_timeout(args.idle_timeout.and_then(|d| d.limit()))
-        .max_bytes(max_bytes(args, default))
 }
 
 /// The commands for one socket.

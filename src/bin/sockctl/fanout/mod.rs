@@ -13,7 +13,7 @@
 
 mod progress;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -302,7 +302,7 @@ pub fn each(
         // (HAProxy closes a connection it cannot write to after its stats timeout). A file
         // never makes a write wait for a reader.
         let stdout = io::stdout();
-        let mut out: Box<dyn Write> = if stdout.is_terminal() {
+        let mut out: Box<dyn Write> = if crate::config::Terminal::get().stdout {
             Box::new(stdout.lock())
         } else if crate::spool::is_pipe(&stdout) {
             Box::new(io::BufWriter::new(crate::spool::Spool::new(

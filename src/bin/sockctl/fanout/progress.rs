@@ -4,7 +4,7 @@
 //! on for a while (a second, or a quarter of one with ten targets or more), so quick runs and
 //! scripts never see it. It is erased before any other output and redrawn after it.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 const WIDTH: usize = 30;
@@ -26,7 +26,7 @@ impl Progress {
             done: 0,
             failed: 0,
             start: Instant::now(),
-            enabled: total > 1 && std::io::stderr().is_terminal(),
+            enabled: total > 1 && crate::config::Terminal::get().stderr,
             shown: false,
         }
     }

@@ -8,12 +8,10 @@ use sockctl::client::Flow;
 use sockctl::haproxy::batch::{self, BatchError, Entry, Options, Rules, Step};
 use sockctl::haproxy::session::{self, OpenError, Session};
 
-use super::exec::{self, Printer};
+use super::printer::{Entry as Result_, Printer};
 use super::target::Target;
-use crate::cli::ExecArgs;
 use crate::exit::{self, Code, Reported, UsageError};
 use crate::lines;
-use crate::send::{HELD_REPLY_LIMIT, max_bytes};
 
 /// Commands written ahead of their replies when they may be (see the library's `batch`).
 const WINDOW: usize = 256;
@@ -39,17 +37,27 @@ pub fn read(path: &Path, allow_chaining: bool) -> anyhow::Result<Vec<Entry>> {
 
 /// Runs the batch in each process over one connection, in the order `exec` would run the
 /// same commands one per connection.
+/// What a batch needs of the command line.
+pub struct Settings {
+    /// Go on after a failure (and write commands ahead of their replies).
+    pub keep_going: bool,
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Limit for each reply.
+    pub reply_timeout: Option<std::time::Duration>,
+    pub max_bytes: Option<u64>,
+}
+
 pub fn run(
     address: &Address,
-    args: &ExecArgs,
+    args: &Settings,
     processes: &[Target],
     entries: &[Entry],
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let limit = max_bytes(&args.exchange, Some(HELD_REPLY_LIMIT));
+    let limit = args.max_bytes;
     let options = session::Options {
-        connect_timeout: args.exchange.connect_timeout.limit(),
+        connect_timeout: args.connect_timeout,
         max_bytes: limit,
         ..session::Options::default()
     };
@@ -75,7 +83,7 @@ pub fn run(
     let options = Options {
         keep_going: args.keep_going,
         window: WINDOW,
-        reply_timeout: args.exchange.timeout.limit(),
+        reply_timeout: args.reply_timeout,
         max_bytes: limit,
     };
     let mut written = Ok(());
@@ -86,7 +94,7 @@ pub fn run(
         if verbose && let Some(again) = &done.reconnected {
             let _ = printer.note(&format!("reconnected ({})", again.reason));
         }
-        let entry = exec::Entry::new(
+        let entry = Result_::new(
             &step.entry.command,
             labels[done.step].process,
             Some(step.entry.line),

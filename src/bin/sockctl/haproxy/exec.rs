@@ -1,113 +1,27 @@
 //! `sockctl haproxy exec`: HAProxy commands with honest exit codes.
 
-use std::io::{IsTerminal, Write};
-
-use serde::Serialize;
 use sockctl::Address;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{self as syntax, Rules};
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
-use sockctl::haproxy::outcome::{self, Outcome};
+use sockctl::haproxy::outcome;
 use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
 use sockctl::haproxy::route::{self, Route, RunError};
 use sockctl::haproxy::session::{self, OpenError, Session};
 
-use super::target::{self, Process, Role, Target};
+use super::printer::{Entry, Printer};
+use super::target::{self, Target};
 use super::{at, batch, targets};
 use crate::cli::{ExecArgs, WorkerChoice};
+use crate::config::HELD_REPLY_LIMIT;
+use crate::config::{Config, Output};
 use crate::exit::{self, Code, UsageError};
 use crate::fanout::{self, Shape};
 use crate::sanitize;
-use crate::send::{HELD_REPLY_LIMIT, limited_exchange};
 
-/// `--json`: every result, in the order run.
-#[derive(Serialize)]
-struct Report {
-    ok: bool,
-    results: Vec<Entry>,
-}
-
-/// One command in one process.
-#[derive(Serialize)]
-pub struct Entry {
-    /// The line of the batch file it came from (batches only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<usize>,
-    command: String,
-    /// `socket`, `worker` or `master`.
-    target: &'static str,
-    pid: Option<u32>,
-    role: Option<Role>,
-    pub ok: bool,
-    /// The output as text (invalid UTF-8 replaced); the bytes are printed as they came.
-    output: String,
-    #[serde(skip)]
-    bytes: Vec<u8>,
-    errors: Vec<EntryError>,
-    #[serde(skip)]
-    process: Process,
-}
-
-#[derive(Serialize)]
-struct EntryError {
-    /// The exit code this error alone would give.
-    code: i32,
-    #[serde(skip)]
-    exit: Code,
-    severity: Option<u8>,
-    severity_name: Option<&'static str>,
-    message: String,
-}
-
-impl Entry {
-    pub fn new(command: &str, process: Process, line: Option<usize>) -> Entry {
-        Entry {
-            line,
-            command: command.to_string(),
-            target: process.kind(),
-            pid: process.pid(),
-            role: process.role(),
-            ok: true,
-            output: String::new(),
-            bytes: Vec::new(),
-            errors: Vec::new(),
-            process,
-        }
-    }
-
-    /// What HAProxy answered.
-    pub fn outcome(mut self, outcome: Outcome) -> Entry {
-        self.output = String::from_utf8_lossy(&outcome.output).into_owned();
-        self.bytes = outcome.output;
-        for failure in &outcome.failures {
-            self.errors.push(EntryError {
-                code: Code::CommandFailed as i32,
-                exit: Code::CommandFailed,
-                severity: failure.severity,
-                severity_name: failure.severity_name(),
-                message: failure.message.clone(),
-            });
-        }
-        self.ok = self.errors.is_empty();
-        self
-    }
-
-    /// No answer to read: the command failed with this code.
-    pub fn error(mut self, code: Code, message: String) -> Entry {
-        self.errors.push(EntryError {
-            code: code as i32,
-            exit: code,
-            severity: None,
-            severity_name: None,
-            message,
-        });
-        self.ok = false;
-        self
-    }
-}
-
-pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let batch = match &args.batch {
         Some(path) => Some(batch::read(path, args.allow_chaining)?),
         None => {
@@ -117,21 +31,33 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<Code> {
     };
     let targets = targets(&args.socket, Want::Any, verbose)?;
     let json = args.json.then_some(Shape::Json);
+    let output = Output::new(args.json, args.raw, config.terminal);
+    let settings = batch::Settings {
+        keep_going: args.keep_going,
+        connect_timeout: args.exchange.connect_timeout.limit(),
+        reply_timeout: args.exchange.timeout.limit(),
+        max_bytes: args.exchange.max_bytes(Some(HELD_REPLY_LIMIT)),
+    };
     fanout::each(
         &targets,
         args.socket.targets.jobs,
         json,
         |address, out, err| {
-            let mut printer = Printer::new(address, &args, out, err);
-            let exchange = limited_exchange(&args.exchange, Some(HELD_REPLY_LIMIT));
+            let mut printer = Printer::new(address, output, out, err);
+            let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
             let kind = at(master::probe(address, &exchange), address)?;
             let processes = target::resolve(&kind, &args.route)?;
             // Asked for all workers, the reader cannot know how many there will be: always label.
             printer.labelled = processes.len() > 1 || args.route.worker == Some(WorkerChoice::All);
             match &batch {
-                Some(entries) => {
-                    batch::run(address, &args, &processes, entries, verbose, &mut printer)?
-                }
+                Some(entries) => batch::run(
+                    address,
+                    &settings,
+                    &processes,
+                    entries,
+                    verbose,
+                    &mut printer,
+                )?,
                 None => each_alone(address, &args, &processes, verbose, &mut printer)?,
             }
             printer.finish()
@@ -147,7 +73,7 @@ fn each_alone(
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let exchange = limited_exchange(&args.exchange, Some(HELD_REPLY_LIMIT));
+    let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
     for (i, command) in args.commands.iter().enumerate() {
         let mut failed = false;
         for (j, target) in processes.iter().enumerate() {
@@ -192,119 +118,6 @@ fn not_run(command: &str, target: &Target, labelled: bool) -> String {
         format!("'{command}' in {}", target.process)
     } else {
         format!("'{command}'")
-    }
-}
-
-/// Prints results as they come: the output on `out`, failures on `err`, or one JSON document
-/// at the end.
-pub struct Printer<'a> {
-    address: &'a Address,
-    json: bool,
-    /// A `== worker PID ==` line before each result.
-    pub labelled: bool,
-    /// Control characters shown escaped (on a terminal, unless `--raw`).
-    escape: bool,
-    /// `--raw`: HAProxy's reply byte for byte, blank lines of a silent success included.
-    raw: bool,
-    out: &'a mut dyn Write,
-    err: &'a mut dyn Write,
-    results: Vec<Entry>,
-    pub worst: Code,
-}
-
-impl<'a> Printer<'a> {
-    fn new(
-        address: &'a Address,
-        args: &ExecArgs,
-        out: &'a mut dyn Write,
-        err: &'a mut dyn Write,
-    ) -> Self {
-        Printer {
-            address,
-            json: args.json,
-            labelled: false,
-            escape: !args.raw && !args.json && std::io::stdout().is_terminal(),
-            raw: args.raw,
-            out,
-            err,
-            results: Vec::new(),
-            worst: Code::Ok,
-        }
-    }
-
-    pub fn show(&mut self, entry: Entry) -> std::io::Result<()> {
-        for error in &entry.errors {
-            self.worst = self.worst.max(error.exit);
-            let place = match entry.process {
-                Process::Socket => String::new(),
-                process => format!("{process}: "),
-            };
-            let command = sanitize::text(&entry.command);
-            let what = match entry.line {
-                Some(line) => format!("{place}line {line}: {command}"),
-                None => format!("{place}'{command}'"),
-            };
-            self.out.flush()?;
-            writeln!(
-                self.err,
-                "sockctl: {}: {what}: {}",
-                self.address,
-                sanitize::text(&error.message)
-            )?;
-        }
-        if self.json {
-            self.results.push(entry);
-            return Ok(());
-        }
-        if self.labelled {
-            writeln!(self.out, "== {} ==", entry.process)?;
-        }
-        if !self.raw && entry.bytes.iter().all(|&b| b == b'\n') {
-            // HAProxy's empty reply to a silent success (`set weight`): nothing to show.
-            return Ok(());
-        }
-        if self.escape {
-            self.out.write_all(sanitize::text(&entry.output).as_bytes())
-        } else {
-            self.out.write_all(&entry.bytes)
-        }
-    }
-
-    /// Standard output was closed: quiet if nothing was left to run, else exit 6 naming what
-    /// did not run.
-    pub fn closed(&self, rest: Vec<String>) -> anyhow::Result<()> {
-        if rest.is_empty() {
-            return Ok(());
-        }
-        Err(anyhow::Error::new(exit::NotRun(rest)).context(self.address.to_string()))
-    }
-
-    /// A message on stderr, after the output so far.
-    pub fn note(&mut self, text: &str) -> std::io::Result<()> {
-        self.out.flush()?;
-        writeln!(
-            self.err,
-            "sockctl: {}: {}",
-            self.address,
-            sanitize::text(text)
-        )
-    }
-
-    fn finish(self) -> anyhow::Result<Code> {
-        if self.json {
-            let report = Report {
-                ok: self.results.iter().all(|r| r.ok),
-                results: self.results,
-            };
-            let mut text = serde_json::to_vec_pretty(&report)?;
-            text.push(b'\n');
-            match self.out.write_all(&text) {
-                // Every command ran: the reader went away, the exit code stands.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                written => written?,
-            }
-        }
-        Ok(self.worst)
     }
 }
 
@@ -378,9 +191,7 @@ fn verified_reload(address: &Address, entry: Entry) -> anyhow::Result<Entry> {
         (_, Status::Reloaded) => format!("Success=1\n{}", log.unwrap_or_default()),
         (_, Status::Failed) => format!("Success=0\n{}", log.unwrap_or_default()),
     };
-    let mut entry = entry;
-    entry.bytes = reply.clone().into_bytes();
-    entry.output = reply;
+    let mut entry = entry.output(reply);
     if outcome.status == Status::Failed {
         let before = outcome.before.master.failed.unwrap_or(0);
         let after = outcome.after.master.failed.unwrap_or(0);

@@ -4,10 +4,12 @@ use sockctl::haproxy::info::Info;
 
 use super::view::{self, Source};
 use crate::cli::InfoArgs;
+use crate::config::Config;
 use crate::exit::Code;
 use crate::table;
 
-pub fn run(args: InfoArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: InfoArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let mode = view::mode(&args.format, view::on_terminal());
     let source = Source {
         socket: &args.socket,

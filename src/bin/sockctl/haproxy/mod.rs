@@ -4,6 +4,7 @@ mod batch;
 pub mod config;
 pub mod exec;
 pub mod info;
+mod printer;
 pub mod proc;
 pub mod reload;
 pub mod save_state;

@@ -7,14 +7,15 @@ use sockctl::haproxy::proc_list::{ProcList, Process};
 use super::view::{self, Mode};
 use super::{at, targets};
 use crate::cli::ProcArgs;
+use crate::config::Config;
 use crate::exit::Code;
 use crate::fanout::{self, Shape};
-use crate::send::exchange_from;
 use crate::table;
 
-pub fn run(args: ProcArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: ProcArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let targets = targets(&args.socket, Want::Master, verbose)?;
-    let exchange = exchange_from(&args.exchange);
+    let exchange = args.exchange.streaming();
     // The table stays the default off a terminal too, as it was before --json existed.
     let mode = view::mode(&args.format, true);
     let json = (mode == Mode::Json).then_some(Shape::Json);

@@ -13,6 +13,7 @@ use sockctl::units::format_duration;
 use super::config::{Configuration, state_file};
 use super::{at, socket};
 use crate::cli::ReloadArgs;
+use crate::config::Config;
 use crate::exit::{self, Code};
 use crate::report;
 use crate::sanitize;
@@ -37,7 +38,8 @@ struct JsonState {
     elapsed_ms: f64,
 }
 
-pub fn run(args: ReloadArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);

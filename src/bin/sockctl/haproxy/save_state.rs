@@ -7,10 +7,11 @@ use sockctl::haproxy::save_state::{dump_command, save_state};
 use super::config::{Configuration, same_file, state_file};
 use super::{at, socket};
 use crate::cli::SaveStateArgs;
+use crate::config::Config;
 use crate::exit::{Code, UsageError};
-use crate::send::exchange_from;
 
-pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: SaveStateArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     // The default file is the one HAProxy loads for every backend: one backend's dump there
     // would throw away the saved state of all the others at the next reload.
     let one_backend_only = |backend: &str| {
@@ -25,7 +26,7 @@ pub fn run(args: SaveStateArgs, verbose: bool) -> anyhow::Result<Code> {
         return Err(one_backend_only(backend).into());
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
-    let exchange = exchange_from(&args.exchange);
+    let exchange = args.exchange.streaming();
     let kind = at(master::probe(&address, &exchange), &address)?;
     let config = || Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
     let path = match (&args.output, &args.backend) {

@@ -4,10 +4,12 @@ use sockctl::haproxy::servers_state::{self, ServersState};
 
 use super::view::{self, Source};
 use crate::cli::ServersArgs;
+use crate::config::Config;
 use crate::exit::{Code, UsageError};
 use crate::table;
 
-pub fn run(args: ServersArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: ServersArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let command = servers_state::command(args.backend.as_deref())
         .map_err(|e| UsageError(format!("--backend: {e}")))?;
     let mode = view::mode(&args.format, view::on_terminal());

@@ -5,6 +5,7 @@ use sockctl::haproxy::stat::{self, Kind, Stat};
 
 use super::view::{self, Source};
 use crate::cli::{StatArgs, StatType};
+use crate::config::Config;
 use crate::exit::{Code, UsageError};
 use crate::table;
 
@@ -21,7 +22,8 @@ const DEFAULT_COLUMNS: &[&str] = &[
     "lastchg",
 ];
 
-pub fn run(args: StatArgs, verbose: bool) -> anyhow::Result<Code> {
+pub fn run(args: StatArgs, config: &Config) -> anyhow::Result<Code> {
+    let verbose = config.verbose;
     let kinds: Vec<Kind> = args
         .types
         .iter()

@@ -1,7 +1,7 @@
 //! What the typed views share: choosing the output form, and fetching one command's output
 //! from one process with error detection.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -12,9 +12,9 @@ use sockctl::haproxy::{master, route};
 use super::target;
 use super::{at, targets};
 use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketsArgs, ViewRouteArgs, WorkerChoice};
+use crate::config::VIEW_REPLY_LIMIT;
 use crate::exit::{Code, UsageError};
 use crate::fanout::{self, Shape};
-use crate::send::{VIEW_REPLY_LIMIT, limited_exchange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -40,7 +40,7 @@ pub fn mode(format: &FormatArgs, table_by_default: bool) -> Mode {
 
 /// Views are tables for a person at a terminal, JSON for programs.
 pub fn on_terminal() -> bool {
-    std::io::stdout().is_terminal()
+    crate::config::Terminal::get().stdout
 }
 
 /// Where a view's command runs: the stats socket's process, or one worker of a master.
@@ -133,7 +133,7 @@ fn fetch(
     verbose: bool,
     err: &mut dyn Write,
 ) -> anyhow::Result<Vec<u8>> {
-    let exchange = limited_exchange(source.exchange, Some(VIEW_REPLY_LIMIT));
+    let exchange = source.exchange.holding(Some(VIEW_REPLY_LIMIT));
     let kind = at(master::probe(address, &exchange), address)?;
     let route_args = RouteArgs {
         worker: source.route.worker,

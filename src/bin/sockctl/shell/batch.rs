@@ -13,7 +13,7 @@
 //! stderr with its line. No complete reply (timeout, reset, closed) is a failure with a higher
 //! code, and the exit code is the highest of the run.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use anyhow::Context;
 use sockctl::error::ExchangeError;
@@ -22,29 +22,28 @@ use sockctl::haproxy::outcome::{self, Framing};
 use sockctl::haproxy::session::{OpenError, Session};
 use sockctl::{Address, Command};
 
-use super::{deadline, describe, note, options, raw, reload_failed};
-use crate::cli::ShellArgs;
+use super::{Settings, describe, note, raw, reload_failed};
 use crate::exit::{self, Code, UsageError};
 use crate::lines::StdinLines;
 
-pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
+pub fn run(args: &Settings) -> anyhow::Result<Code> {
     if args.raw {
         return raw::piped(args);
     }
-    let mut session = match Session::open(args.address(), options(args)) {
+    let mut session = match Session::open(&args.address, args.session_options()) {
         Ok(session) => session,
         Err(OpenError::NotHaproxy { .. }) => {
             eprintln!(
                 "sockctl: {}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
                  use --raw for a line-oriented session",
-                args.address()
+                args.address
             );
             return Ok(Code::BadReply);
         }
         Err(OpenError::Interrupted) => return Ok(Code::Interrupted),
-        Err(e) => return Err(anyhow::Error::new(e).context(args.address().to_string())),
+        Err(e) => return Err(anyhow::Error::new(e).context(args.address.to_string())),
     };
-    let escape = io::stdout().is_terminal();
+    let escape = args.terminal.stdout;
     let mut lines = StdinLines::new();
     let mut worst = Code::Ok;
     while let Some(line) = lines
@@ -72,7 +71,7 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 );
             }
         }
-        let code = match session.run_payload(&command, &payload, deadline(args)) {
+        let code = match session.run_payload(&command, &payload, args.deadline()) {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
                     note(&describe(again));
@@ -81,10 +80,10 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 if reload_failed(&reply) {
                     eprintln!(
                         "sockctl: {}: '{command}': the reload failed (Success=0)",
-                        args.address()
+                        args.address
                     );
                     Code::CommandFailed
-                } else if report_errors(args.address(), number, &command, &reply.body) {
+                } else if report_errors(&args.address, number, &command, &reply.body) {
                     Code::CommandFailed
                 } else {
                     Code::Ok
@@ -97,9 +96,9 @@ pub fn run(args: &ShellArgs) -> anyhow::Result<Code> {
                 }
                 let code = exit::for_exchange(&e);
                 if code == Code::Interrupted {
-                    return Err(anyhow::Error::new(e).context(args.address().to_string()));
+                    return Err(anyhow::Error::new(e).context(args.address.to_string()));
                 }
-                eprintln!("sockctl: {}: '{command}': {e}", args.address());
+                eprintln!("sockctl: {}: '{command}': {e}", args.address);
                 code
             }
         };

@@ -11,14 +11,14 @@ mod history;
 mod raw;
 
 use std::collections::VecDeque;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{CompletionType, Config, Editor};
+use rustyline::{CompletionType, Editor};
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{
     Refusal, has_payload_pattern, is_payload_command, payload_pattern,
@@ -28,6 +28,7 @@ use sockctl::haproxy::session::{Closed, OpenError, Options, Reconnected, Reply, 
 use sockctl::{Address, Command};
 
 use crate::cli::ShellArgs;
+use crate::config::{Config, Terminal};
 use sockctl::haproxy::discover::{self, Want};
 
 use crate::exit::Code;
@@ -35,15 +36,61 @@ use crate::signals;
 
 use completion::{Commands, ShellHelper, Vocabulary};
 
-pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
-    if args.address.is_none() {
-        let config = args.config.path.as_deref();
-        let config = config.unwrap_or(std::path::Path::new(discover::DEFAULT_CONFIG));
-        let (address, source) = discover::find_socket(config, Want::Any)?;
-        note(&format!("using {address} from {source}"));
-        args.address = Some(address);
+/// What the shell works with, decided once from the command line.
+#[derive(Debug)]
+pub struct Settings {
+    pub address: Address,
+    /// `--raw`: lines as typed, bytes as they come, no HAProxy detection.
+    pub raw: bool,
+    /// Limit for each reply.
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    pub history: bool,
+    pub terminal: Terminal,
+}
+
+impl Settings {
+    /// The settings of `args`; without an address, the socket discovery finds.
+    fn new(args: ShellArgs, config: &Config) -> anyhow::Result<Settings> {
+        let address = match args.address {
+            Some(address) => address,
+            None => {
+                let path = args.config.path.as_deref();
+                let path = path.unwrap_or(std::path::Path::new(discover::DEFAULT_CONFIG));
+                let (address, source) = discover::find_socket(path, Want::Any)?;
+                note(&format!("using {address} from {source}"));
+                address
+            }
+        };
+        Ok(Settings {
+            address,
+            raw: args.raw,
+            timeout: args.timeout.limit(),
+            connect_timeout: args.connect_timeout.limit(),
+            max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
+            history: !args.no_history,
+            terminal: config.terminal,
+        })
     }
-    if !io::stdin().is_terminal() {
+
+    /// The deadline for one reply.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|t| Instant::now() + t)
+    }
+
+    pub fn session_options(&self) -> Options {
+        Options {
+            connect_timeout: self.connect_timeout,
+            max_bytes: self.max_bytes,
+            ..Options::default()
+        }
+    }
+}
+
+pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
+    let args = Settings::new(args, config)?;
+    if !args.terminal.stdin {
         return batch::run(&args);
     }
     // Ctrl-C abandons the wait for one reply; it must not end the shell. SIGTERM and SIGHUP
@@ -51,16 +98,16 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
     signals::keep_handling_interrupts();
     signals::end_shell_on_termination();
     if args.raw {
-        let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
-            .with_context(|| args.address().to_string())?;
+        let stream = sockctl::connect::connect(&args.address, args.connect_timeout)
+            .with_context(|| args.address.to_string())?;
         return raw::interactive(&args, stream, Vec::new(), false);
     }
-    match Session::open(args.address(), options(&args)) {
+    match Session::open(&args.address, args.session_options()) {
         Ok(session) => Interactive::new(&args, session)?.run(),
         Err(OpenError::NotHaproxy { received, stream }) => {
             note(&format!(
                 "{}: not an HAProxy CLI; raw session (lines are sent as typed)",
-                args.address()
+                args.address
             ));
             match stream {
                 Some(stream) => raw::interactive(&args, stream, received, true),
@@ -71,30 +118,15 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<Code> {
                 }
             }
         }
-        Err(OpenError::Connect(e)) => {
-            Err(anyhow::Error::new(e).context(args.address().to_string()))
-        }
+        Err(OpenError::Connect(e)) => Err(anyhow::Error::new(e).context(args.address.to_string())),
         Err(OpenError::Interrupted) => Ok(Code::Interrupted),
-        Err(e) => Err(anyhow::Error::new(e).context(args.address().to_string())),
+        Err(e) => Err(anyhow::Error::new(e).context(args.address.to_string())),
     }
-}
-
-pub fn options(args: &ShellArgs) -> Options {
-    Options {
-        connect_timeout: args.connect_timeout.limit(),
-        max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
-        ..Options::default()
-    }
-}
-
-/// The deadline for one reply.
-pub fn deadline(args: &ShellArgs) -> Option<Instant> {
-    args.timeout.limit().map(|t| Instant::now() + t)
 }
 
 /// A line about the session itself (not a reply): dim when stderr is a terminal.
 pub fn note(text: &str) {
-    if io::stderr().is_terminal() {
+    if Terminal::get().stderr {
         eprintln!("\x1b[2m{text}\x1b[0m");
     } else {
         eprintln!("sockctl: {text}");
@@ -147,7 +179,7 @@ pub fn reload_failed(reply: &Reply) -> bool {
 
 /// The interactive HAProxy session.
 struct Interactive<'a> {
-    args: &'a ShellArgs,
+    args: &'a Settings,
     session: Session,
     editor: Editor<ShellHelper, FileHistory>,
     history: Option<PathBuf>,
@@ -156,18 +188,18 @@ struct Interactive<'a> {
 }
 
 impl<'a> Interactive<'a> {
-    fn new(args: &'a ShellArgs, session: Session) -> anyhow::Result<Self> {
-        let config = Config::builder()
+    fn new(args: &'a Settings, session: Session) -> anyhow::Result<Self> {
+        let config = rustyline::Config::builder()
             .auto_add_history(false)
             .max_history_size(1000)?
             .history_ignore_dups(true)?
             .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::with_config(config)?;
-        let history = if args.no_history {
+        let history = if !args.history {
             None
         } else {
-            history::path(args.address())
+            history::path(&args.address)
         };
         if let Some(path) = &history {
             // A missing file is the first session on this socket.
@@ -216,10 +248,10 @@ impl<'a> Interactive<'a> {
     fn prompt(&self) -> String {
         match self.session.flavor() {
             Flavor::Stats => {
-                let name = match self.args.address() {
+                let name = match &self.args.address {
                     // The line editor prints its prompt as it is: no control characters.
                     Address::Unix(path) => path.file_name().map_or_else(
-                        || self.args.address().to_string(),
+                        || self.args.address.to_string(),
                         |n| crate::sanitize::cell(&n.to_string_lossy()).into_owned(),
                     ),
                     other => other.to_string(),
@@ -358,7 +390,7 @@ impl<'a> Interactive<'a> {
     fn one(&mut self, command: &Command, payload: &[Command]) -> anyhow::Result<()> {
         let result = self
             .session
-            .run_payload(command, payload, deadline(self.args));
+            .run_payload(command, payload, self.args.deadline());
         match result {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
@@ -380,7 +412,7 @@ impl<'a> Interactive<'a> {
             }
             // A reply over --max-bytes is not shown: it could be anything, of any size.
             Err(e @ ExchangeError::TooLarge { .. }) => {
-                eprintln!("sockctl: {}: {e}", self.args.address());
+                eprintln!("sockctl: {}: {e}", self.args.address);
             }
             Err(e) => {
                 let received = e.received().bytes();
@@ -395,9 +427,9 @@ impl<'a> Interactive<'a> {
                     }
                     ExchangeError::Timeout { .. } => note(&format!(
                         "no complete reply within {} (--timeout); the next command reconnects",
-                        sockctl::units::format_duration(self.args.timeout.0)
+                        sockctl::units::format_duration(self.args.timeout.unwrap_or_default())
                     )),
-                    _ => eprintln!("sockctl: {}: {e}", self.args.address()),
+                    _ => eprintln!("sockctl: {}: {e}", self.args.address),
                 }
             }
         }

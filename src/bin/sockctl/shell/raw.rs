@@ -2,7 +2,7 @@
 //! are, bytes from the server are printed as they arrive (by a thread of their own, so the
 //! server may speak at any time), and EOF from the server ends the session with a message.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::mpsc;
 
 use rustyline::error::ReadlineError;
@@ -10,8 +10,8 @@ use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 use sockctl::stream::{IoFailure, Stream};
 
-use super::{deadline, history, note};
-use crate::cli::ShellArgs;
+use super::Settings;
+use super::{history, note};
 use crate::exit::Code;
 use crate::lines::StdinLines;
 
@@ -64,16 +64,14 @@ fn describe(failure: &IoFailure) -> String {
 }
 
 pub fn interactive(
-    args: &ShellArgs,
+    args: &Settings,
     stream: Stream,
     received: Vec<u8>,
     escape: bool,
 ) -> anyhow::Result<Code> {
     let config = Config::builder().auto_add_history(true).build();
     let mut editor: Editor<(), FileHistory> = Editor::with_config(config)?;
-    let history = (!args.no_history)
-        .then(|| history::path(args.address()))
-        .flatten();
+    let history = args.history.then(|| history::path(&args.address)).flatten();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
@@ -82,7 +80,7 @@ pub fn interactive(
     let saved = rustix::termios::tcgetattr(rustix::stdio::stdin()).ok();
     super::print_reply(&received, escape)?;
     let reader = stream.try_clone()?;
-    let address = args.address().to_string();
+    let address = args.address.to_string();
     std::thread::spawn(move || {
         let why = match print_all(&reader, escape) {
             Ok(()) => "connection closed by the server".to_string(),
@@ -99,7 +97,7 @@ pub fn interactive(
         note(&format!("{address}: {why}"));
         std::process::exit(Code::Ok as i32);
     });
-    let prompt = format!("{}> ", args.address());
+    let prompt = format!("{}> ", args.address);
     loop {
         match editor.readline(&prompt) {
             Ok(line) => {
@@ -108,12 +106,8 @@ pub fn interactive(
                 }
                 let mut data = line.into_bytes();
                 data.push(b'\n');
-                if let Err(e) = stream.send_all(&data, deadline(args)) {
-                    note(&format!(
-                        "{}: cannot send: {}",
-                        args.address(),
-                        describe(&e)
-                    ));
+                if let Err(e) = stream.send_all(&data, args.deadline()) {
+                    note(&format!("{}: cannot send: {}", args.address, describe(&e)));
                     return Ok(Code::BadReply);
                 }
             }
@@ -126,11 +120,11 @@ pub fn interactive(
 
 /// Standard input is not a terminal: send it line by line, half-close at its end, and print
 /// what the server sends until it closes (or `--timeout` after the input ended).
-pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
-    let stream = sockctl::connect::connect(args.address(), args.connect_timeout.limit())
-        .map_err(|e| anyhow::Error::new(e).context(args.address().to_string()))?;
+pub fn piped(args: &Settings) -> anyhow::Result<Code> {
+    let stream = sockctl::connect::connect(&args.address, args.connect_timeout)
+        .map_err(|e| anyhow::Error::new(e).context(args.address.to_string()))?;
     let reader = stream.try_clone()?;
-    let escape = io::stdout().is_terminal();
+    let escape = args.terminal.stdout;
     let (done, finished) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = done.send(print_all(&reader, escape));
@@ -138,12 +132,12 @@ pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
     let mut lines = StdinLines::new();
     while let Some(mut line) = lines.next_line()? {
         line.push(b'\n');
-        if stream.send_all(&line, deadline(args)).is_err() {
+        if stream.send_all(&line, args.deadline()).is_err() {
             break;
         }
     }
     let _ = stream.shutdown_write();
-    let result = match args.timeout.limit() {
+    let result = match args.timeout {
         Some(limit) => finished.recv_timeout(limit).ok(),
         None => finished.recv().ok(),
     };
@@ -153,7 +147,7 @@ pub fn piped(args: &ShellArgs) -> anyhow::Result<Code> {
         None => {
             note(&format!(
                 "{}: the server did not close the connection in time",
-                args.address()
+                args.address
             ));
             Code::Timeout
         }
