@@ -139,7 +139,7 @@ fn stat_rows_are_keyed_by_the_header() {
     let out = view("stat", &ha.master, &["--backend", "nosuch"]);
     assert_fails(&out, 1, "No such proxy.");
     let out = view("stat", &ha.admin, &["--backend", "be app"]);
-    assert_fails(&out, 2, "--backend: invalid name");
+    assert_fails(&out, 2, "'--backend <NAME>': invalid name");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! `make man`, or `cargo run --features man --bin sockctl-man -- DIR`.
 
 #[allow(dead_code)]
-#[path = "sockctl/cli.rs"]
+#[path = "sockctl/cli/mod.rs"]
 mod cli;
 
 use std::path::Path;

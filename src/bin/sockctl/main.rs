@@ -8,8 +8,9 @@ mod exit;
 mod fanout;
 mod haproxy;
 mod lines;
+mod messages;
 mod output;
-mod report;
+mod parse;
 mod sanitize;
 mod send;
 mod shell;
@@ -21,7 +22,7 @@ use crate::cli::{Commands, HaproxyCommand};
 
 fn main() {
     signals::install();
-    let cli = cli::parse();
+    let cli = parse::parse();
     let config = config::Config::new(&cli.global);
     let result = match cli.command {
         Commands::Send(args) => send::run(args, &config),
@@ -46,11 +47,11 @@ fn main() {
         if code == exit::Code::Ok
             && let Some(path) = output::committed_file()
         {
-            eprintln!(
-                "sockctl: {} arrived after {} was in place; the run completed",
+            crate::messages::say(format_args!(
+                "{} arrived after {} was in place; the run completed",
                 signals::received_name(),
                 path.display()
-            );
+            ));
             std::process::exit(0);
         }
         signals::reraise_and_exit();

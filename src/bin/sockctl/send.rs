@@ -15,8 +15,8 @@ use crate::config::HELD_REPLY_LIMIT;
 use crate::exit::{self, Code, Reported, UsageError};
 use crate::fanout::{self, Shape, Targets};
 use crate::lines::StdinLines;
+use crate::messages;
 use crate::output::Output;
-use crate::report;
 
 pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
     let verbose = config.verbose;
@@ -228,7 +228,7 @@ impl<'a> Run<'a> {
         match result {
             Ok(facts) => {
                 if self.verbose {
-                    report::exchange_facts(err, self.address, command, &facts);
+                    messages::exchange_facts(err, self.address, command, &facts);
                 }
                 Ok(true)
             }
@@ -238,7 +238,7 @@ impl<'a> Run<'a> {
                 if code == Code::Interrupted || exit::is_broken_pipe(&error) {
                     return Err(error);
                 }
-                report::error_to(err, &error);
+                messages::error_to(err, &error);
                 self.worst = self.worst.max(code);
                 if self.keep_going {
                     Ok(true)

@@ -22,7 +22,7 @@ use sockctl::Address;
 use sockctl::fanout::{self, Event};
 
 use crate::exit::{self, Code, UsageError};
-use crate::report;
+use crate::messages;
 use progress::Progress;
 
 /// The sockets a command goes to, and whether results carry their address.
@@ -438,10 +438,10 @@ fn jobs_within_the_open_file_limit(jobs: usize) -> usize {
     let open = std::fs::read_dir("/proc/self/fd").map_or(8, |dir| dir.count() as u64);
     let allowed = bound_jobs(jobs, soft, open);
     if allowed < jobs {
-        eprintln!(
-            "sockctl: -j {jobs} lowered to {allowed}: the open-file limit is {soft} \
+        crate::messages::say(format_args!(
+            "-j {jobs} lowered to {allowed}: the open-file limit is {soft} \
              (ulimit -n) and each socket at work needs up to {FDS_PER_JOB}"
-        );
+        ));
     }
     allowed
 }
@@ -460,7 +460,7 @@ pub fn settle(result: anyhow::Result<Code>, err: &mut dyn Write) -> Code {
         Err(e) if exit::is_broken_pipe(&e) => Code::Ok,
         Err(e) => {
             if !e.is::<exit::Reported>() {
-                report::error_to(err, &e);
+                messages::error_to(err, &e);
             }
             exit::for_error(&e)
         }
@@ -499,10 +499,7 @@ fn labelled(address: &Address, output: &[u8]) -> Vec<u8> {
 }
 
 fn entry(code: Code, buffers: &mut Buffers, shape: Shape, store: &mut Store) -> io::Result<Entry> {
-    let errors = String::from_utf8_lossy(&buffers.err)
-        .lines()
-        .map(|line| line.strip_prefix("sockctl: ").unwrap_or(line).to_string())
-        .collect();
+    let errors = messages::records(&buffers.err);
     let result = if buffers.out.spilled() {
         Result_::stored(&mut buffers.out, shape, store)?
     } else {

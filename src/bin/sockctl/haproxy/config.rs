@@ -181,11 +181,11 @@ pub fn state_file(
                         .map_or(String::new(), |p| p.display().to_string())
                 )
             });
-            eprintln!(
-                "sockctl: warning: HAProxy will not load {} at the next start ({why}); \
+            crate::messages::warn(format_args!(
+                "HAProxy will not load {} at the next start ({why}); \
                  writing it because of --force",
                 path.display()
-            );
+            ));
             return Ok(path.to_path_buf());
         }
         (Some(path), Ok(loaded)) => {
@@ -213,24 +213,24 @@ pub fn state_file(
                 path.display()
             )));
         }
-        eprintln!(
-            "sockctl: warning: {why}; writing {} because of --force",
+        crate::messages::warn(format_args!(
+            "{why}; writing {} because of --force",
             path.display()
-        );
+        ));
     }
     if config.settings().is_some_and(|s| s.loads_local_state) {
-        eprintln!(
-            "sockctl: warning: {config} has backends with 'load-server-state-from-file local': \
+        crate::messages::warn(format_args!(
+            "{config} has backends with 'load-server-state-from-file local': \
              they load a file of their own (server-state-base/server-state-file-name), not {}; \
              save each of those with 'save-state --backend NAME -o FILE'",
             path.display()
-        );
+        ));
     }
     if verbose {
-        eprintln!(
-            "sockctl: state file {} (the server-state-file of {config})",
+        crate::messages::say(format_args!(
+            "state file {} (the server-state-file of {config})",
             path.display()
-        );
+        ));
     }
     Ok(path)
 }

@@ -47,7 +47,7 @@ pub fn discovered(config: Option<&Path>, want: Want, verbose: bool) -> anyhow::R
     let config = config.unwrap_or(Path::new(discover::DEFAULT_CONFIG));
     let (address, source) = discover::find_socket(config, want)?;
     if verbose {
-        eprintln!("sockctl: using socket {address} from {source}");
+        crate::messages::say(format_args!("using socket {address} from {source}"));
     }
     Ok(address)
 }

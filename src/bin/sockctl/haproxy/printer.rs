@@ -155,11 +155,13 @@ impl<'a> Printer<'a> {
                 None => format!("{place}'{command}'"),
             };
             self.out.flush()?;
-            writeln!(
+            crate::messages::line_to(
                 self.err,
-                "sockctl: {}: {what}: {}",
-                self.address,
-                sanitize::text(&error.message)
+                format_args!(
+                    "{}: {what}: {}",
+                    self.address,
+                    sanitize::text(&error.message)
+                ),
             )?;
         }
         if self.json {
@@ -192,11 +194,9 @@ impl<'a> Printer<'a> {
     /// A message on stderr, after the output so far.
     pub fn note(&mut self, text: &str) -> std::io::Result<()> {
         self.out.flush()?;
-        writeln!(
+        crate::messages::line_to(
             self.err,
-            "sockctl: {}: {}",
-            self.address,
-            sanitize::text(text)
+            format_args!("{}: {}", self.address, sanitize::text(text)),
         )
     }
 

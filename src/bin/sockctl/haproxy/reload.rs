@@ -15,7 +15,7 @@ use super::{at, socket};
 use crate::cli::ReloadArgs;
 use crate::config::Config;
 use crate::exit::{self, Code};
-use crate::report;
+use crate::messages;
 use crate::sanitize;
 
 #[derive(Serialize)]
@@ -46,7 +46,9 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
     let before = at(
         reload.before(|| {
-            eprintln!("sockctl: {address}: another reload is in progress; waiting for it")
+            crate::messages::say(format_args!(
+                "{address}: another reload is in progress; waiting for it"
+            ))
         }),
         &address,
     )?;
@@ -66,11 +68,11 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
             crate::output::committed(&saved.path);
         }
         if let Err(e) = &saved {
-            report::error(e);
+            messages::error(e);
             if !args.force {
-                eprintln!(
-                    "sockctl: not reloading: the state could not be saved (use --force to reload anyway)"
-                );
+                crate::messages::say(format_args!(
+                    "not reloading: the state could not be saved (use --force to reload anyway)"
+                ));
                 return Ok(exit::for_error(e));
             }
         }
@@ -95,7 +97,7 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
                 backends: 0,
                 bytes: 0,
                 saved: false,
-                error: Some(format!("{e:#}")),
+                error: Some(crate::messages::describe(e)),
                 elapsed_ms: sockctl::units::millis(*time),
             },
         });
@@ -149,11 +151,11 @@ fn print_human(outcome: &Outcome, state: Option<(&std::path::PathBuf, Option<&Sa
                 pid(outcome.new_worker)
             );
             if outcome.logs.is_none() {
-                eprintln!(
-                    "sockctl: hint: this HAProxy does not return its startup log over the \
+                crate::messages::say(format_args!(
+                    "hint: this HAProxy does not return its startup log over the \
                      master CLI; check the configuration with 'haproxy -c -f FILE' or the \
                      service's log"
-                );
+                ));
             }
         }
     }

@@ -47,11 +47,11 @@ pub fn run(args: SaveStateArgs, config: &Config) -> anyhow::Result<Code> {
     let saved = at(save_state(&address, &command, &path, &exchange), &address)?;
     crate::output::committed(&saved.path);
     if verbose {
-        eprintln!(
-            "sockctl: {address}: '{command}': {} bytes in {}",
+        crate::messages::say(format_args!(
+            "{address}: '{command}': {} bytes in {}",
             saved.bytes,
             sockctl::units::format_duration(saved.elapsed)
-        );
+        ));
     }
     println!(
         "saved {} of {} to {}",

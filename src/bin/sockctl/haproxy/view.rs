@@ -144,7 +144,10 @@ fn fetch(
         .next()
         .expect("one target for one worker");
     if verbose {
-        writeln!(err, "sockctl: {address}: '{command}' in {}", target.process)?;
+        crate::messages::line_to(
+            err,
+            format_args!("{address}: '{command}' in {}", target.process),
+        )?;
     }
     let outcome = route::run(address, &exchange, target.route, command)
         .with_context(|| format!("{address}: '{command}'"))?;

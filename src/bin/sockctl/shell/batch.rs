@@ -33,11 +33,11 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
     let mut session = match Session::open(&args.address, args.session_options()) {
         Ok(session) => session,
         Err(OpenError::NotHaproxy { .. }) => {
-            eprintln!(
-                "sockctl: {}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
+            crate::messages::say(format_args!(
+                "{}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
                  use --raw for a line-oriented session",
                 args.address
-            );
+            ));
             return Ok(Code::BadReply);
         }
         Err(OpenError::Interrupted) => return Ok(Code::Interrupted),
@@ -74,14 +74,14 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
         let code = match session.run_payload(&command, &payload, args.deadline()) {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
-                    note(&describe(again));
+                    note(describe(again));
                 }
                 write(&reply.body, escape)?;
                 if reload_failed(&reply) {
-                    eprintln!(
-                        "sockctl: {}: '{command}': the reload failed (Success=0)",
+                    crate::messages::say(format_args!(
+                        "{}: '{command}': the reload failed (Success=0)",
                         args.address
-                    );
+                    ));
                     Code::CommandFailed
                 } else if report_errors(&args.address, number, &command, &reply.body) {
                     Code::CommandFailed
@@ -98,7 +98,7 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
                 if code == Code::Interrupted {
                     return Err(anyhow::Error::new(e).context(args.address.to_string()));
                 }
-                eprintln!("sockctl: {}: '{command}': {e}", args.address);
+                crate::messages::say(format_args!("{}: '{command}': {e}", args.address));
                 code
             }
         };
@@ -114,11 +114,11 @@ fn report_errors(address: &Address, line: usize, command: &Command, reply: &[u8]
         .map(|outcome| outcome.failures)
         .unwrap_or_default();
     for failure in &failures {
-        eprintln!(
-            "sockctl: {address}: line {line}: {}: {}",
+        crate::messages::say(format_args!(
+            "{address}: line {line}: {}: {}",
             crate::sanitize::text(&command.to_string()),
             crate::sanitize::text(&failure.message)
-        );
+        ));
     }
     !failures.is_empty()
 }

@@ -29,6 +29,7 @@ use sockctl::{Address, Command};
 
 use crate::cli::ShellArgs;
 use crate::config::{Config, Terminal};
+pub use crate::messages::note;
 use sockctl::haproxy::discover::{self, Want};
 
 use crate::exit::Code;
@@ -59,7 +60,7 @@ impl Settings {
                 let path = args.config.path.as_deref();
                 let path = path.unwrap_or(std::path::Path::new(discover::DEFAULT_CONFIG));
                 let (address, source) = discover::find_socket(path, Want::Any)?;
-                note(&format!("using {address} from {source}"));
+                note(format!("using {address} from {source}"));
                 address
             }
         };
@@ -105,7 +106,7 @@ pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
     match Session::open(&args.address, args.session_options()) {
         Ok(session) => Interactive::new(&args, session)?.run(),
         Err(OpenError::NotHaproxy { received, stream }) => {
-            note(&format!(
+            note(format!(
                 "{}: not an HAProxy CLI; raw session (lines are sent as typed)",
                 args.address
             ));
@@ -121,15 +122,6 @@ pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
         Err(OpenError::Connect(e)) => Err(anyhow::Error::new(e).context(args.address.to_string())),
         Err(OpenError::Interrupted) => Ok(Code::Interrupted),
         Err(e) => Err(anyhow::Error::new(e).context(args.address.to_string())),
-    }
-}
-
-/// A line about the session itself (not a reply): dim when stderr is a terminal.
-pub fn note(text: &str) {
-    if Terminal::get().stderr {
-        eprintln!("\x1b[2m{text}\x1b[0m");
-    } else {
-        eprintln!("sockctl: {text}");
     }
 }
 
@@ -299,7 +291,7 @@ impl<'a> Interactive<'a> {
             let command = match Command::new(text) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("sockctl: {e}");
+                    crate::messages::say(format_args!("{e}"));
                     continue;
                 }
             };
@@ -308,7 +300,7 @@ impl<'a> Interactive<'a> {
                 if let Some(pattern) = payload_pattern(command.as_bytes()) {
                     self.skip_payload(&String::from_utf8_lossy(pattern))?;
                 }
-                eprintln!("sockctl: {}", Refusal::PayloadPattern);
+                crate::messages::say(format_args!("{}", Refusal::PayloadPattern));
                 continue;
             }
             let payload = if is_payload_command(command.as_bytes()) {
@@ -350,7 +342,7 @@ impl<'a> Interactive<'a> {
                 Ok(line) if line.is_empty() => return Ok(Some(lines)),
                 Ok(line) => match Command::new(line) {
                     Ok(c) => lines.push(c),
-                    Err(e) => eprintln!("sockctl: {e}"),
+                    Err(e) => crate::messages::say(format_args!("{e}")),
                 },
                 Err(ReadlineError::Interrupted) => {
                     note("payload abandoned");
@@ -381,7 +373,7 @@ impl<'a> Interactive<'a> {
         if let Some(path) = &self.history {
             // Saved after every command so that nothing is lost however the shell ends.
             if let Err(e) = history::save(&mut self.editor, path) {
-                note(&format!("cannot save history to {}: {e}", path.display()));
+                note(format!("cannot save history to {}: {e}", path.display()));
                 self.history = None;
             }
         }
@@ -394,7 +386,7 @@ impl<'a> Interactive<'a> {
         match result {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
-                    note(&describe(again));
+                    note(describe(again));
                 }
                 print_reply(&reply.body, true)?;
                 if reload_failed(&reply) {
@@ -406,13 +398,13 @@ impl<'a> Interactive<'a> {
                     ),
                     // The 2.6 master answers its own errors (no such process, unknown
                     // command) and closes: the message it sent is the whole story.
-                    Some(Closed::AfterError) => note(&master_error_note(&reply.body)),
+                    Some(Closed::AfterError) => note(master_error_note(&reply.body)),
                     None => {}
                 }
             }
             // A reply over --max-bytes is not shown: it could be anything, of any size.
             Err(e @ ExchangeError::TooLarge { .. }) => {
-                eprintln!("sockctl: {}: {e}", self.args.address);
+                crate::messages::say(format_args!("{}: {e}", self.args.address));
             }
             Err(e) => {
                 let received = e.received().bytes();
@@ -425,11 +417,11 @@ impl<'a> Interactive<'a> {
                         sockctl::interrupt::clear();
                         note("interrupted; the next command reconnects");
                     }
-                    ExchangeError::Timeout { .. } => note(&format!(
+                    ExchangeError::Timeout { .. } => note(format!(
                         "no complete reply within {} (--timeout); the next command reconnects",
                         sockctl::units::format_duration(self.args.timeout.unwrap_or_default())
                     )),
-                    _ => eprintln!("sockctl: {}: {e}", self.args.address),
+                    _ => crate::messages::say(format_args!("{}: {e}", self.args.address)),
                 }
             }
         }

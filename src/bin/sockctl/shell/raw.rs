@@ -94,7 +94,7 @@ pub fn interactive(
             );
         }
         println!();
-        note(&format!("{address}: {why}"));
+        note(format!("{address}: {why}"));
         std::process::exit(Code::Ok as i32);
     });
     let prompt = format!("{}> ", args.address);
@@ -107,7 +107,7 @@ pub fn interactive(
                 let mut data = line.into_bytes();
                 data.push(b'\n');
                 if let Err(e) = stream.send_all(&data, args.deadline()) {
-                    note(&format!("{}: cannot send: {}", args.address, describe(&e)));
+                    note(format!("{}: cannot send: {}", args.address, describe(&e)));
                     return Ok(Code::BadReply);
                 }
             }
@@ -145,7 +145,7 @@ pub fn piped(args: &Settings) -> anyhow::Result<Code> {
         Some(Ok(())) => Code::Ok,
         Some(Err(_)) => Code::BadReply,
         None => {
-            note(&format!(
+            note(format!(
                 "{}: the server did not close the connection in time",
                 args.address
             ));
