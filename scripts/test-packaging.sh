@@ -132,6 +132,26 @@ check_dist() {
     echo "tarball: $(basename "$tarball") $(stat -c %s "$tarball") bytes; unpacks into $name/, SHA256SUMS verifies"
 }
 
+# examples/docker/Dockerfile builds from the tarball: what its ADD would unpack (default VERSION)
+# holds each file its COPY --from takes. Building the image itself needs a container engine.
+check_dockerfile() {
+    local file=examples/docker/Dockerfile default src dest copied ctx=$tmp/docker
+    default=$(sed -n 's/^ARG VERSION=//p' "$file")
+    [ "$default" = "$version" ] || fail "$file: ARG VERSION=$default, but Cargo.toml says $version"
+    read -r src dest < <(sed -n 's/^ADD \([^ ]*\) \([^ ]*\)$/\1 \2/p' "$file") ||
+        fail "$file has no 'ADD TARBALL DIR' line"
+    src=${src//\$\{VERSION\}/$version}
+    [ -f "target/dist/$src" ] || fail "$file adds $src, which 'make dist' does not build (its context is target/dist)"
+    mkdir -p "$ctx/$dest"
+    tar -xzf "target/dist/$src" -C "$ctx/$dest"
+    copied=$(sed -n 's/^COPY --from=[^ ]* \(.*\) [^ ]*$/\1/p' "$file")
+    [ -n "$copied" ] || fail "$file copies nothing from the unpacked tarball"
+    for src in ${copied//\$\{VERSION\}/$version}; do
+        compgen -G "$ctx/$src" >/dev/null || fail "$file copies $src, which the tarball does not hold"
+    done
+    echo "ok   $file: the tarball it adds holds what it copies (building it needs a container engine)"
+}
+
 if ls "$(rustc --print target-libdir --target $musl 2>/dev/null)"/libstd-* >/dev/null 2>&1; then
     make -s static >/dev/null
     bin=target/static/sockctl
@@ -160,6 +180,7 @@ if ls "$(rustc --print target-libdir --target $musl 2>/dev/null)"/libstd-* >/dev
     dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/lintian/overrides/sockctl >"$tmp/overrides"
     check_dist "$tarball"
     check_deb "$deb"
+    check_dockerfile
     for f in "$deb" "$tarball"; do
         grep -qF "$(basename "$f")" README.md || fail "README.md does not name $(basename "$f") (is its Install section up to date?)"
     done
