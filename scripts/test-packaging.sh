@@ -25,7 +25,7 @@ files_under() {
 # man PAGE from MANPATH=$1, rendered as text; fails unless it has the page's usual sections.
 check_man() {
     local out
-    out=$(MANPATH=$1 MANWIDTH=80 man -P cat "$2" 2>&1) || fail "man $2 (MANPATH=$1): $out"
+    out=$(MANPATH=$1 MANWIDTH=80 man -P cat "$2" 2>&1) || fail "man $2 (MANPATH=$1): $(tr '\n' ' ' <<<"$out")"
     grep -q '^NAME' <<<"$out" && grep -q '^SYNOPSIS' <<<"$out" ||
         fail "man $2 did not render a NAME and a SYNOPSIS: $(head -n3 <<<"$out")"
 }
@@ -43,7 +43,7 @@ check_bash_completion() {
         echo "loaded from $(declare -F "$fn" | cut -d" " -f3-)"
         COMP_WORDS=(sockctl hap) COMP_CWORD=1 COMP_LINE="sockctl hap" COMP_POINT=11
         "$fn" sockctl hap sockctl
-        echo "completions: ${COMPREPLY[*]}"' 2>&1) || fail "bash completion: $out"
+        echo "completions: ${COMPREPLY[*]}"' 2>&1) || fail "bash completion: $(tr '\n' ' ' <<<"$out")"
     grep -qx "loaded from $1/usr/share/bash-completion/completions/sockctl" <<<"$out" &&
         grep -qx 'completions: haproxy' <<<"$out" ||
         fail "bash completion of 'sockctl hap<TAB>' did not give haproxy: $(tr '\n' ' ' <<<"$out")"
@@ -96,7 +96,7 @@ check_deb() {
     : >"$root/var/lib/dpkg/status"
     dpkg_root=(dpkg --root="$root" --log="$root/var/log/dpkg.log")
     [ "$(id -u)" = 0 ] || dpkg_root+=(--force-not-root)
-    out=$("${dpkg_root[@]}" -i "$deb" 2>&1) || fail "dpkg -i $deb into a throwaway root: $out"
+    out=$("${dpkg_root[@]}" -i "$deb" 2>&1) || fail "dpkg -i $deb into a throwaway root: $(tr '\n' ' ' <<<"$out")"
     case $("$root/usr/bin/sockctl" --version) in
         "sockctl $version"*) ;;
         *) fail "the installed /usr/bin/sockctl says: $("$root/usr/bin/sockctl" --version)" ;;
@@ -106,8 +106,8 @@ check_deb() {
     check_bash_completion "$root"
     head -n1 "$root/usr/share/zsh/vendor-completions/_sockctl" | grep -q '^#compdef sockctl' ||
         fail "the zsh completion does not start with '#compdef sockctl'"
-    out=$("${dpkg_root[@]}" --purge sockctl 2>&1) || fail "dpkg --purge sockctl: $out"
-    [ -z "$(find "$root/usr" -type f 2>/dev/null)" ] || fail "dpkg --purge left files: $(find "$root/usr" -type f)"
+    out=$("${dpkg_root[@]}" --purge sockctl 2>&1) || fail "dpkg --purge sockctl: $(tr '\n' ' ' <<<"$out")"
+    [ -z "$(find "$root/usr" -type f 2>/dev/null)" ] || fail "dpkg --purge left files: $(find "$root/usr" -type f | tr '\n' ' ')"
     echo "deb: $(basename "$deb") $(stat -c %s "$deb") bytes; installs into a throwaway root (man sockctl renders, sockctl hap<TAB> completes) and purges clean"
 }
 
