@@ -13,7 +13,7 @@ use sockctl::Address;
 use sockctl::client::Flow;
 use sockctl::haproxy::Route;
 use sockctl::haproxy::batch::{self, Options, Rules, Step};
-use sockctl::haproxy::outcome::{self, Framing, Outcome};
+use sockctl::haproxy::outcome::{self, Outcome, Tags};
 use sockctl::haproxy::session::{self, Session};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
@@ -362,7 +362,7 @@ proptest! {
         for command in &commands {
             let mut alone = b"\n".to_vec();
             alone.extend(reply_for(command.as_bytes()).unwrap());
-            let outcome = outcome::read(&alone, Framing::Tagged).unwrap();
+            let outcome = outcome::read(&alone, Tags::Tagged).unwrap();
             let failed = !outcome.is_ok();
             expected.push(outcome);
             if failed && !keep_going {

@@ -49,7 +49,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::command;
-use super::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
+use super::outcome::{self, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
 use super::route::Route;
 use super::session::{self, Reconnected, Session};
 use crate::client::{Flow, Limits, Request};
@@ -147,12 +147,12 @@ pub fn run(
     {
         return Err(BatchError::Route { step });
     }
-    let framing = match flavor {
+    let tags = match flavor {
         Flavor::Stats => {
             set_severity(session, options)?;
-            Framing::TaggedSession
+            Tags::TaggedSession
         }
-        Flavor::Master => Framing::Plain,
+        Flavor::Master => Tags::Plain,
     };
     let wire = Wire::new(steps);
     let window = match flavor {
@@ -168,7 +168,7 @@ pub fn run(
     let mut body = Vec::new();
     let mut next = 0;
     let mut finish = |step: usize, body: &mut Vec<u8>, reconnected: Option<Reconnected>| {
-        let outcome = outcome::read(body, framing).expect("session framings always read");
+        let outcome = outcome::read(body, tags).expect("session tags always read");
         body.clear();
         let failed = !outcome.is_ok();
         let flow = done(Done {
@@ -233,7 +233,7 @@ fn set_severity(session: &mut Session, options: &Options) -> Result<(), BatchErr
         error,
     };
     let reply = session.run_setting(&command, deadline).map_err(lost)?;
-    outcome::read(&reply.body, Framing::Tagged).map_err(BatchError::Severity)?;
+    outcome::read(&reply.body, Tags::Tagged).map_err(BatchError::Severity)?;
     Ok(())
 }
 

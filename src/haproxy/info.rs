@@ -18,39 +18,35 @@ const EXPECTED: &str = "show info";
 /// `show info` from an error message that happens to contain `: `.
 const FIRST_KEY: &[u8] = b"Name";
 
-impl Info {
-    pub fn parse(reply: &[u8]) -> Result<Info, ParseError> {
-        let first = text::first_line(reply)?;
-        if split_entry(first).map(|(key, _)| key) != Some(FIRST_KEY) {
-            return Err(ParseError::NotThisOutput {
-                expected: EXPECTED,
-                found: excerpt(first),
-            });
-        }
-        let body = text::body_lines(reply)?;
-        let mut entries = Vec::with_capacity(body.len());
-        for line in body {
-            let (key, value) = split_entry(line.text).ok_or_else(|| ParseError::BadLine {
-                line: line.number,
-                found: excerpt(line.text),
-            })?;
-            entries.push((
-                String::from_utf8_lossy(key).into_owned(),
-                Value::from_bytes(value),
-            ));
-        }
-        Ok(Info { entries })
+/// Reads the reply of `show info`.
+pub fn parse(reply: &[u8]) -> Result<Info, ParseError> {
+    let first = text::first_line(reply)?;
+    if split_entry(first).map(|(key, _)| key) != Some(FIRST_KEY) {
+        return Err(ParseError::NotThisOutput {
+            expected: EXPECTED,
+            found: excerpt(first),
+        });
     }
+    let body = text::body_lines(reply)?;
+    let mut entries = Vec::with_capacity(body.len());
+    for line in body {
+        let (key, value) = split_entry(line.text).ok_or_else(|| ParseError::BadLine {
+            line: line.number,
+            found: excerpt(line.text),
+        })?;
+        entries.push((
+            String::from_utf8_lossy(key).into_owned(),
+            Value::from_bytes(value),
+        ));
+    }
+    Ok(Info { entries })
+}
 
+impl Info {
     /// The value of the first variable called `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
-}
-
-/// Same as [`Info::parse`], named like the other modules' entry points.
-pub fn parse(reply: &[u8]) -> Result<Info, ParseError> {
-    Info::parse(reply)
 }
 
 /// `Build info: 2.6.12` into (`Build info`, `2.6.12`). The server writes `key: ` even for an
@@ -114,7 +110,7 @@ mod tests {
     #[test]
     fn every_recorded_show_info_parses() {
         for (i, (reply, pid)) in worker_replies().into_iter().enumerate() {
-            let info = Info::parse(reply).unwrap_or_else(|e| panic!("case {i}: {e}"));
+            let info = parse(reply).unwrap_or_else(|e| panic!("case {i}: {e}"));
             assert_eq!(info.get("Pid"), Some(&Value::Int(pid)), "case {i}");
             assert_eq!(info.get("Name"), Some(&Value::Text("HAProxy".into())));
             assert!(info.entries.len() > 50, "case {i}");
@@ -123,7 +119,7 @@ mod tests {
 
     #[test]
     fn values_are_typed_and_order_is_kept() {
-        let info = Info::parse(reply!("2.6", "stats_show_info")).unwrap();
+        let info = parse(reply!("2.6", "stats_show_info")).unwrap();
         assert_eq!(info.entries[0].0, "Name");
         assert_eq!(info.entries[1].0, "Version");
         assert_eq!(
@@ -141,14 +137,14 @@ mod tests {
         assert!(info.get("Build info").is_some());
         assert!(info.get("Unstoppable Jobs").is_some());
 
-        let info = Info::parse(reply!("3.4", "stats_show_info")).unwrap();
+        let info = parse(reply!("3.4", "stats_show_info")).unwrap();
         assert_eq!(info.get("NbThreadGroups"), Some(&Value::Int(1)));
         assert_eq!(info.entries.last().unwrap().0, "NbThreadGroups");
     }
 
     #[test]
     fn json_keeps_server_order() {
-        let info = Info::parse(reply!("3.4", "stats_show_info")).unwrap();
+        let info = parse(reply!("3.4", "stats_show_info")).unwrap();
         let json = serde_json::to_string(&info).unwrap();
         assert!(json.starts_with(r#"{"Name":"HAProxy","Version":"3.4.0-64a335366","#));
         assert!(json.contains(r#""Pid":11483,"#));
@@ -159,7 +155,7 @@ mod tests {
             assert!(at >= last, "{key} out of order");
             last = at;
         }
-        let empty = Info::parse(b"Name: HAProxy\ndescription: \n\n").unwrap();
+        let empty = parse(b"Name: HAProxy\ndescription: \n\n").unwrap();
         assert_eq!(
             serde_json::to_string(&empty).unwrap(),
             r#"{"Name":"HAProxy","description":null}"#
@@ -178,11 +174,11 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    Info::parse(reply),
+                    parse(reply),
                     Err(ParseError::NotThisOutput { .. } | ParseError::Empty)
                 ),
                 "{:?}",
-                Info::parse(reply)
+                parse(reply)
             );
         }
         assert_eq!(parse(b""), Err(ParseError::Empty));
@@ -191,19 +187,19 @@ mod tests {
     #[test]
     fn framing_errors() {
         assert!(matches!(
-            Info::parse(reply!("2.6", "stats_show_info_semicolon_show_stat")),
+            parse(reply!("2.6", "stats_show_info_semicolon_show_stat")),
             Err(ParseError::TrailingData { .. })
         ));
         assert!(matches!(
-            Info::parse(reply!("2.6", "prompt_stats.02")),
+            parse(reply!("2.6", "prompt_stats.02")),
             Err(ParseError::TrailingData { .. })
         ));
         let reply = reply!("3.4", "stats_show_info");
         for end in 0..reply.len() {
-            assert!(Info::parse(&reply[..end]).is_err(), "cut at {end}");
+            assert!(parse(&reply[..end]).is_err(), "cut at {end}");
         }
         assert!(matches!(
-            Info::parse(b"Name: HAProxy\nno separator\n\n"),
+            parse(b"Name: HAProxy\nno separator\n\n"),
             Err(ParseError::BadLine { line: 2, .. })
         ));
     }
@@ -211,7 +207,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = Info::parse(&bytes);
+            let _ = parse(&bytes);
         }
     }
 }

@@ -45,7 +45,7 @@ impl std::error::Error for ProcError {}
 /// `show proc` only exists on the master CLI: ask it, and the answer says which kind this is.
 pub fn probe(address: &Address, exchange: &Exchange) -> Result<SocketKind, ExchangeError> {
     let reply = run(address, exchange, "show proc")?;
-    Ok(match ProcList::parse(&reply) {
+    Ok(match super::proc_list::parse(&reply) {
         Ok(list) => SocketKind::Master(list),
         Err(_) => SocketKind::Stats,
     })
@@ -68,7 +68,7 @@ pub fn show_proc_with_reply(
             String::from_utf8_lossy(&first[..first.len().min(80)]).into_owned(),
         ));
     }
-    let list = ProcList::parse(&reply).map_err(ProcError::Parse)?;
+    let list = super::proc_list::parse(&reply).map_err(ProcError::Parse)?;
     Ok((list, reply))
 }
 

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 macro_rules! reply {
     ($version:literal, $name:literal) => {
         &include_bytes!(concat!(
-            "../../tests/fixtures/haproxy/",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/haproxy/",
             $version,
             "/",
             $name,
@@ -46,7 +47,7 @@ mod text;
 
 pub use command::{BadName, check_name};
 pub use info::Info;
-pub use outcome::{Failure, Framing, Outcome};
+pub use outcome::{Failure, Outcome, Tags};
 pub use proc_list::{ProcList, Process};
 pub use route::Route;
 pub use servers_state::{
@@ -291,13 +292,13 @@ mod tests {
                 let step = (reply.len() / 256).max(1);
                 for end in (0..reply.len()).step_by(step).chain([reply.len()]) {
                     let cut = &reply[..end];
-                    let _ = ProcList::parse(cut);
+                    let _ = proc_list::parse(cut);
                     let _ = servers_state::parse(cut);
                     let _ = stat::parse(cut);
-                    let _ = Info::parse(cut);
-                    let _ = outcome::read(cut, Framing::Plain);
-                    let _ = outcome::read(cut, Framing::Tagged);
-                    let _ = outcome::read(cut, Framing::TaggedSession);
+                    let _ = info::parse(cut);
+                    let _ = outcome::read(cut, Tags::Plain);
+                    let _ = outcome::read(cut, Tags::Tagged);
+                    let _ = outcome::read(cut, Tags::TaggedSession);
                 }
                 seen += 1;
             }

@@ -97,7 +97,7 @@ pub use messages::{APPENDED_ERRORS, ERROR_MESSAGES};
 
 /// How the command was sent, which says how the reply starts and whether it has tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub enum Tags {
     /// After [`SEVERITY_PREFIX`] on a stats socket: the reply starts with the empty block of
     /// `set severity-output`, and messages carry `[N]: ` tags.
     Tagged,
@@ -186,9 +186,9 @@ impl std::error::Error for OutcomeError {}
 /// `wait` with its usage text both when asked for it (`wait -h`, `wait` alone, at info
 /// severity) and when the arguments are wrong (at error severity); untagged, as through the
 /// master, only the command tells the two apart.
-pub fn read_for(command: &str, reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
-    let mut outcome = read(reply, framing)?;
-    if framing == Framing::Plain && outcome.is_ok() && wrong_wait(command, &outcome.output) {
+pub fn read_for(command: &str, reply: &[u8], tags: Tags) -> Result<Outcome, OutcomeError> {
+    let mut outcome = read(reply, tags)?;
+    if tags == Tags::Plain && outcome.is_ok() && wrong_wait(command, &outcome.output) {
         let message = String::from_utf8_lossy(outcome.output.trim_ascii_end()).into_owned();
         outcome.output.clear();
         outcome.failures.push(Failure {
@@ -207,10 +207,10 @@ fn wrong_wait(command: &str, output: &[u8]) -> bool {
 }
 
 /// Reads the complete reply of a command sent as `framing` says.
-pub fn read(reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
-    let body = match framing {
-        Framing::Plain | Framing::TaggedSession => reply,
-        Framing::Tagged => reply.strip_prefix(b"\n").ok_or_else(|| {
+pub fn read(reply: &[u8], tags: Tags) -> Result<Outcome, OutcomeError> {
+    let body = match tags {
+        Tags::Plain | Tags::TaggedSession => reply,
+        Tags::Tagged => reply.strip_prefix(b"\n").ok_or_else(|| {
             let first = reply.split(|&b| b == b'\n').next().unwrap_or_default();
             OutcomeError::SeverityRefused {
                 found: excerpt(first),
@@ -226,7 +226,7 @@ pub fn read(reply: &[u8], framing: Framing) -> Result<Outcome, OutcomeError> {
         let end = block_end(body, start);
         let block = body.get(start..end).unwrap_or_default();
         let (severity, text) = split_tag(block);
-        match failure(severity, text, framing) {
+        match failure(severity, text, tags) {
             Some(failure) => outcome.failures.push(failure),
             None => {
                 if let Some(message) = json_error(text) {
@@ -268,9 +268,9 @@ fn split_tag(block: &[u8]) -> (Option<u8>, &[u8]) {
     }
 }
 
-fn failure(severity: Option<u8>, text: &[u8], framing: Framing) -> Option<Failure> {
+fn failure(severity: Option<u8>, text: &[u8], tags: Tags) -> Option<Failure> {
     let starts = |list: &[&str]| list.iter().any(|p| text.starts_with(p.as_bytes()));
-    let plain = framing == Framing::Plain && severity.is_none();
+    let plain = tags == Tags::Plain && severity.is_none();
     let failed = severity.is_some_and(|s| s <= 3)
         || starts(ALWAYS_FAILURES)
         || (plain && (is_error_message(text) || text.starts_with(RELOAD_FAILED.as_bytes())));
@@ -350,11 +350,11 @@ mod tests {
     use super::*;
 
     fn tagged(reply: &[u8]) -> Outcome {
-        read(reply, Framing::Tagged).unwrap()
+        read(reply, Tags::Tagged).unwrap()
     }
 
     fn plain(reply: &[u8]) -> Outcome {
-        read(reply, Framing::Plain).unwrap()
+        read(reply, Tags::Plain).unwrap()
     }
 
     fn fail(severity: Option<u8>, message: &str) -> Failure {
@@ -448,12 +448,12 @@ mod tests {
             b"\n\n",
             b"\n[4]: IP changed from '127.0.0.1' to '127.0.0.2'\n\n",
         ] {
-            let alone = read(&reply[1..], Framing::TaggedSession).unwrap();
+            let alone = read(&reply[1..], Tags::TaggedSession).unwrap();
             assert_eq!(alone, tagged(reply), "{reply:?}");
         }
         // No text is guessed at when tags are there to tell.
         assert!(
-            read(b"No such server.\n\n", Framing::TaggedSession)
+            read(b"No such server.\n\n", Tags::TaggedSession)
                 .unwrap()
                 .is_ok()
         );
@@ -462,11 +462,11 @@ mod tests {
     #[test]
     fn a_server_that_refuses_severity_output_is_not_read_as_tagged() {
         assert!(matches!(
-            read(reply!("2.6", "master_unknown_foo"), Framing::Tagged),
+            read(reply!("2.6", "master_unknown_foo"), Tags::Tagged),
             Err(OutcomeError::SeverityRefused { .. })
         ));
         assert!(matches!(
-            read(b"", Framing::Tagged),
+            read(b"", Tags::Tagged),
             Err(OutcomeError::SeverityRefused { .. })
         ));
     }
@@ -643,13 +643,13 @@ mod tests {
     fn wait_usage_is_a_failure_only_when_not_asked_for() {
         let usage =
             b"Usage: wait { -h | <duration> } [<condition> [<args>...]]\n  -h : this help\n\n";
-        let plain = |command| read_for(command, usage, Framing::Plain).unwrap();
+        let plain = |command| read_for(command, usage, Tags::Plain).unwrap();
         assert!(!plain("wait 100 srv-unused be/s2").is_ok());
         assert!(plain("wait -h").is_ok());
         assert!(plain("wait").is_ok());
         assert!(plain("show info").is_ok());
         // On a stats socket the tag says it already.
-        let tagged = read_for("wait 100 x", b"\n[3]: Usage: wait\n\n", Framing::Tagged).unwrap();
+        let tagged = read_for("wait 100 x", b"\n[3]: Usage: wait\n\n", Tags::Tagged).unwrap();
         assert!(!tagged.is_ok());
     }
 
@@ -786,7 +786,7 @@ mod tests {
         fn never_panics_and_successes_keep_every_untagged_byte(
             bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
         ) {
-            for framing in [Framing::Plain, Framing::Tagged, Framing::TaggedSession] {
+            for framing in [Tags::Plain, Tags::Tagged, Tags::TaggedSession] {
                 if let Ok(outcome) = read(&bytes, framing) {
                     proptest::prop_assert!(outcome.output.len() <= bytes.len());
                 }
@@ -804,7 +804,7 @@ mod tests {
             let tagged_reply: Vec<u8> = std::iter::once(b'\n')
                 .chain(lines.iter().flat_map(|l| format!("[6]: {l}\n\n").into_bytes()))
                 .collect();
-            let outcome = read(&tagged_reply, Framing::Tagged).unwrap();
+            let outcome = read(&tagged_reply, Tags::Tagged).unwrap();
             proptest::prop_assert!(outcome.is_ok());
             proptest::prop_assert_eq!(outcome.output, plain_reply);
         }

@@ -56,8 +56,13 @@ pub struct Process {
 
 const EXPECTED: &str = "show proc";
 
+/// Reads the reply of the master's `show proc`.
+pub fn parse(reply: &[u8]) -> Result<ProcList, ParseError> {
+    ProcList::read(reply)
+}
+
 impl ProcList {
-    pub fn parse(reply: &[u8]) -> Result<ProcList, ParseError> {
+    fn read(reply: &[u8]) -> Result<ProcList, ParseError> {
         let first = text::first_line(reply)?;
         if !first.starts_with(b"#<") {
             return Err(ParseError::NotThisOutput {
@@ -580,7 +585,7 @@ mod tests {
     #[test]
     fn every_recorded_show_proc_parses() {
         for (i, c) in cases().iter().enumerate() {
-            let list = ProcList::parse(c.reply).unwrap_or_else(|e| panic!("case {i}: {e}"));
+            let list = parse(c.reply).unwrap_or_else(|e| panic!("case {i}: {e}"));
             let m = &list.master;
             assert_eq!(
                 (m.pid, m.reloads, m.failed),
@@ -603,7 +608,7 @@ mod tests {
 
     #[test]
     fn fields_of_a_full_reply() {
-        let list = ProcList::parse(reply!("2.6", "master_show_proc")).unwrap();
+        let list = parse(reply!("2.6", "master_show_proc")).unwrap();
         assert_eq!(
             list.master,
             Process {
@@ -616,7 +621,7 @@ mod tests {
                 version: "2.6.12-1+deb12u4".into(),
             }
         );
-        let list = ProcList::parse(reply!("3.4", "master_show_proc")).unwrap();
+        let list = parse(reply!("3.4", "master_show_proc")).unwrap();
         assert_eq!(list.workers[0].version, "3.4.0-64a335366");
         assert_eq!(list.workers[0].uptime_secs, Some(5));
     }
@@ -629,18 +634,15 @@ mod tests {
             reply!("3.4", "prompt_p_master.02"),
             reply!("3.4", "prompt_timed_master.02"),
         ] {
-            assert!(matches!(
-                ProcList::parse(reply),
-                Err(ParseError::TrailingData { .. })
-            ));
+            assert!(matches!(parse(reply), Err(ParseError::TrailingData { .. })));
             let end = reply.windows(2).rposition(|w| w == b"\n\n").unwrap() + 2;
-            assert!(ProcList::parse(&reply[..end]).is_ok());
+            assert!(parse(&reply[..end]).is_ok());
         }
     }
 
     #[test]
     fn other_replies_are_rejected_with_their_first_line() {
-        let err = ProcList::parse(reply!("2.6", "master_unknown_foo")).unwrap_err();
+        let err = parse(reply!("2.6", "master_unknown_foo")).unwrap_err();
         let ParseError::NotThisOutput { found, .. } = &err else {
             panic!("{err:?}")
         };
@@ -648,17 +650,17 @@ mod tests {
         assert!(found.chars().count() <= 81);
         assert!(err.to_string().contains("show proc"));
 
-        let err = ProcList::parse(reply!("3.4", "master_at9_show_info")).unwrap_err();
+        let err = parse(reply!("3.4", "master_at9_show_info")).unwrap_err();
         assert!(
             err.to_string().contains("Can't find the target PID"),
             "{err}"
         );
         assert!(matches!(
-            ProcList::parse(reply!("3.4", "dr_08_master_reload")),
+            parse(reply!("3.4", "dr_08_master_reload")),
             Err(ParseError::NotThisOutput { .. })
         ));
         assert_eq!(
-            ProcList::parse(reply!("2.6", "dr_08_master_reload")),
+            parse(reply!("2.6", "dr_08_master_reload")),
             Err(ParseError::Empty)
         );
     }
@@ -667,7 +669,7 @@ mod tests {
     fn cut_replies_fail() {
         let reply = reply!("2.6", "oldworker_show_proc_during_reload.04");
         for end in 0..reply.len() {
-            assert!(ProcList::parse(&reply[..end]).is_err(), "cut at {end}");
+            assert!(parse(&reply[..end]).is_err(), "cut at {end}");
         }
     }
 
@@ -683,7 +685,7 @@ mod tests {
             400             dataplaneapi    -               1               0d01h00m00s     -\n\
             # old programs\n\
             401             dataplaneapi    -               2               1d00h00m00s     -\n\n";
-        let list = ProcList::parse(reply).unwrap();
+        let list = parse(reply).unwrap();
         assert_eq!((list.master.reloads, list.master.failed), (2, None));
         assert_eq!(pids(&list.workers), [(300, 0)]);
         assert_eq!(pids(&list.old_workers), [(200, 1)]);
@@ -697,11 +699,11 @@ mod tests {
             7975            master          123456789012 [failed: 42] 1234d23h59m59s 3.4.0\t\t 3               4\n\
             # workers\n\
             7978            worker          0               0d00h01m27s     3.4.0\t\t 5               -1\n\n";
-        let list = ProcList::parse(reply).unwrap_err();
+        let list = parse(reply).unwrap_err();
         // 123456789012 does not fit the u32 reload counter.
         assert!(matches!(list, ParseError::BadValue { line: 2, .. }));
         let reply = String::from_utf8_lossy(reply).replace("123456789012", "1234");
-        let list = ProcList::parse(reply.as_bytes()).unwrap();
+        let list = parse(reply.as_bytes()).unwrap();
         assert_eq!((list.master.reloads, list.master.failed), (1234, Some(42)));
         assert_eq!(
             list.master.uptime_secs,
@@ -713,9 +715,9 @@ mod tests {
     #[test]
     fn malformed_rows() {
         let head = "#<PID> <type> <reloads> <uptime> <version>\n";
-        let parse = |rest: &str| ProcList::parse(format!("{head}{rest}").as_bytes());
+        let parse_rest = |rest: &str| parse(format!("{head}{rest}").as_bytes());
         assert!(matches!(
-            parse("1 master 0 [failed: 0] 0d00h00m01s\n\n"),
+            parse_rest("1 master 0 [failed: 0] 0d00h00m01s\n\n"),
             Err(ParseError::FieldCount {
                 line: 2,
                 expected: 5,
@@ -723,27 +725,27 @@ mod tests {
             })
         ));
         assert!(matches!(
-            parse("1 worker 0 0d00h00m01s v\n\n"),
+            parse_rest("1 worker 0 0d00h00m01s v\n\n"),
             Err(ParseError::BadLine { line: 2, .. })
         ));
         assert!(matches!(
-            parse("1 master 0 0s v\n2 worker 0 0s v\n\n"),
+            parse_rest("1 master 0 0s v\n2 worker 0 0s v\n\n"),
             Err(ParseError::BadLine { line: 3, .. })
         ));
         assert!(matches!(
-            parse("x master 0 0s v\n\n"),
+            parse_rest("x master 0 0s v\n\n"),
             Err(ParseError::BadValue { line: 2, .. })
         ));
         assert!(matches!(
-            parse("1 master 0 [failed: x] 0s v\n\n"),
+            parse_rest("1 master 0 [failed: x] 0s v\n\n"),
             Err(ParseError::BadValue { line: 2, .. })
         ));
         assert_eq!(
-            ProcList::parse(b"#<PID> <type> <uptime> <version>\n1 master 0s v\n\n"),
+            parse(b"#<PID> <type> <uptime> <version>\n1 master 0s v\n\n"),
             Err(ParseError::MissingColumn { name: "reloads" })
         );
         assert!(matches!(
-            ProcList::parse(b"#<PID> junk\n\n"),
+            parse(b"#<PID> junk\n\n"),
             Err(ParseError::BadLine { line: 1, .. })
         ));
     }
@@ -762,7 +764,7 @@ mod tests {
 
     #[test]
     fn serializes_to_json() {
-        let list = ProcList::parse(reply!("3.4", "oldworker_show_proc_during_reload.04")).unwrap();
+        let list = parse(reply!("3.4", "oldworker_show_proc_during_reload.04")).unwrap();
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(json["master"]["failed"], 0);
         assert_eq!(json["old_workers"][0]["pid"], 12123);
@@ -773,7 +775,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = ProcList::parse(&bytes);
+            let _ = parse(&bytes);
         }
 
         #[test]
@@ -781,7 +783,7 @@ mod tests {
             rows in proptest::collection::vec("[0-9a-z#<>\\[\\]: ]{0,40}", 0..8)
         ) {
             let reply = format!("#<PID> <type> <reloads> <uptime> <version>\n{}\n\n", rows.join("\n"));
-            let _ = ProcList::parse(reply.as_bytes());
+            let _ = parse(reply.as_bytes());
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::command::{Command, CommandError};
 use crate::error::ExchangeError;
 use crate::exchange::Exchange;
 use crate::haproxy::command;
-use crate::haproxy::outcome::{self, Framing, Outcome, OutcomeError, SEVERITY_PREFIX};
+use crate::haproxy::outcome::{self, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
 
 /// Where a command goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +41,10 @@ impl Route {
 
     /// How the reply of a command sent this way reads (see [`outcome`] for why the master
     /// gives no severity tags).
-    pub fn framing(&self) -> Framing {
+    pub fn tags(&self) -> Tags {
         match self {
-            Route::Direct => Framing::Tagged,
-            _ => Framing::Plain,
+            Route::Direct => Tags::Tagged,
+            _ => Tags::Plain,
         }
     }
 
@@ -95,7 +95,7 @@ pub fn run(
     exchange
         .run(address, &line, &mut reply)
         .map_err(RunError::Exchange)?;
-    outcome::read_for(command, &reply, route.framing()).map_err(RunError::Reply)
+    outcome::read_for(command, &reply, route.tags()).map_err(RunError::Reply)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::connect::{ConnectError, connect};
 use crate::error::{ExchangeError, Received};
 use crate::haproxy::command::{self as syntax, Refusal, Rules};
 use crate::haproxy::framing::{self, Detected, Flavor, Framed, Prompt, PromptFramer, Target};
-use crate::haproxy::outcome::{self, Framing};
+use crate::haproxy::outcome::{self, Tags};
 use crate::interrupt;
 use crate::stream::{IoFailure, Stream};
 
@@ -115,7 +115,7 @@ pub fn protocol_close(
     if syntax::is_reload(command, target) {
         return Some(Closed::Reload);
     }
-    let failed = outcome::read(received, Framing::Plain).is_ok_and(|o| !o.is_ok());
+    let failed = outcome::read(received, Tags::Plain).is_ok_and(|o| !o.is_ok());
     (!received.is_empty() && failed).then_some(Closed::AfterError)
 }
 

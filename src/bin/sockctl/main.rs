@@ -5,9 +5,9 @@ mod cli;
 mod config;
 mod docs;
 mod exit;
-mod fanout;
 mod haproxy;
 mod lines;
+mod many;
 mod messages;
 mod output;
 mod parse;
@@ -39,7 +39,7 @@ fn main() {
         Commands::Shell(args) => shell::run(args, &config),
     };
     // Everything the command held (temp files, connections) has been dropped by now.
-    let code = fanout::settle(result, &mut std::io::stderr());
+    let code = many::settle(result, &mut std::io::stderr());
     if sockctl::interrupt::requested() {
         // A signal that came after the file was put in place changed nothing: the run
         // completed, and the exit code says so. Otherwise the old file is intact (the

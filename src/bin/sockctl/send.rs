@@ -13,8 +13,8 @@ use crate::cli::SendArgs;
 use crate::config::Config;
 use crate::config::HELD_REPLY_LIMIT;
 use crate::exit::{self, Code, Reported, UsageError};
-use crate::fanout::{self, Shape, Targets};
 use crate::lines::StdinLines;
+use crate::many::{self, Shape, Targets};
 use crate::messages;
 use crate::output::Output;
 
@@ -75,7 +75,7 @@ pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
     } else {
         None
     };
-    let worst = fanout::run(
+    let worst = many::run(
         &targets.list,
         given.jobs as usize,
         json,

@@ -8,8 +8,8 @@ use sockctl::client::Flow;
 use sockctl::haproxy::batch::{self, BatchError, Entry, Options, Rules, Step};
 use sockctl::haproxy::session::{self, OpenError, Session};
 
+use super::destination::Destination;
 use super::printer::{Entry as Result_, Printer};
-use super::target::Target;
 use crate::exit::{self, Code, Reported, UsageError};
 use crate::lines;
 
@@ -50,7 +50,7 @@ pub struct Settings {
 pub fn run(
     address: &Address,
     args: &Settings,
-    processes: &[Target],
+    processes: &[Destination],
     entries: &[Entry],
     verbose: bool,
     printer: &mut Printer<'_>,
@@ -69,7 +69,7 @@ pub fn run(
         }
         Err(e) => return Err(anyhow::Error::new(e).context(address.to_string())),
     };
-    let (steps, labels): (Vec<Step>, Vec<&Target>) = entries
+    let (steps, labels): (Vec<Step>, Vec<&Destination>) = entries
         .iter()
         .flat_map(|entry| processes.iter().map(move |target| (entry, target)))
         .map(|(entry, target)| {

@@ -10,14 +10,14 @@ use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
 use sockctl::haproxy::route::{self, Route, RunError};
 use sockctl::haproxy::session::{self, OpenError, Session};
 
+use super::destination::{self, Destination};
 use super::printer::{Entry, Printer};
-use super::target::{self, Target};
 use super::{at, batch, targets};
 use crate::cli::{ExecArgs, WorkerChoice};
 use crate::config::HELD_REPLY_LIMIT;
 use crate::config::{Config, Output};
 use crate::exit::{self, Code, UsageError};
-use crate::fanout::{self, Shape};
+use crate::many::{self, Shape};
 use crate::sanitize;
 
 pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
@@ -38,7 +38,7 @@ pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
         reply_timeout: args.exchange.timeout.limit(),
         max_bytes: args.exchange.max_bytes(Some(HELD_REPLY_LIMIT)),
     };
-    fanout::each(
+    many::each(
         &targets,
         args.socket.targets.jobs,
         json,
@@ -46,7 +46,7 @@ pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
             let mut printer = Printer::new(address, output, out, err);
             let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
             let kind = at(master::probe(address, &exchange), address)?;
-            let processes = target::resolve(&kind, &args.route)?;
+            let processes = destination::resolve(&kind, &args.route)?;
             // Asked for all workers, the reader cannot know how many there will be: always label.
             printer.labelled = processes.len() > 1 || args.route.worker == Some(WorkerChoice::All);
             match &batch {
@@ -69,7 +69,7 @@ pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
 fn each_alone(
     address: &Address,
     args: &ExecArgs,
-    processes: &[Target],
+    processes: &[Destination],
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
@@ -112,7 +112,7 @@ fn each_alone(
 }
 
 /// A command that did not run, as a message names it.
-fn not_run(command: &str, target: &Target, labelled: bool) -> String {
+fn not_run(command: &str, target: &Destination, labelled: bool) -> String {
     let command = sanitize::text(command);
     if labelled {
         format!("'{command}' in {}", target.process)
@@ -136,7 +136,7 @@ fn check_commands(args: &ExecArgs) -> Result<(), UsageError> {
 fn one(
     address: &Address,
     exchange: &sockctl::Exchange,
-    target: &Target,
+    target: &Destination,
     command: &str,
 ) -> anyhow::Result<Entry> {
     let entry = Entry::new(command, target.process, None);
@@ -209,7 +209,7 @@ fn verified_reload(address: &Address, entry: Entry) -> anyhow::Result<Entry> {
 fn through_master(
     address: &Address,
     exchange: &sockctl::Exchange,
-    target: &Target,
+    target: &Destination,
     command: &str,
     entry: Entry,
 ) -> anyhow::Result<Entry> {
@@ -259,7 +259,7 @@ fn through_master(
         }
     };
     Ok(
-        match outcome::read_for(command, &body, target.route.framing()) {
+        match outcome::read_for(command, &body, target.route.tags()) {
             Ok(outcome) => entry.outcome(outcome),
             Err(e) => entry.error(Code::BadReply, e.to_string()),
         },

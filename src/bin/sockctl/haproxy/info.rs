@@ -1,7 +1,5 @@
 //! `sockctl haproxy info`.
 
-use sockctl::haproxy::info::Info;
-
 use super::view::{self, Source};
 use crate::cli::InfoArgs;
 use crate::config::Config;
@@ -16,12 +14,19 @@ pub fn run(args: InfoArgs, config: &Config) -> anyhow::Result<Code> {
         route: &args.route,
         exchange: &args.exchange,
     };
-    view::show(&source, "show info", mode, verbose, Info::parse, |info| {
-        let rows: Vec<Vec<String>> = info
-            .entries
-            .iter()
-            .map(|(key, value)| vec![key.clone(), value.to_string()])
-            .collect();
-        Ok(table::render(&["FIELD", "VALUE"], &rows))
-    })
+    view::show(
+        &source,
+        "show info",
+        mode,
+        verbose,
+        sockctl::haproxy::info::parse,
+        |info| {
+            let rows: Vec<Vec<String>> = info
+                .entries
+                .iter()
+                .map(|(key, value)| vec![key.clone(), value.to_string()])
+                .collect();
+            Ok(table::render(&["FIELD", "VALUE"], &rows))
+        },
+    )
 }

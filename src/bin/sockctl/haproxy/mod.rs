@@ -2,6 +2,7 @@
 
 mod batch;
 pub mod config;
+mod destination;
 pub mod exec;
 pub mod info;
 mod printer;
@@ -10,7 +11,6 @@ pub mod reload;
 pub mod save_state;
 pub mod servers;
 pub mod stat;
-mod target;
 mod view;
 
 use std::path::Path;
@@ -20,7 +20,7 @@ use sockctl::Address;
 use sockctl::haproxy::discover::{self, Want};
 
 use crate::cli::{SocketArgs, SocketsArgs};
-use crate::fanout::Targets;
+use crate::many::Targets;
 
 /// The socket given with `-s`, or the one discovery finds (said on stderr with `-v`).
 pub fn socket(args: &SocketArgs, want: Want, verbose: bool) -> anyhow::Result<Address> {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sockctl::Address;
 use sockctl::haproxy::outcome::Outcome;
 
-use super::target::{Process, Role};
+use super::destination::{Process, Role};
 use crate::config::Output;
 use crate::exit::{self, Code};
 use crate::sanitize;

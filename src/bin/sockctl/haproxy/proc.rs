@@ -9,7 +9,7 @@ use super::{at, targets};
 use crate::cli::ProcArgs;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::fanout::{self, Shape};
+use crate::many::{self, Shape};
 use crate::table;
 
 pub fn run(args: ProcArgs, config: &Config) -> anyhow::Result<Code> {
@@ -19,7 +19,7 @@ pub fn run(args: ProcArgs, config: &Config) -> anyhow::Result<Code> {
     // The table stays the default off a terminal too, as it was before --json existed.
     let mode = view::mode(&args.format, true);
     let json = (mode == Mode::Json).then_some(Shape::Json);
-    fanout::each(
+    many::each(
         &targets,
         args.socket.targets.jobs,
         json,

@@ -9,12 +9,12 @@ use sockctl::Address;
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::{master, route};
 
-use super::target;
+use super::destination;
 use super::{at, targets};
 use crate::cli::{ExchangeArgs, FormatArgs, RouteArgs, SocketsArgs, ViewRouteArgs, WorkerChoice};
 use crate::config::VIEW_REPLY_LIMIT;
 use crate::exit::{Code, UsageError};
-use crate::fanout::{self, Shape};
+use crate::many::{self, Shape};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -112,7 +112,7 @@ fn run(
     }
     let targets = targets(source.socket, Want::Any, verbose)?;
     let jobs = source.socket.targets.jobs;
-    fanout::each(
+    many::each(
         &targets,
         jobs,
         json.then_some(Shape::Json),
@@ -139,7 +139,7 @@ fn fetch(
         worker: source.route.worker,
         master: false,
     };
-    let target = target::resolve(&kind, &route_args)?
+    let target = destination::resolve(&kind, &route_args)?
         .into_iter()
         .next()
         .expect("one target for one worker");

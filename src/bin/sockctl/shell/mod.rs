@@ -5,9 +5,9 @@
 //! line-oriented raw session ([`raw`]). With standard input not a terminal, commands are read
 //! from it and run one after the other over the same connection ([`batch`]).
 
-mod batch;
 mod completion;
 mod history;
+mod piped;
 mod raw;
 
 use std::collections::VecDeque;
@@ -92,7 +92,7 @@ impl Settings {
 pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
     let args = Settings::new(args, config)?;
     if !args.terminal.stdin {
-        return batch::run(&args);
+        return piped::run(&args);
     }
     // Ctrl-C abandons the wait for one reply; it must not end the shell. SIGTERM and SIGHUP
     // do, with the terminal restored.

@@ -12,7 +12,7 @@ use crate::exit::UsageError;
 
 /// A process to run commands in, and how to name it in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
+pub struct Destination {
     pub route: Route,
     pub process: Process,
 }
@@ -86,7 +86,7 @@ impl fmt::Display for Process {
 }
 
 /// The targets `args` ask for on a socket of this kind.
-pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, UsageError> {
+pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Destination>, UsageError> {
     let list = match kind {
         SocketKind::Stats if args.worker.is_some() || args.master => {
             return Err(UsageError(
@@ -96,7 +96,7 @@ pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, Usage
             ));
         }
         SocketKind::Stats => {
-            return Ok(vec![Target {
+            return Ok(vec![Destination {
                 route: Route::Direct,
                 process: Process::Socket,
             }]);
@@ -104,7 +104,7 @@ pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, Usage
         SocketKind::Master(list) => list,
     };
     if args.master {
-        return Ok(vec![Target {
+        return Ok(vec![Destination {
             route: Route::Master,
             process: Process::Master {
                 pid: list.master.pid,
@@ -112,7 +112,7 @@ pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, Usage
         }]);
     }
     Ok(match args.worker.unwrap_or(WorkerChoice::Current) {
-        WorkerChoice::Current => vec![Target {
+        WorkerChoice::Current => vec![Destination {
             route: Route::CurrentWorker,
             process: Process::Worker {
                 pid: list.current_worker().map(|w| w.pid),
@@ -121,7 +121,7 @@ pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, Usage
         }],
         WorkerChoice::Pid(pid) => vec![worker(list, pid)],
         WorkerChoice::All => {
-            let mut all: Vec<Target> = list
+            let mut all: Vec<Destination> = list
                 .workers
                 .iter()
                 .chain(&list.old_workers)
@@ -141,7 +141,7 @@ pub fn resolve(kind: &SocketKind, args: &RouteArgs) -> Result<Vec<Target>, Usage
 
 /// A worker by PID, labelled from the list; one the list lacks is still asked (HAProxy then
 /// answers that it has no such process).
-fn worker(list: &ProcList, pid: u32) -> Target {
+fn worker(list: &ProcList, pid: u32) -> Destination {
     let listed = list
         .workers
         .iter()
@@ -154,7 +154,7 @@ fn worker(list: &ProcList, pid: u32) -> Target {
     } else {
         None
     };
-    Target {
+    Destination {
         route: Route::Worker(pid),
         process: Process::Worker {
             pid: Some(pid),
@@ -168,7 +168,7 @@ mod tests {
     use super::*;
 
     fn list(reply: &[u8]) -> SocketKind {
-        SocketKind::Master(ProcList::parse(reply).unwrap())
+        SocketKind::Master(sockctl::haproxy::proc_list::parse(reply).unwrap())
     }
 
     fn args(worker: Option<WorkerChoice>, master: bool) -> RouteArgs {

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use anyhow::Context;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{self as syntax, Refusal};
-use sockctl::haproxy::outcome::{self, Framing};
+use sockctl::haproxy::outcome::{self, Tags};
 use sockctl::haproxy::session::{OpenError, Session};
 use sockctl::{Address, Command};
 
@@ -110,7 +110,7 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
 /// Reports on stderr each of HAProxy's error messages in `reply`, as `haproxy exec --batch`
 /// does; whether there was any.
 fn report_errors(address: &Address, line: usize, command: &Command, reply: &[u8]) -> bool {
-    let failures = outcome::read(reply, Framing::Plain)
+    let failures = outcome::read(reply, Tags::Plain)
         .map(|outcome| outcome.failures)
         .unwrap_or_default();
     for failure in &failures {
