@@ -17,7 +17,7 @@ use sockctl::haproxy::session::{self, Flow, Session};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{self, DEFAULT_BACKEND, Haproxy};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, old_sockctl as sockctl, stderr, stdout};
 
 /// Commands of every kind: views, silent sets, warnings, errors, unknown commands. Their
 /// replies do not change from one run to the next, so that a second run can be compared

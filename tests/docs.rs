@@ -1,7 +1,7 @@
 //! Completion scripts and manual pages cover every subcommand, and every subcommand's help
 //! shows examples and the exit codes where they apply.
 
-use crate::support::{sockctl, stdout};
+use crate::support::{old_sockctl as sockctl, stdout};
 
 /// Subcommand names as `--help` lists them under "Commands:".
 fn listed(args: &[&str]) -> Vec<String> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::fake::{Behavior, FakeServer};
 use crate::support::haproxy::Haproxy;
 use crate::support::pty::Pty;
-use crate::support::{assert_fails, sockctl, stderr, stdout, wait_for};
+use crate::support::{assert_fails, old_sockctl as sockctl, stderr, stdout, wait_for};
 
 /// Fake servers in one temp dir, named as given, and a path where nothing listens.
 struct Farm {

@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, Reply};
 use crate::support::haproxy::Haproxy;
+use crate::support::leftovers;
 use crate::support::{fixture, interrupt, stderr};
 
 /// A valid dump of `servers` servers, built from a recorded header.

@@ -3,7 +3,7 @@
 
 use crate::haproxy_reload::{current_worker, reloads, send, servers};
 use crate::support::haproxy::{Haproxy, Setup};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, old_sockctl as sockctl, stderr, stdout};
 
 /// `reload --save-state -s MASTER`, nothing else: no --config, no $SOCKCTL_CONFIG.
 fn reload_save_state(ha: &Haproxy, extra: &[&str]) -> std::process::Output {

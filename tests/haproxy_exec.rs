@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::support::fake::{Behavior, FakeServer, Reply};
 use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::{assert_fails, fixture, old_sockctl as sockctl, stderr, stdout};
 
 /// The `--json` document as the README documents it; unknown fields fail the round trip.
 #[derive(Debug, Serialize, Deserialize)]

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, Reply, scripted_master};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::leftovers;
+use crate::support::{assert_fails, fixture, old_sockctl as sockctl, stderr, stdout};
 
 /// The scripted master of the support module, with its `show proc` replies from fixtures.
 fn fake_master(before: &str, reload: Vec<u8>, after: &str) -> (tempfile::TempDir, FakeServer) {

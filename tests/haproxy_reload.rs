@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::haproxy_views::{ProcDoc, round_trip};
 use crate::support::fake::scripted_master;
 use crate::support::haproxy::{self, Haproxy};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::{assert_fails, fixture, old_sockctl as sockctl, stderr, stdout};
 
 /// `reload --json`, as documented.
 #[derive(Debug, Serialize, Deserialize)]

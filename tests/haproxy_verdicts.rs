@@ -2,7 +2,7 @@
 
 use crate::haproxy_reload::{current_worker, reloads};
 use crate::support::haproxy::{Haproxy, Setup};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, old_sockctl as sockctl, stderr, stdout};
 
 fn reload(ha: &Haproxy, extra: &[&str]) -> std::process::Output {
     sockctl()

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::support::fake::{Behavior, FakeServer, Reply};
 use crate::support::haproxy::{self, Haproxy};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::{assert_fails, fixture, old_sockctl as sockctl, stderr, stdout};
 
 type Object = serde_json::Map<String, serde_json::Value>;
 

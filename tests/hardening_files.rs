@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::support::fake::{Behavior, FakeServer, Reply};
-use crate::support::{assert_fails, fixture, sockctl, stderr};
+use crate::support::{assert_fails, fixture, old_sockctl as sockctl, stderr};
 
 /// Every name in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {

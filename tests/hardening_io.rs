@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::Haproxy;
 use crate::support::pty::Pty;
-use crate::support::{sockctl, stderr, stdout};
+use crate::support::{old_sockctl as sockctl, stderr, stdout};
 
 fn binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("sockctl")

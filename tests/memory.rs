@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{Behavior, FakeServer, Reply};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{assert_fails, old_sockctl as sockctl, stderr, stdout};
 
 const MIB: u64 = 1 << 20;
 

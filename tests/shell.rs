@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{self, DEFAULT_BACKEND, Haproxy};
 use crate::support::pty::Pty;
-use crate::support::{sockctl, stderr, stdout};
+use crate::support::{old_sockctl as sockctl, stderr, stdout};
 
 /// A shell on `socket` with its history kept in `state`.
 fn shell(socket: &Path, state: &Path, extra: &[&str]) -> Pty {

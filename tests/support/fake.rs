@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -95,6 +95,9 @@ pub struct FakeServer {
     accepted: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
     wake: Box<dyn Fn() + Send>,
+    /// The directory of [`FakeServer::in_temp_dir`]; removed after the server stopped (fields
+    /// drop after `Drop::drop`), since stopping connects to the socket file.
+    dir: Option<tempfile::TempDir>,
 }
 
 /// What the fake listens on.
@@ -119,6 +122,19 @@ impl FakeServer {
             behavior,
             Box::new(move || drop(UnixStream::connect(&wake_path))),
         )
+    }
+
+    /// Listens on `name` in a temp dir of its own, which lasts as long as the server.
+    pub fn in_temp_dir(name: &str, behavior: Behavior) -> FakeServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::unix(dir.path().join(name), behavior);
+        server.dir = Some(dir);
+        server
+    }
+
+    /// The temp dir of [`FakeServer::in_temp_dir`], for files that go with the server.
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("not in a temp dir").path()
     }
 
     /// Listens at a path of any length, binding through the directory's /proc/self/fd alias
@@ -231,6 +247,7 @@ impl FakeServer {
             accepted,
             thread: Some(thread),
             wake,
+            dir: None,
         }
     }
 

@@ -3,13 +3,12 @@
 pub mod fake;
 pub mod haproxy;
 pub mod pty;
+mod run;
 
+use std::path::Path;
 use std::process::Output;
 
-/// The `sockctl` binary built for these tests.
-pub fn sockctl() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("sockctl").unwrap()
-}
+pub use run::{Run, sockctl};
 
 /// A recorded HAProxy reply or request, e.g. `fixture("3.4/stats_show_stat.reply")`.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -18,6 +17,31 @@ pub fn fixture(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every name in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The temporary files in `dir` that a run should not have left behind.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.contains("sockctl-tmp"))
+        .collect()
+}
+
+// The helpers below are on their way out: `sockctl` and `Run` do what they did.
+
+/// The `sockctl` binary as an `assert_cmd` command.
+pub fn old_sockctl() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("sockctl").unwrap()
 }
 
 pub fn stdout(out: &Output) -> String {
