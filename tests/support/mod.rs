@@ -5,10 +5,11 @@ pub mod haproxy;
 pub mod pty;
 mod run;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
 
-pub use run::{Run, sockctl};
+pub use run::{Run, Sockctl, sockctl};
 
 /// A recorded HAProxy reply or request, e.g. `fixture("3.4/stats_show_stat.reply")`.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -17,6 +18,19 @@ pub fn fixture(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `sockctl send SOCKET COMMAND…`, which must succeed.
+#[track_caller]
+pub fn send(socket: impl AsRef<OsStr>, commands: &[&str]) -> Run {
+    sockctl(["send"]).arg(socket).args(commands).succeeds()
+}
+
+/// `haproxy save-state -s SERVER -o FILE --timeout TIMEOUT`.
+pub fn save_state(server: &fake::FakeServer, file: &Path, timeout: &str) -> Sockctl {
+    sockctl(["haproxy", "save-state", "-s", server.address(), "-o"])
+        .arg(file)
+        .args(["--timeout", timeout])
 }
 
 /// Every name in `dir`, sorted.
@@ -67,6 +81,19 @@ pub fn assert_fails(out: &Output, code: i32, needle: &str) {
         "stderr lacks {needle:?}: {}",
         stderr(out)
     );
+}
+
+/// Waits until a run has a temporary file in `dir`, for up to 10 s.
+#[track_caller]
+pub fn wait_for_temporary(dir: &Path) {
+    let start = std::time::Instant::now();
+    while leftovers(dir).is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "no temporary file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Sends SIGINT, as Ctrl-C would.

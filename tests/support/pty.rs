@@ -175,6 +175,26 @@ impl Pty {
         }
     }
 
+    /// Waits for the program to exit, and checks that it exited 0 (else shows the transcript).
+    #[track_caller]
+    pub fn succeeds(&mut self) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > PATIENCE {
+                panic!("sockctl did not exit; output:\n{}", self.transcript());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            status.success(),
+            "sockctl ended with {status}; output:\n{}",
+            self.transcript()
+        );
+    }
+
     /// Waits for the program to exit and returns its exit code.
     #[track_caller]
     pub fn exit_code(&mut self) -> Option<i32> {

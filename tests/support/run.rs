@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! sockctl(["send", path, "show info"]).fails(3).stderr_has("nothing is listening");
-//! let info = sockctl(["send"]).arg(&ha.admin).arg("show info").succeeds().stdout();
+//! let doc: Value = sockctl(["haproxy", "info", "-s"]).arg(&ha.admin).succeeds().json();
 //! ```
 //!
 //! A check that fails shows the command line, how the run ended, and what it wrote on stdout
@@ -14,24 +14,28 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-/// `sockctl ARGS…`; add to it with [`Sockctl::arg`], [`Sockctl::stdin`]…,
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// `sockctl ARGS…`; add to it with [`Sockctl::arg`], [`Sockctl::env`], [`Sockctl::stdin`]…,
 /// then run it with [`Sockctl::succeeds`], [`Sockctl::fails`] or [`Sockctl::run`].
 pub fn sockctl<I, S>(args: I) -> Sockctl
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut command = Sockctl {
+    let command = Sockctl {
         args: Vec::new(),
         env: Vec::new(),
         stdin: None,
         timeout: None,
     };
-    command.args(args);
-    command
+    command.args(args)
 }
 
 /// A command line of the built `sockctl`, with its environment and standard input.
+#[must_use = "a command does nothing until it runs"]
+#[derive(Clone)]
 pub struct Sockctl {
     args: Vec<OsString>,
     /// Variables set (`Some`) or removed (`None`), in order.
@@ -41,25 +45,40 @@ pub struct Sockctl {
 }
 
 impl Sockctl {
-    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
-    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        for arg in args {
-            self.arg(arg);
-        }
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.into(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.push((key.into(), None));
         self
     }
 
     /// What standard input holds; without it, standard input is empty.
-    pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
+        self
+    }
+
+    /// Kills the run after `limit`: a hang fails the test instead of holding up the suite.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
         self
     }
 
@@ -191,10 +210,28 @@ impl Run {
     }
 
     #[track_caller]
+    pub fn stdout_has(self, text: impl AsRef<str>) -> Self {
+        let text = text.as_ref();
+        if !self.stdout().contains(text) {
+            panic!("stdout lacks {text:?}\n{self}");
+        }
+        self
+    }
+
+    #[track_caller]
     pub fn stderr_has(self, text: impl AsRef<str>) -> Self {
         let text = text.as_ref();
         if !self.stderr().contains(text) {
             panic!("stderr lacks {text:?}\n{self}");
+        }
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(self, text: impl AsRef<str>) -> Self {
+        let text = text.as_ref();
+        if self.stderr().contains(text) {
+            panic!("stderr has {text:?}\n{self}");
         }
         self
     }
@@ -224,6 +261,11 @@ impl Run {
         self.output.status.code()
     }
 
+    /// The signal that ended the run, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.output.status.signal()
+    }
+
     /// Stdout as text (bytes that are not UTF-8 replaced).
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
@@ -236,6 +278,31 @@ impl Run {
 
     pub fn stdout_bytes(&self) -> &[u8] {
         &self.output.stdout
+    }
+
+    pub fn stderr_bytes(&self) -> &[u8] {
+        &self.output.stderr
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not the JSON expected: {e}\n{self}"))
+    }
+
+    /// Stdout parsed as the documented JSON document `T`, which must give the same JSON back:
+    /// no field unknown, none lost, none renamed.
+    #[track_caller]
+    pub fn document<T: DeserializeOwned + Serialize>(&self) -> T {
+        let doc: T = self.json();
+        let original: serde_json::Value = self.json();
+        assert_eq!(
+            serde_json::to_value(&doc).unwrap(),
+            original,
+            "the document lost or changed fields\n{self}"
+        );
+        doc
     }
 }
 
