@@ -347,6 +347,28 @@ impl Conn {
     }
 }
 
+/// A master CLI that answers like HAProxy 3.4 (recorded bytes): errors keep the connection,
+/// `reload` reports its status, then closes.
+pub fn master_3_4(line: &[u8]) -> Answer {
+    let fixture = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/prompt/3.4")
+            .join(name);
+        std::fs::read(path).unwrap()
+    };
+    match line {
+        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
+        b"show proc" => Answer::Reply(fixture("prompt_master/02.rep")),
+        b"@9 show info" => Answer::Reply(fixture("prompt_master_errors/02.rep")),
+        b"reload" => Answer::ReplyAndClose(fixture("dr_16_master_prompt_reload/02.rep")),
+        // A failed reload, told apart here by its spelling.
+        b"@master reload" => {
+            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
+        }
+        _ => Answer::Close,
+    }
+}
+
 /// A 2.6 master's `show proc`.
 pub const SHOW_PROC: &[u8] =
     b"#<PID>          <type>          <reloads>       <uptime>        <version>\n\
