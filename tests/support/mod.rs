@@ -1,4 +1,5 @@
-//! Shared test helpers: the built binary, fake servers, and a throwaway real HAProxy.
+//! Shared test helpers: running the built binary and checking how it ended, fake servers, and a
+//! throwaway real HAProxy.
 
 pub mod fake;
 pub mod haproxy;
@@ -7,7 +8,6 @@ mod run;
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Output;
 
 pub use run::{Run, Sockctl, sockctl};
 
@@ -49,38 +49,6 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| n.contains("sockctl-tmp"))
         .collect()
-}
-
-// The helpers below are on their way out: `sockctl` and `Run` do what they did.
-
-/// The `sockctl` binary as an `assert_cmd` command.
-pub fn old_sockctl() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("sockctl").unwrap()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts the exit code and that stderr mentions `needle`, showing everything on failure.
-#[track_caller]
-pub fn assert_fails(out: &Output, code: i32, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit code; stderr: {}\nstdout: {}",
-        stderr(out),
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(needle),
-        "stderr lacks {needle:?}: {}",
-        stderr(out)
-    );
 }
 
 /// Waits until a run has a temporary file in `dir`, for up to 10 s.
