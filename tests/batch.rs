@@ -18,7 +18,7 @@ use sockctl::haproxy::session::{self, Session};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::{self, DEFAULT_BACKEND, Haproxy};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{Run, sockctl};
 
 /// Commands of every kind: views, silent sets, warnings, errors, unknown commands. Their
 /// replies do not change from one run to the next, so that a second run can be compared
@@ -38,14 +38,12 @@ const MIXED: &[&str] = &[
     "get weight be_app/s2",
 ];
 
-fn exec(socket: &Path, args: &[&str], stdin: &str) -> std::process::Output {
-    sockctl()
-        .args(["haproxy", "exec", "-s"])
+fn exec(socket: &Path, args: &[&str], stdin: &str) -> Run {
+    sockctl(["haproxy", "exec", "-s"])
         .arg(socket)
         .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap()
+        .stdin(stdin)
+        .run()
 }
 
 /// The failure lines of a per-connection run (`'CMD': why`) written as a batch writes them
@@ -91,13 +89,13 @@ fn batch_output_is_the_per_connection_output() {
     for (socket, options) in runs {
         let alone = exec(socket, &[options, MIXED].concat(), "");
         let batch = exec(socket, &[options, &["--batch", "-"]].concat(), &file);
+        let batch = batch.fails(1);
+        let alone = alone.fails(1);
         let what = format!("{} {options:?}", socket.display());
-        assert_eq!(batch.status.code(), Some(1), "{what}: {}", stderr(&batch));
-        assert_eq!(alone.status.code(), Some(1), "{what}");
-        assert_eq!(stdout(&batch), stdout(&alone), "{what}");
+        assert_eq!(batch.stdout(), alone.stdout(), "{what}");
         assert_eq!(
-            stderr(&batch),
-            as_batch_errors(&stderr(&alone), &lines),
+            batch.stderr(),
+            as_batch_errors(&alone.stderr(), &lines),
             "{what}"
         );
     }
@@ -109,18 +107,16 @@ fn the_first_failure_stops_the_batch_at_its_line() {
     let file = "set server be_app/s1 weight 11\n\nset server be_app/nope weight 5\n\
                 set server be_app/s1 weight 77\n";
     for socket in [&ha.admin, &ha.master] {
-        let out = exec(socket, &["--batch", "-"], file);
-        assert_fails(
-            &out,
-            1,
-            "line 3: set server be_app/nope weight 5: No such server.",
-        );
-        // The silent success of line 1 shows nothing.
-        assert_eq!(stdout(&out), "");
+        exec(socket, &["--batch", "-"], file)
+            .fails(1)
+            .stderr_has("line 3: set server be_app/nope weight 5: No such server.")
+            // The silent success of line 1 shows nothing.
+            .stdout_is("");
         assert!(answers(&ha.admin, "get weight be_app/s1", "11 (initial 1)"));
         // --keep-going runs the rest, and says which line failed.
-        let out = exec(socket, &["--keep-going", "--batch", "-"], file);
-        assert_fails(&out, 1, "line 3: ");
+        exec(socket, &["--keep-going", "--batch", "-"], file)
+            .fails(1)
+            .stderr_has("line 3: ");
         assert!(answers(&ha.admin, "get weight be_app/s1", "77 (initial 1)"));
         assert!(answers(&ha.admin, "set server be_app/s1 weight 11", ""));
     }
@@ -133,14 +129,13 @@ fn through_the_master_any_error_message_stops_the_batch() {
     let Some(ha) = Haproxy::start() else { return };
     let file = "set server be_app/s1 weight 12\nset server be_app/s1 weight 300\n\
                 set server be_app/s1 weight 77\n";
-    let out = exec(&ha.master, &["--batch", "-"], file);
-    assert_fails(
-        &out,
-        1,
-        "line 2: set server be_app/s1 weight 300: Absolute weight can only be between 0 and \
-         256 inclusive.",
-    );
-    assert_eq!(stdout(&out), "");
+    exec(&ha.master, &["--batch", "-"], file)
+        .fails(1)
+        .stderr_has(
+            "line 2: set server be_app/s1 weight 300: Absolute weight can only be between 0 and \
+             256 inclusive.",
+        )
+        .stdout_is("");
     assert!(answers(&ha.admin, "get weight be_app/s1", "12 (initial 1)"));
 }
 
@@ -157,9 +152,9 @@ fn payloads_and_json_in_a_batch() {
     let file = "add map #0 <<\na.example 1\nb.example 2\n\nget map #0 b.example\n";
     for (socket, key) in [(&ha.admin, "a"), (&ha.master, "c")] {
         let file = file.replace("a.example", &format!("{key}.example"));
-        let out = exec(socket, &["--json", "--batch", "-"], &file);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let doc: serde_json::Value = exec(socket, &["--json", "--batch", "-"], &file)
+            .succeeds()
+            .json();
         let results = doc["results"].as_array().unwrap();
         assert_eq!(results[0]["line"], 1);
         assert_eq!(results[1]["line"], 5);
@@ -181,10 +176,12 @@ fn a_reload_through_the_master_ends_its_connection_not_the_batch() {
         &ha.master,
         &["--master", "--batch", "-"],
         "show version\nreload\nshow version\n",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let version = stdout(&exec(&ha.master, &["--master", "show version"], ""));
-    let out = stdout(&out);
+    )
+    .succeeds()
+    .stdout();
+    let version = exec(&ha.master, &["--master", "show version"], "")
+        .succeeds()
+        .stdout();
     if haproxy::version().reload_answers() {
         // 2.7+ answers the reload on its connection: its status and startup log, between the
         // two versions.
@@ -202,8 +199,7 @@ fn a_reload_through_the_master_ends_its_connection_not_the_batch() {
 
 #[test]
 fn refused_lines_stop_everything_before_it_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let fake = FakeServer::in_temp_dir("admin.sock", cli(&[]));
     for (file, why) in [
         ("show info\nset map m k a;b\n", "stdin: line 2: holds ';'"),
         ("@1 show info\n", "stdin: line 1: starts with '@'"),
@@ -212,22 +208,19 @@ fn refused_lines_stop_everything_before_it_starts() {
             "stdin: line 3: 'prompt' is refused",
         ),
     ] {
-        let out = exec(Path::new(fake.address()), &["--batch", "-"], file);
-        assert_fails(&out, 2, why);
+        exec(Path::new(fake.address()), &["--batch", "-"], file)
+            .fails(2)
+            .stderr_has(why);
     }
     assert_eq!(fake.connections(), 0);
-    let out = sockctl()
-        .args(["haproxy", "exec", "-s", fake.address(), "--batch", "-", "x"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "cannot be used with");
-    let missing = dir.path().join("nothing.txt");
-    let out = sockctl()
-        .args(["haproxy", "exec", "-s", fake.address(), "--batch"])
+    sockctl(["haproxy", "exec", "-s", fake.address(), "--batch", "-", "x"])
+        .fails(2)
+        .stderr_has("cannot be used with");
+    let missing = fake.dir().join("nothing.txt");
+    sockctl(["haproxy", "exec", "-s", fake.address(), "--batch"])
         .arg(&missing)
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "No such file");
+        .fails(2)
+        .stderr_has("No such file");
     assert_eq!(fake.connections(), 0);
 }
 
@@ -235,28 +228,27 @@ fn refused_lines_stop_everything_before_it_starts() {
 /// there, says which lines may have run, and sends nothing again.
 #[test]
 fn a_dropped_connection_stops_the_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let fake = FakeServer::in_temp_dir("admin.sock", cli(&[]));
     let file = "quiet 1\nshow 2\nclose 3\nquiet 4\nquiet 5\n";
-    let out = exec(Path::new(fake.address()), &["--batch", "-"], file);
-    assert_fails(
-        &out,
-        5,
-        "line 3: close 3: the server closed the connection before the end of the reply \
-         (0 bytes received); it was sent and may have run; not sent again",
-    );
-    assert_eq!(stdout(&out), "row 0\nrow 1\n\n");
+    exec(Path::new(fake.address()), &["--batch", "-"], file)
+        .fails(5)
+        .stderr_has(
+            "line 3: close 3: the server closed the connection before the end of the reply \
+             (0 bytes received); it was sent and may have run; not sent again",
+        )
+        .stdout_is("row 0\nrow 1\n\n");
     let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
     let sent = String::from_utf8_lossy(&sent);
     assert!(!sent.contains("quiet 4"), "{sent}");
     // Written ahead, the lines after it went out too: the message names them all.
-    let out = exec(
+    exec(
         Path::new(fake.address()),
         &["--keep-going", "--batch", "-"],
         file,
-    );
-    assert_fails(&out, 5, "lines 3 to 5 were sent and may have run");
-    assert_eq!(stdout(&out), "row 0\nrow 1\n\n");
+    )
+    .fails(5)
+    .stderr_has("lines 3 to 5 were sent and may have run")
+    .stdout_is("row 0\nrow 1\n\n");
 }
 
 /// One plain exchange, independent of the code under test.
@@ -338,8 +330,7 @@ proptest! {
         cuts in proptest::collection::vec(1..48usize, 1..6),
         keep_going in any::<bool>(),
     ) {
-        let dir = tempfile::tempdir().unwrap();
-        let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&cuts));
+        let fake = FakeServer::in_temp_dir("admin.sock", cli(&cuts));
         let address: Address = fake.address().parse().unwrap();
         let text = commands.join("\n");
         let entries = batch::split(text.as_bytes(), Rules::default()).unwrap();
@@ -451,8 +442,7 @@ fn a_connection_closed_while_idle_is_replaced_between_commands() {
 /// command, which had not been sent, goes on a new connection.
 #[test]
 fn a_close_between_commands_is_not_a_lost_command() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(dir.path().join("admin.sock"), cli(&[]));
+    let fake = FakeServer::in_temp_dir("admin.sock", cli(&[]));
     let address: Address = fake.address().parse().unwrap();
     let entries = batch::split(b"quiet 1\nidle 2\nshow 3\n", Rules::default()).unwrap();
     let steps: Vec<Step> = entries
@@ -515,12 +505,9 @@ fn batch_json_keeps_its_documented_shape() {
     let file =
         "# weights\nshow version\n\nset server be_app/zz state drain\nget weight be_app/s1\n";
     for socket in [&ha.admin, &ha.master] {
-        let out = exec(socket, &["--keep-going", "--json", "--batch", "-"], file);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        let doc: BatchDoc =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
-        let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+        let doc: BatchDoc = exec(socket, &["--keep-going", "--json", "--batch", "-"], file)
+            .fails(1)
+            .document();
         assert!(!doc.ok);
         let lines: Vec<usize> = doc.results.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 4, 5]);
@@ -622,26 +609,19 @@ fn a_batch_on_a_3_4_stats_socket_prints_the_recorded_replies() {
         .flatten()
         .collect();
     for cuts in [&[][..], &[5, 64, 1][..]] {
-        let dir = tempfile::tempdir().unwrap();
-        let fake = FakeServer::unix(dir.path().join("admin.sock"), fake_3_4_stats(cuts));
+        let fake = FakeServer::in_temp_dir("admin.sock", fake_3_4_stats(cuts));
         let socket = Path::new(fake.address());
         for options in [&[][..], &["--keep-going"][..]] {
-            let out = exec(socket, &[options, &["--batch", "-"]].concat(), file);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{cuts:?} {options:?}: {}",
-                stderr(&out)
-            );
-            assert_eq!(stderr(&out), "");
-            assert_eq!(out.stdout, expected, "{cuts:?} {options:?}");
+            exec(socket, &[options, &["--batch", "-"]].concat(), file)
+                .succeeds()
+                .stderr_is("")
+                .stdout_is(&expected);
         }
         // Each command on a connection of its own prints the same.
-        let mut alone = Vec::new();
+        let mut alone: Vec<u8> = Vec::new();
         for &i in &order {
-            let out = exec(socket, &[replies[i].0], "");
-            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-            alone.extend(out.stdout);
+            let out = exec(socket, &[replies[i].0], "").succeeds();
+            alone.extend(out.stdout_bytes());
         }
         assert_eq!(alone, expected);
         // The batches went in prompt mode, one connection each after the probe.

@@ -1,12 +1,14 @@
 //! Completion scripts and manual pages cover every subcommand, and every subcommand's help
 //! shows examples and the exit codes where they apply.
 
-use crate::support::{sockctl, stdout};
+use crate::support::sockctl;
 
 /// Subcommand names as `--help` lists them under "Commands:".
 fn listed(args: &[&str]) -> Vec<String> {
-    let out = sockctl().args(args).arg("--help").output().unwrap();
-    stdout(&out)
+    sockctl(args)
+        .arg("--help")
+        .succeeds()
+        .stdout()
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
@@ -35,9 +37,7 @@ fn all_commands() -> Vec<Vec<String>> {
 #[test]
 fn completions_name_every_subcommand() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = sockctl().args(["completions", shell]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        let script = stdout(&out);
+        let script = sockctl(["completions", shell]).succeeds().stdout();
         for path in all_commands() {
             let name = path.last().unwrap();
             assert!(
@@ -53,12 +53,12 @@ fn completions_name_every_subcommand() {
 #[test]
 fn man_pages_exist_for_every_subcommand() {
     let dir = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("sockctl-man")
-        .unwrap()
+    let man = env!("CARGO_BIN_EXE_sockctl-man");
+    let out = std::process::Command::new(man)
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    crate::support::Run::new(format!("sockctl-man {}", dir.path().display()), out).succeeds();
     let root = std::fs::read_to_string(dir.path().join("sockctl.1")).unwrap();
     assert!(
         root.contains("Exit codes"),
@@ -82,8 +82,7 @@ fn man_pages_exist_for_every_subcommand() {
 fn every_command_shows_examples() {
     // The root and the groups (such as `haproxy`) too: they are where a new user starts.
     for path in std::iter::once(Vec::new()).chain(all_commands()) {
-        let out = sockctl().args(&path).arg("--help").output().unwrap();
-        let help = stdout(&out);
+        let help = sockctl(&path).arg("--help").succeeds().stdout();
         let examples = help
             .lines()
             .skip_while(|l| *l != "Examples:")
@@ -100,8 +99,7 @@ fn every_command_shows_examples() {
 
 #[test]
 fn version_names_the_revision() {
-    let out = sockctl().arg("--version").output().unwrap();
-    let text = stdout(&out);
+    let text = sockctl(["--version"]).succeeds().stdout();
     assert!(
         text.starts_with(&format!("sockctl {}", env!("CARGO_PKG_VERSION"))),
         "{text}"

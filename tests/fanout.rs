@@ -3,15 +3,14 @@
 //! for terminals only.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{Behavior, FakeServer};
 use crate::support::haproxy::Haproxy;
 use crate::support::pty::Pty;
-use crate::support::{assert_fails, sockctl, stderr, stdout, wait_for};
+use crate::support::{Run, Sockctl, sockctl, wait_for};
 
 /// Fake servers in one temp dir, named as given, and a path where nothing listens.
 struct Farm {
@@ -48,11 +47,13 @@ fn fast(text: &str) -> Behavior {
     Behavior::Reply(format!("{text}\n").into_bytes())
 }
 
-/// Runs sockctl, noting when each line of its standard output arrived.
-fn timed_lines(args: &[String]) -> (Vec<(Duration, String)>, String, Option<i32>, Duration) {
+/// Runs sockctl, noting when each line of its standard output arrived (the run shows those
+/// lines as its stdout).
+fn timed_lines(args: &[String]) -> (Vec<(Duration, String)>, Run, Duration) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sockctl"))
-        .args(args)
+    let command = sockctl(args);
+    let mut child = command
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -61,8 +62,13 @@ fn timed_lines(args: &[String]) -> (Vec<(Duration, String)>, String, Option<i32>
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         lines.push((start.elapsed(), line.unwrap()));
     }
-    let out = child.wait_with_output().unwrap();
-    (lines, stderr(&out), out.status.code(), start.elapsed())
+    let mut out = child.wait_with_output().unwrap();
+    out.stdout = lines
+        .iter()
+        .map(|(_, l)| format!("{l}\n"))
+        .collect::<String>()
+        .into();
+    (lines, command.ended(out), start.elapsed())
 }
 
 #[test]
@@ -85,14 +91,11 @@ fn a_dead_and_a_slow_socket_do_not_hold_back_the_others() {
         args.extend(["-s".to_string(), farm.path(name)]);
     }
     args.push("hello".into());
-    let (lines, errors, code, elapsed) = timed_lines(&args);
+    let (lines, out, elapsed) = timed_lines(&args);
     // The worst: the silent one timed out (4), worse than the dead one (3).
-    assert_eq!(code, Some(4), "{errors}");
-    assert!(
-        errors.contains(&format!("{}: connect: no such file", farm.path("dead"))),
-        "{errors}"
-    );
-    assert!(errors.contains("slow.sock: timed out after 6"), "{errors}");
+    out.fails(4)
+        .stderr_has(format!("{}: connect: no such file", farm.path("dead")))
+        .stderr_has("slow.sock: timed out after 6");
     // The slow one held nobody back: the others were printed long before its timeout.
     for name in ["a", "b", "c"] {
         let line = format!("{}: from {name}", farm.path(name));
@@ -114,14 +117,11 @@ fn a_dead_and_a_slow_socket_do_not_hold_back_the_others() {
 #[test]
 fn json_is_one_object_keyed_by_address_in_the_order_given() {
     let farm = Farm::new(vec![("a", fast("one")), ("b", fast("two"))]);
-    let out = sockctl()
-        .args(["send", "--json", "-s", &farm.path("b"), "-s"])
+    let out = sockctl(["send", "--json", "-s", &farm.path("b"), "-s"])
         .args([farm.path("dead"), "-s".into(), farm.path("a"), "x".into()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let text = stdout(&out);
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        .fails(3);
+    let text = out.stdout();
+    let doc: serde_json::Value = out.json();
     assert_eq!(
         doc[farm.path("b")],
         serde_json::json!({"code": 0, "errors": [], "result": "two\n"})
@@ -144,17 +144,13 @@ fn json_is_one_object_keyed_by_address_in_the_order_given() {
         .collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
     // One -s is one socket, as before: no label.
-    let out = sockctl()
-        .args(["send", "-s", &farm.path("a"), "x"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), "one\n");
+    sockctl(["send", "-s", &farm.path("a"), "x"])
+        .succeeds()
+        .stdout_is("one\n");
     // One socket with --json is keyed too.
-    let out = sockctl()
-        .args(["send", "--json", &farm.path("a"), "x"])
-        .output()
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = sockctl(["send", "--json", &farm.path("a"), "x"])
+        .succeeds()
+        .json();
     assert_eq!(doc[farm.path("a")]["result"], "one\n");
 }
 
@@ -168,14 +164,12 @@ fn sockets_files_and_stdin_commands() {
         farm.path("b")
     );
     std::fs::write(&list, text).unwrap();
-    let out = sockctl()
-        .args(["send", "--sockets-file"])
-        .arg(&list)
-        .write_stdin("first\n# skipped\nsecond\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    let from_list = sockctl(["send", "--sockets-file"]).arg(&list);
+    let out = from_list
+        .clone()
+        .stdin("first\n# skipped\nsecond\n")
+        .succeeds();
+    let mut lines: Vec<String> = out.stdout().lines().map(String::from).collect();
     lines.sort();
     let (a, b) = (farm.path("a"), farm.path("b"));
     assert_eq!(
@@ -189,33 +183,22 @@ fn sockets_files_and_stdin_commands() {
     );
     // A list with one address is labelled all the same: scripts read one format.
     std::fs::write(&list, format!("{a}\n")).unwrap();
-    let out = sockctl()
-        .args(["send", "--sockets-file"])
-        .arg(&list)
+    from_list
+        .clone()
         .arg("x")
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), format!("{a}: one\n"));
+        .succeeds()
+        .stdout_is(format!("{a}: one\n"));
     std::fs::write(&list, format!("{a}\n\nhost:notaport\n")).unwrap();
-    let out = sockctl()
-        .args(["send", "--sockets-file"])
-        .arg(&list)
+    from_list
         .arg("x")
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        2,
-        &format!("{}: line 3: invalid address", list.display()),
-    );
+        .fails(2)
+        .stderr_has(format!("{}: line 3: invalid address", list.display()));
     assert_eq!(farm.server("a").connections(), 3);
-    let out = sockctl()
-        .args(["send", "--sockets-file"])
+    sockctl(["send", "--sockets-file"])
         .arg(farm.dir.path().join("missing"))
         .arg("x")
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "--sockets-file");
+        .fails(2)
+        .stderr_has("--sockets-file");
 }
 
 /// Twelve sockets, one of which takes a while: long enough for a person to want a bar.
@@ -247,12 +230,11 @@ fn many_with_a_slow_one() -> (Farm, Vec<String>) {
 fn no_progress_bar_unless_stderr_is_a_terminal() {
     let (_farm, args) = many_with_a_slow_one();
     let start = Instant::now();
-    let out = sockctl().args(&args).output().unwrap();
-    assert!(start.elapsed() > Duration::from_secs(1));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
-    assert!(!stdout(&out).contains('\r'));
-    assert_eq!(stdout(&out).lines().count(), 12);
+    let out = sockctl(&args).run();
+    assert!(start.elapsed() > Duration::from_secs(1), "{out}");
+    let out = out.succeeds().stderr_is("");
+    assert!(!out.stdout().contains('\r'), "{out}");
+    assert_eq!(out.stdout().lines().count(), 12, "{out}");
 }
 
 #[test]
@@ -262,7 +244,7 @@ fn a_progress_bar_on_a_terminal() {
     let mut pty = Pty::sockctl(&args, &[]);
     pty.expect("11/12 sockets");
     pty.expect("slow.sock: late");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
     // Erased before other output, so nothing is left of it at the end.
     let text = pty.transcript();
     let last_bar = text.rfind(" sockets, ").unwrap();
@@ -277,14 +259,15 @@ fn ctrl_c_stops_every_socket_at_once() {
         ("b", Behavior::Silent),
         ("c", Behavior::Silent),
     ]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sockctl"))
-        .args(["send", "--timeout", "60s"])
+    let send = sockctl(["send", "--timeout", "60s"])
         .args(
             ["a", "b", "c"]
                 .iter()
                 .flat_map(|n| ["-s".to_string(), farm.path(n)]),
         )
-        .arg("x")
+        .arg("x");
+    let mut child = send
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -297,14 +280,12 @@ fn ctrl_c_stops_every_socket_at_once() {
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
+    while child.try_wait().unwrap().is_none() {
         assert!(start.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(10));
-    };
-    assert_eq!(status.signal(), Some(libc::SIGINT));
+    }
+    send.ended(child.wait_with_output().unwrap())
+        .killed_by(libc::SIGINT);
 }
 
 #[test]
@@ -312,19 +293,12 @@ fn exec_and_views_on_several_haproxy_sockets() {
     let Some(ha) = Haproxy::start() else { return };
     let dead: PathBuf = ha.path("dead.sock");
     let (admin, master) = (ha.admin.display(), ha.master.display());
-    let out = sockctl()
-        .args(["haproxy", "exec"])
-        .args([
-            "-s".as_ref(),
-            ha.admin.as_os_str(),
-            "-s".as_ref(),
-            ha.master.as_os_str(),
-        ])
+    let out = sockctl(["haproxy", "exec"])
+        .args(["-s".as_ref(), ha.admin.as_os_str()])
+        .args(["-s".as_ref(), ha.master.as_os_str()])
         .arg("get weight be_app/s1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+        .succeeds();
+    let mut lines: Vec<String> = out.stdout().lines().map(String::from).collect();
     lines.sort();
     let mut expected = vec![
         format!("{admin}: 1 (initial 1)"),
@@ -335,33 +309,19 @@ fn exec_and_views_on_several_haproxy_sockets() {
     expected.sort();
     assert_eq!(lines, expected);
 
-    let out = sockctl()
-        .args(["haproxy", "info", "--json"])
-        .args([
-            "-s".as_ref(),
-            ha.admin.as_os_str(),
-            "-s".as_ref(),
-            dead.as_os_str(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = sockctl(["haproxy", "info", "--json"])
+        .args(["-s".as_ref(), ha.admin.as_os_str()])
+        .args(["-s".as_ref(), dead.as_os_str()])
+        .fails(3)
+        .json();
     assert_eq!(doc[admin.to_string()]["result"]["Name"], "HAProxy");
     assert_eq!(doc[dead.display().to_string()]["code"], 3);
 
-    let out = sockctl()
-        .args(["haproxy", "servers", "--table", "--backend", "be_app"])
-        .args([
-            "-s".as_ref(),
-            ha.admin.as_os_str(),
-            "-s".as_ref(),
-            ha.master.as_os_str(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = sockctl(["haproxy", "servers", "--table", "--backend", "be_app"])
+        .args(["-s".as_ref(), ha.admin.as_os_str()])
+        .args(["-s".as_ref(), ha.master.as_os_str()])
+        .succeeds()
+        .stdout();
     assert_eq!(
         text.lines().filter(|l| l.contains(" s2 ")).count(),
         2,
@@ -391,25 +351,26 @@ fn jobs_bound_how_many_sockets_wait_at_once() {
         }
         args.push("show info".into());
         let start = Instant::now();
-        let out = sockctl().args(&args).output().unwrap();
+        let out = sockctl(&args).run();
         (out, start.elapsed())
     };
     let (out, one_at_a_time) = run("1");
-    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    out.fails(4).stderr_has("q3.sock: timed out after 1");
     assert!(
         one_at_a_time >= Duration::from_millis(2900),
         "{one_at_a_time:?}"
     );
     assert!(one_at_a_time < Duration::from_secs(30), "{one_at_a_time:?}");
     let (out, all_at_once) = run("3");
-    assert_fails(&out, 4, "q3.sock: timed out after 1");
+    out.fails(4).stderr_has("q3.sock: timed out after 1");
     assert!(all_at_once >= Duration::from_millis(950), "{all_at_once:?}");
     assert!(all_at_once < Duration::from_millis(2500), "{all_at_once:?}");
     for name in ["q1", "q2", "q3"] {
         assert_eq!(farm.server(name).connections(), 2, "{name}");
     }
     let (out, _) = run("0");
-    assert_fails(&out, 2, "invalid value '0' for '--jobs <N>'");
+    out.fails(2)
+        .stderr_has("invalid value '0' for '--jobs <N>'");
     assert_eq!(farm.server("q1").connections(), 2, "-j 0 connected");
 }
 
@@ -422,17 +383,8 @@ struct Envelope<T> {
     result: Option<T>,
 }
 
-/// Parses a several-socket `--json` document keyed by address and checks nothing was lost.
-fn envelopes<T>(out: &std::process::Output) -> std::collections::BTreeMap<String, Envelope<T>>
-where
-    T: serde::de::DeserializeOwned + serde::Serialize,
-{
-    let doc: std::collections::BTreeMap<String, Envelope<T>> =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
-    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
-    doc
-}
+/// A several-socket `--json` document: one envelope per address.
+type Envelopes<T> = std::collections::BTreeMap<String, Envelope<T>>;
 
 #[test]
 fn the_several_socket_document_keeps_its_shape() {
@@ -442,18 +394,16 @@ fn the_several_socket_document_keeps_its_shape() {
         ha.admin.display().to_string(),
         ha.master.display().to_string(),
     );
-    let sockets = |out: &mut assert_cmd::Command| {
-        for socket in [&ha.admin, &ha.master, &dead] {
-            out.arg("-s").arg(socket);
-        }
+    let sockets = |command: Sockctl| {
+        [&ha.admin, &ha.master, &dead]
+            .into_iter()
+            .fold(command, |command, socket| command.arg("-s").arg(socket))
     };
 
-    let mut info = sockctl();
-    info.args(["haproxy", "info", "--json"]);
-    sockets(&mut info);
-    let out = info.output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let doc = envelopes::<serde_json::Map<String, serde_json::Value>>(&out);
+    let doc: Envelopes<serde_json::Map<String, serde_json::Value>> =
+        sockets(sockctl(["haproxy", "info", "--json"]))
+            .fails(3)
+            .document();
     assert_eq!(doc.len(), 3);
     for socket in [&admin, &master] {
         let entry = &doc[socket];
@@ -472,15 +422,11 @@ fn the_several_socket_document_keeps_its_shape() {
     );
 
     // `exec`: the result is exec's own document, and a failed command is in it.
-    let mut exec = sockctl();
-    exec.args(["haproxy", "exec", "--json", "--keep-going"]);
-    sockets(&mut exec);
-    let out = exec
-        .args(["show version", "set server be_app/zz state drain"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let doc = envelopes::<serde_json::Value>(&out);
+    let doc: Envelopes<serde_json::Value> =
+        sockets(sockctl(["haproxy", "exec", "--json", "--keep-going"]))
+            .args(["show version", "set server be_app/zz state drain"])
+            .fails(3)
+            .document();
     for socket in [&admin, &master] {
         let entry = &doc[socket];
         assert_eq!(entry.code, 1, "{entry:?}");

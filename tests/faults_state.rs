@@ -1,15 +1,12 @@
 //! Faults around the state file and reloads: signals and a full disk during a save, and two
 //! reloads at once.
 
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::send::leftovers;
-use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::fake::{Reply, servers_state};
 use crate::support::haproxy::Haproxy;
-use crate::support::{fixture, interrupt, stderr};
+use crate::support::{fixture, interrupt, leftovers, sockctl, wait_for_temporary};
 
 /// A valid dump of `servers` servers, built from a recorded header.
 fn big_dump(servers: usize) -> Vec<u8> {
@@ -29,52 +26,24 @@ fn big_dump(servers: usize) -> Vec<u8> {
     dump.into_bytes()
 }
 
-fn fake_stats(dump: impl Fn() -> Reply + Send + Sync + 'static) -> (tempfile::TempDir, FakeServer) {
-    let responder = move |command: &[u8]| match command {
-        b"show servers state\n" => dump(),
-        _ => Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    (dir, server)
-}
-
-fn wait_for_temp(dir: &std::path::Path) {
-    let start = Instant::now();
-    while leftovers(dir).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no temporary file appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn sigint_during_a_save_keeps_the_old_file_and_no_temporary() {
     let dump = big_dump(50);
-    let (dir, server) = fake_stats(move || Reply::Then {
+    let server = servers_state(move || Reply::Then {
         now: dump[..200].to_vec(),
         drip: dump[200..].to_vec(),
         every: Duration::from_millis(5),
     });
-    let file = dir.path().join("haproxy.state");
+    let file = server.dir().join("haproxy.state");
     std::fs::write(&file, "old state\n").unwrap();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args(["haproxy", "save-state", "-s", server.address()])
-        .args(["-o", file.to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_temp(dir.path());
+    let save = sockctl(["haproxy", "save-state", "-s", server.address(), "-o"]).arg(&file);
+    let child = save.command().stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_temporary(server.dir());
     interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+    save.ended(child.wait_with_output().unwrap())
+        .killed_by(libc::SIGINT);
     assert_eq!(std::fs::read(&file).unwrap(), b"old state\n");
-    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(leftovers(server.dir()), Vec::<String>::new());
 }
 
 /// A 64 KiB tmpfs when this process may mount one; `None` otherwise.
@@ -118,15 +87,13 @@ fn a_file_size_limit_during_a_save_keeps_the_old_file() {
 fn save_onto_a_small_disk(disk: Option<&SmallDisk>) {
     let dump = big_dump(5000);
     assert!(dump.len() > 200_000);
-    let (_dir, server) = fake_stats(move || Reply::Bytes(dump.clone()));
+    let server = servers_state(move || Reply::Bytes(dump.clone()));
     let scratch = tempfile::tempdir().unwrap();
     let dir = disk.map_or(scratch.path(), |d| d.0.as_path());
     let file = dir.join("haproxy.state");
     std::fs::write(&file, "old state\n").unwrap();
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("sockctl"));
-    command
-        .args(["haproxy", "save-state", "-s", server.address()])
-        .args(["-o", file.to_str().unwrap()]);
+    let save = sockctl(["haproxy", "save-state", "-s", server.address(), "-o"]).arg(&file);
+    let mut command = save.command();
     if disk.is_none() {
         use std::os::unix::process::CommandExt;
         // SAFETY: setrlimit is async-signal-safe and touches only the child.
@@ -141,14 +108,14 @@ fn save_onto_a_small_disk(disk: Option<&SmallDisk>) {
             });
         }
     }
-    let out = command.output().unwrap();
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     let expected = if disk.is_some() {
         "No space left on device"
     } else {
         "File too large"
     };
-    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    save.ended(command.output().unwrap())
+        .fails(6)
+        .stderr_has(expected);
     assert_eq!(std::fs::read(&file).unwrap(), b"old state\n");
     assert_eq!(leftovers(dir), Vec::<String>::new());
 }
@@ -156,11 +123,13 @@ fn save_onto_a_small_disk(disk: Option<&SmallDisk>) {
 #[test]
 fn two_reloads_at_once_run_one_after_the_other() {
     let Some(ha) = Haproxy::start() else { return };
+    let reload = sockctl(["haproxy", "reload", "--json", "--save-state", "-s"])
+        .arg(&ha.master)
+        .arg("--config")
+        .arg(&ha.config);
     let spawn = || {
-        Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-            .args(["haproxy", "reload", "--json", "--save-state"])
-            .args(["-s", ha.master.to_str().unwrap()])
-            .args(["--config", ha.config.to_str().unwrap()])
+        reload
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -169,9 +138,8 @@ fn two_reloads_at_once_run_one_after_the_other() {
     let (a, b) = (spawn(), spawn());
     let mut before = Vec::new();
     for child in [a, b] {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = reload.ended(child.wait_with_output().unwrap()).succeeds();
+        let json: serde_json::Value = out.json();
         assert_eq!(json["state"]["saved"], true);
         before.push(json["before"]["master"]["reloads"].as_u64().unwrap());
     }

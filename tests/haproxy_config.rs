@@ -1,31 +1,24 @@
 //! Where the server state is saved: the configuration HAProxy actually runs, found on the
 //! master's command line, and refusals whenever HAProxy would not load what sockctl writes.
 
-use crate::haproxy_reload::{current_worker, reloads, send, servers};
+use crate::support::fake::{reload_3_4_succeeded, scripted_master};
 use crate::support::haproxy::{Haproxy, Setup};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{Sockctl, send, sockctl};
 
 /// `reload --save-state -s MASTER`, nothing else: no --config, no $SOCKCTL_CONFIG.
-fn reload_save_state(ha: &Haproxy, extra: &[&str]) -> std::process::Output {
-    sockctl()
+fn reload_save_state(ha: &Haproxy) -> Sockctl {
+    sockctl(["haproxy", "reload", "--save-state", "-s"])
+        .arg(&ha.master)
         .env_remove("SOCKCTL_CONFIG")
         .env_remove("SOCKCTL_SOCKET")
-        .args(["haproxy", "reload", "--save-state", "-s"])
-        .arg(&ha.master)
-        .args(extra)
-        .output()
-        .unwrap()
 }
 
-/// `-v` said the configuration came from the running master's command line.
-#[track_caller]
-fn assert_config_from_master(out: &std::process::Output, ha: &Haproxy) {
-    let err = stderr(out);
-    let expected = format!(
+/// What `-v` says when the configuration came from the running master's command line.
+fn config_from_master(ha: &Haproxy) -> String {
+    format!(
         "from the command line of HAProxy master {}",
         ha.master_pid()
-    );
-    assert!(err.contains(&expected), "{err}");
+    )
 }
 
 /// The seed workflow with a configuration outside /etc/haproxy: the master's command line says
@@ -38,18 +31,15 @@ fn changes_survive(ha: &Haproxy, state_file: &std::path::Path) {
             "set server be_app/s2 weight 42",
         ],
     );
-    let out = reload_save_state(ha, &["-v"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains(&format!(
+    reload_save_state(ha)
+        .arg("-v")
+        .succeeds()
+        .stdout_has(format!(
             "state saved to {} (3 servers)",
             state_file.display()
-        )),
-        "{}",
-        stdout(&out)
-    );
-    assert_config_from_master(&out, ha);
-    let after = servers(ha);
+        ))
+        .stderr_has(config_from_master(ha));
+    let after = ha.servers();
     assert_eq!(after["s2"]["srv_uweight"], "42", "{:?}", after["s2"]);
     let admin: u32 = after["s1"]["srv_admin_state"].parse().unwrap();
     assert_eq!(admin & 0x08, 0x08, "drain lost: {:?}", after["s1"]);
@@ -98,40 +88,31 @@ fn a_configuration_that_loads_no_state_is_refused() {
         return;
     };
     send(&ha.admin, &["set server be_app/s2 weight 42"]);
-    let out = reload_save_state(&ha, &[]);
-    assert_fails(&out, 2, "no backend of ");
-    assert!(
-        stderr(&out).contains("'load-server-state-from-file global'"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "");
+    reload_save_state(&ha)
+        .fails(2)
+        .stderr_has("no backend of ")
+        .stderr_has("'load-server-state-from-file global'")
+        .stdout_is("");
     assert!(!ha.state_file.exists(), "nothing written");
-    assert_eq!(reloads(&ha), 0, "no reload");
+    assert_eq!(ha.reloads(), 0, "no reload");
 
     // save-state to the default place: the same refusal.
-    let out = sockctl()
-        .env_remove("SOCKCTL_CONFIG")
-        .args(["haproxy", "save-state", "-s"])
+    sockctl(["haproxy", "save-state", "-s"])
         .arg(&ha.master)
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "refusing to save the state");
+        .env_remove("SOCKCTL_CONFIG")
+        .fails(2)
+        .stderr_has("refusing to save the state");
     assert!(!ha.state_file.exists());
 
     // --state-file PATH --force is the explicit way past it.
-    let out = reload_save_state(
-        &ha,
-        &["--state-file", ha.state_file.to_str().unwrap(), "--force"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("warning: no backend of"),
-        "{}",
-        stderr(&out)
-    );
+    reload_save_state(&ha)
+        .arg("--state-file")
+        .arg(&ha.state_file)
+        .arg("--force")
+        .succeeds()
+        .stderr_has("warning: no backend of");
     assert!(ha.state_file.exists());
-    assert_eq!(reloads(&ha), 1);
+    assert_eq!(ha.reloads(), 1);
 }
 
 #[test]
@@ -142,56 +123,50 @@ fn a_configuration_without_a_state_file_is_refused() {
     }) else {
         return;
     };
-    let out = reload_save_state(&ha, &[]);
-    assert_fails(&out, 2, "has no 'server-state-file' in its global section");
+    reload_save_state(&ha)
+        .fails(2)
+        .stderr_has("has no 'server-state-file' in its global section");
     assert!(!ha.path("haproxy.state").exists());
-    assert_eq!(reloads(&ha), 0);
+    assert_eq!(ha.reloads(), 0);
     // Also through the stats socket, with the configuration given: nothing beside the socket.
-    let out = sockctl()
-        .args(["haproxy", "save-state", "-s"])
+    sockctl(["haproxy", "save-state", "-s"])
         .arg(&ha.admin)
         .arg("--config")
         .arg(&ha.config)
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "has no 'server-state-file'");
+        .fails(2)
+        .stderr_has("has no 'server-state-file'");
     assert!(!ha.path("haproxy.state").exists());
 }
 
 #[test]
 fn an_unreadable_configuration_is_refused() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = reload_save_state(&ha, &["--config", ha.path("gone.cfg").to_str().unwrap()]);
-    assert_fails(&out, 2, "gone.cfg: No such file");
-    assert!(
-        stderr(&out).contains("refusing to save the state"),
-        "{}",
-        stderr(&out)
-    );
+    reload_save_state(&ha)
+        .arg("--config")
+        .arg(ha.path("gone.cfg"))
+        .fails(2)
+        .stderr_has("gone.cfg: No such file")
+        .stderr_has("refusing to save the state");
     assert!(!ha.state_file.exists());
-    assert_eq!(reloads(&ha), 0);
+    assert_eq!(ha.reloads(), 0);
 }
 
 #[test]
 fn a_state_file_haproxy_does_not_load_is_refused_unless_forced() {
     let Some(ha) = Haproxy::start() else { return };
     let elsewhere = ha.path("elsewhere.state");
-    let out = reload_save_state(&ha, &["--state-file", elsewhere.to_str().unwrap()]);
-    assert_fails(&out, 2, &format!("loads {}", ha.state_file.display()));
+    let elsewhere_given = reload_save_state(&ha).arg("--state-file").arg(&elsewhere);
+    elsewhere_given
+        .fails(2)
+        .stderr_has(format!("loads {}", ha.state_file.display()));
     assert!(!elsewhere.exists());
-    assert_eq!(reloads(&ha), 0);
-    let out = reload_save_state(
-        &ha,
-        &["--state-file", elsewhere.to_str().unwrap(), "--force"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("HAProxy will not load"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(ha.reloads(), 0);
+    elsewhere_given
+        .arg("--force")
+        .succeeds()
+        .stderr_has("HAProxy will not load");
     assert!(elsewhere.exists());
-    assert_eq!(reloads(&ha), 1);
+    assert_eq!(ha.reloads(), 1);
 }
 
 #[test]
@@ -205,21 +180,18 @@ fn a_failed_save_stops_the_reload_unless_forced() {
         return;
     };
     let nowhere = ha.path("no-such-dir").join("haproxy.state");
-    let worker = current_worker(&ha);
-    let out = reload_save_state(&ha, &[]);
-    assert_fails(
-        &out,
-        6,
-        "sockctl: not reloading: the state could not be saved (use --force to reload anyway)",
-    );
-    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "");
-    assert_eq!(reloads(&ha), 0);
-    assert_eq!(current_worker(&ha), worker);
+    let worker = ha.current_worker();
+    reload_save_state(&ha)
+        .fails(6)
+        .stderr_has(
+            "sockctl: not reloading: the state could not be saved (use --force to reload anyway)",
+        )
+        .stderr_has("no-such-dir")
+        .stdout_is("");
+    assert_eq!(ha.reloads(), 0);
+    assert_eq!(ha.current_worker(), worker);
 
-    let out = reload_save_state(&ha, &["--force"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let line = stdout(&out);
+    let line = reload_save_state(&ha).arg("--force").succeeds().stdout();
     assert!(
         line.starts_with(&format!("reloaded: worker {worker} -> ")),
         "{line}"
@@ -228,11 +200,13 @@ fn a_failed_save_stops_the_reload_unless_forced() {
         line.ends_with(&format!("; state NOT saved to {}\n", nowhere.display())),
         "{line}"
     );
-    assert_eq!(reloads(&ha), 1);
+    assert_eq!(ha.reloads(), 1);
     assert!(!nowhere.exists());
 
-    let out = reload_save_state(&ha, &["--force", "--json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = reload_save_state(&ha)
+        .args(["--force", "--json"])
+        .succeeds()
+        .json();
     assert_eq!(doc["status"], "reloaded");
     assert_eq!(doc["state"]["path"], nowhere.display().to_string());
     assert_eq!(doc["state"]["saved"], false);
@@ -243,7 +217,7 @@ fn a_failed_save_stops_the_reload_unless_forced() {
             .contains("no-such-dir"),
         "{doc}"
     );
-    assert_eq!(reloads(&ha), 2);
+    assert_eq!(ha.reloads(), 2);
 }
 
 /// Backends that load their own state files would not get theirs from the global file: the
@@ -264,19 +238,12 @@ backend be_own
     }) else {
         return;
     };
-    let out = sockctl()
-        .env_remove("SOCKCTL_CONFIG")
-        .args(["haproxy", "save-state", "-s"])
+    sockctl(["haproxy", "save-state", "-s"])
         .arg(&ha.master)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .env_remove("SOCKCTL_CONFIG")
+        .succeeds()
+        .stderr_has("has backends with 'load-server-state-from-file local'");
     assert!(ha.state_file.exists());
-    assert!(
-        stderr(&out).contains("has backends with 'load-server-state-from-file local'"),
-        "{}",
-        stderr(&out)
-    );
     // The default configuration loads the global file everywhere: no such warning. (One
     // HAProxy at a time: a second start while holding the first could wait behind a test
     // that wants to run alone.)
@@ -284,15 +251,12 @@ backend be_own
     let Some(plain) = Haproxy::start() else {
         return;
     };
-    let out = sockctl()
-        .args(["haproxy", "save-state", "-s"])
+    sockctl(["haproxy", "save-state", "-s"])
         .arg(&plain.admin)
         .arg("--config")
         .arg(&plain.config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
+        .succeeds()
+        .stderr_is("");
 }
 
 /// `$SOCKCTL_CONFIG` is read by every command that reads a configuration, not only by
@@ -306,19 +270,12 @@ fn every_command_reads_sockctl_config() {
         &["haproxy", "servers", "--json"],
         &["haproxy", "exec", "show version"],
     ] {
-        let out = sockctl()
+        sockctl(["-v"])
+            .args(args)
             .env_remove("SOCKCTL_SOCKET")
             .env("SOCKCTL_CONFIG", &ha.config)
-            .arg("-v")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains(&format!("'stats socket' line of {}", ha.config.display())),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+            .succeeds()
+            .stderr_has(format!("'stats socket' line of {}", ha.config.display()));
     }
 }
 
@@ -420,16 +377,13 @@ fn a_stats_socket_leads_to_the_configuration_that_names_it() {
         return;
     };
     std::fs::create_dir(ha.path("lib")).unwrap();
-    let out = sockctl()
-        .env_remove("SOCKCTL_CONFIG")
-        .args(["-v", "haproxy", "save-state", "-s"])
+    let out = sockctl(["-v", "haproxy", "save-state", "-s"])
         .arg(&ha.admin)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .env_remove("SOCKCTL_CONFIG")
+        .succeeds()
+        .stderr_has(config_from_master(&ha));
     let saved = ha.path("lib").join("lb.state");
-    assert!(saved.exists(), "{}", stderr(&out));
-    assert_config_from_master(&out, &ha);
+    assert!(saved.exists(), "{out}");
 }
 
 /// A master whose process is not seen here (another host, another PID namespace): nothing
@@ -437,23 +391,15 @@ fn a_stats_socket_leads_to_the_configuration_that_names_it() {
 /// that guess.
 #[test]
 fn a_master_not_seen_here_needs_its_configuration_given() {
-    use crate::support::fake::scripted_master;
-    use crate::support::fixture;
-    let (_dir, master) = scripted_master(
-        fixture("3.4/dr_07_show_proc_before_reload.reply"),
-        fixture("3.4/dr_08_master_reload.reply"),
-        fixture("3.4/dr_10_show_proc_after_reload.reply"),
-    );
-    let out = sockctl()
+    let master = scripted_master(reload_3_4_succeeded());
+    let out = sockctl(["haproxy", "reload", "--save-state", "-s", master.address()])
         .env_remove("SOCKCTL_CONFIG")
-        .args(["haproxy", "reload", "--save-state", "-s", master.address()])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "refusing to save the state");
-    let err = stderr(&out);
+        .fails(2)
+        .stderr_has("refusing to save the state")
+        .stdout_is("");
+    let err = out.stderr();
     assert!(
         err.contains("is not a process seen here") || err.contains("cannot read"),
-        "{err}"
+        "{out}"
     );
-    assert_eq!(stdout(&out), "");
 }

@@ -1,13 +1,13 @@
 //! `sockctl haproxy save-state`, `reload` and `proc` against a real HAProxy 2.6 and 2.8.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::haproxy_views::{ProcDoc, round_trip};
-use crate::support::fake::scripted_master;
+use crate::haproxy_views::ProcDoc;
+use crate::support::fake::{
+    FakeServer, reload_3_4_rejected, reload_3_4_succeeded, scripted_master,
+};
 use crate::support::haproxy::{self, Haproxy};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::{Sockctl, fixture, send, sockctl};
 
 /// `reload --json`, as documented.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,55 +37,14 @@ pub(crate) struct StateDoc {
     elapsed_ms: f64,
 }
 
-pub(crate) fn send(socket: &std::path::Path, commands: &[&str]) -> String {
-    let out = sockctl()
-        .arg("send")
-        .arg(socket)
-        .args(commands)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    stdout(&out)
+/// `haproxy reload -s MASTER`, with more arguments to add.
+fn reload(ha: &Haproxy) -> Sockctl {
+    sockctl(["haproxy", "reload", "-s"]).arg(&ha.master)
 }
 
-/// `show servers state be_app` as one map per server, keyed by the header's field names.
-pub(crate) fn servers(ha: &Haproxy) -> HashMap<String, HashMap<String, String>> {
-    let text = send(&ha.admin, &["show servers state be_app"]);
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("1"));
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(' ')
-        .collect();
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let row: HashMap<String, String> = header
-                .iter()
-                .zip(l.split(' '))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            (row["srv_name"].clone(), row)
-        })
-        .collect()
-}
-
-pub(crate) fn current_worker(ha: &Haproxy) -> String {
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "proc",
-            "--json",
-            "-s",
-            ha.master.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["workers"][0]["pid"].to_string()
+/// `haproxy save-state -s SOCKET`, with more arguments to add.
+fn save_state(socket: &std::path::Path) -> Sockctl {
+    sockctl(["haproxy", "save-state", "-s"]).arg(socket)
 }
 
 #[test]
@@ -99,29 +58,24 @@ fn drain_weight_and_maintenance_survive_reload_with_save_state() {
             "set server be_app/s3 state maint",
         ],
     );
-    let old_worker = current_worker(&ha);
-    let out = sockctl()
-        .args(["haproxy", "reload", "--save-state"])
-        .args(["-s", ha.master.to_str().unwrap()])
-        .args(["--config", ha.config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let line = stdout(&out);
+    let old_worker = ha.current_worker();
+    let out = reload(&ha)
+        .arg("--save-state")
+        .arg("--config")
+        .arg(&ha.config)
+        .succeeds()
+        .stdout_has(format!(
+            "state saved to {} (3 servers)",
+            ha.state_file.display()
+        ));
+    let line = out.stdout();
     assert!(
         line.starts_with(&format!("reloaded: worker {old_worker} -> ")),
         "{line}"
     );
-    assert!(
-        line.contains(&format!(
-            "state saved to {} (3 servers)",
-            ha.state_file.display()
-        )),
-        "{line}"
-    );
-    assert_ne!(current_worker(&ha), old_worker);
+    assert_ne!(ha.current_worker(), old_worker);
 
-    let after = servers(&ha);
+    let after = ha.servers();
     let admin = |name: &str| after[name]["srv_admin_state"].parse::<u32>().unwrap();
     assert_eq!(admin("s1") & 0x08, 0x08, "s1 drain lost: {:?}", after["s1"]);
     assert_eq!(after["s2"]["srv_uweight"], "50", "{:?}", after["s2"]);
@@ -138,30 +92,22 @@ fn without_save_state_the_changes_are_lost() {
     // The control for the test above: the reload alone really does forget runtime changes.
     let Some(ha) = Haproxy::start() else { return };
     send(&ha.admin, &["set server be_app/s2 weight 50"]);
-    let out = sockctl()
-        .args(["haproxy", "reload", "-s", ha.master.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(servers(&ha)["s2"]["srv_uweight"], "1");
+    reload(&ha).succeeds();
+    assert_eq!(ha.servers()["s2"]["srv_uweight"], "1");
 }
 
 #[test]
 fn broken_config_reload_fails_and_the_old_worker_still_serves() {
     let Some(ha) = Haproxy::start() else { return };
-    let old_worker = current_worker(&ha);
+    let old_worker = ha.current_worker();
     let config = std::fs::read_to_string(&ha.config).unwrap();
     std::fs::write(
         &ha.config,
         config.replacen("global\n", "global\n    no_such_keyword\n", 1),
     )
     .unwrap();
-    let out = sockctl()
-        .args(["haproxy", "reload", "-s", ha.master.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let line = stdout(&out);
+    let out = reload(&ha).fails(1);
+    let line = out.stdout();
     assert!(
         line.starts_with(
             "reload failed: the new configuration was rejected (failed reloads 0 -> 1)"
@@ -174,7 +120,7 @@ fn broken_config_reload_fails_and_the_old_worker_still_serves() {
     );
     if haproxy::version().reload_answers() {
         // 2.7+ sends its startup log, which says why.
-        let err = stderr(&out);
+        let err = out.stderr();
         assert!(err.starts_with("--\n"), "{err}");
         assert!(
             err.contains("unknown keyword 'no_such_keyword' in 'global' section"),
@@ -183,26 +129,14 @@ fn broken_config_reload_fails_and_the_old_worker_still_serves() {
         assert!(err.contains("Loading failure!"), "{err}");
         assert!(!err.contains("hint:"), "{err}");
     } else {
-        assert!(stderr(&out).contains("haproxy -c -f"), "{}", stderr(&out));
+        out.stderr_has("haproxy -c -f");
     }
-    assert_eq!(current_worker(&ha), old_worker);
-    let info = send(&ha.admin, &["show info"]);
-    assert!(info.contains(&format!("\nPid: {old_worker}\n")), "{info}");
+    assert_eq!(ha.current_worker(), old_worker);
+    send(&ha.admin, &["show info"]).stdout_has(format!("\nPid: {old_worker}\n"));
 
     // Fixed again, the next reload works and says so in JSON.
     std::fs::write(&ha.config, config).unwrap();
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "reload",
-            "--json",
-            "-s",
-            ha.master.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = reload(&ha).arg("--json").succeeds().json();
     assert_eq!(json["status"], "reloaded");
     assert_eq!(json["protocol"], protocol());
     assert_eq!(json["before"]["master"]["failed"], 1);
@@ -218,16 +152,14 @@ fn save_state_through_stats_socket_and_master_gives_the_same_servers() {
     let Some(ha) = Haproxy::start() else { return };
     for socket in [&ha.admin, &ha.master] {
         let file = ha.path("saved.state");
-        let out = sockctl()
-            .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
-            .args(["-o", file.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(
-            stdout(&out),
-            format!("saved 3 servers of 1 backend to {}\n", file.display())
-        );
+        save_state(socket)
+            .arg("-o")
+            .arg(&file)
+            .succeeds()
+            .stdout_is(format!(
+                "saved 3 servers of 1 backend to {}\n",
+                file.display()
+            ));
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.starts_with("1\n# be_id "), "{text}");
         assert!(text.ends_with("\n\n"), "{text:?}");
@@ -239,78 +171,50 @@ fn save_state_of_an_unknown_backend_keeps_the_old_file() {
     let Some(ha) = Haproxy::start() else { return };
     let file = ha.path("keep.state");
     std::fs::write(&file, "previous contents\n").unwrap();
-    let out = sockctl()
-        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
-        .args(["--backend", "no_such_backend", "-o", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_fails(&out, 5, "Can't find backend");
+    save_state(&ha.admin)
+        .args(["--backend", "no_such_backend", "-o"])
+        .arg(&file)
+        .fails(5)
+        .stderr_has("Can't find backend");
     assert_eq!(std::fs::read(&file).unwrap(), b"previous contents\n");
 }
 
 #[test]
 fn reload_on_a_stats_socket_is_refused() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["haproxy", "reload", "-s", ha.admin.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "not an HAProxy master CLI");
+    sockctl(["haproxy", "reload", "-s"])
+        .arg(&ha.admin)
+        .fails(2)
+        .stderr_has("not an HAProxy master CLI");
 }
 
 #[test]
 fn socket_and_state_file_from_the_config() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
+    let save_state = sockctl(["-v", "haproxy", "save-state", "--config"]).arg(&ha.config);
+    let out = save_state
+        .clone()
         .env_remove("SOCKCTL_SOCKET")
-        .args([
-            "-v",
-            "haproxy",
-            "save-state",
-            "--config",
-            ha.config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
+        .succeeds()
+        .stderr_has(format!(
             "using socket {} from the 'stats socket' line of {}",
             ha.admin.display(),
             ha.config.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!(
+        ))
+        .stderr_has(format!(
             "state file {} (the server-state-file of {})",
             ha.state_file.display(),
             ha.config.display()
-        )),
-        "{err}"
-    );
-    assert!(stdout(&out).ends_with(&format!("to {}\n", ha.state_file.display())));
+        ));
+    let end = format!("to {}\n", ha.state_file.display());
+    assert!(out.stdout().ends_with(&end), "{out}");
     assert!(ha.state_file.exists());
 
     // $SOCKCTL_SOCKET comes first.
-    let out = sockctl()
+    save_state
         .env("SOCKCTL_SOCKET", &ha.master)
-        .args([
-            "-v",
-            "haproxy",
-            "save-state",
-            "--config",
-            ha.config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("from $SOCKCTL_SOCKET"),
-        "{}",
-        stderr(&out)
-    );
+        .succeeds()
+        .stderr_has("from $SOCKCTL_SOCKET");
 }
 
 #[test]
@@ -318,37 +222,23 @@ fn master_socket_from_the_running_master() {
     let Some(ha) = Haproxy::start_alone() else {
         return;
     };
-    let out = sockctl()
+    let out = sockctl(["-v", "haproxy", "proc", "--json"])
+        .args(["--config", "/nonexistent.cfg"])
         .env_remove("SOCKCTL_SOCKET")
-        .args([
-            "-v",
-            "haproxy",
-            "proc",
-            "--json",
-            "--config",
-            "/nonexistent.cfg",
-        ])
-        .output()
-        .unwrap();
+        .run();
     let pid = ha.master_pid();
-    if out.status.code() == Some(2) {
+    if out.code() == Some(2) {
         // Another HAProxy master runs on this machine (not one of ours): the message must
         // list ours among them.
-        assert_fails(&out, 2, "several HAProxy masters are running");
-        assert!(
-            stderr(&out).contains(&format!("(pid {pid})")),
-            "{}",
-            stderr(&out)
-        );
+        out.fails(2)
+            .stderr_has("several HAProxy masters are running")
+            .stderr_has(format!("(pid {pid})"));
         return;
     }
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("the -S argument of HAProxy master {pid}")),
-        "{}",
-        stderr(&out)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = out
+        .succeeds()
+        .stderr_has(format!("the -S argument of HAProxy master {pid}"));
+    let json: serde_json::Value = out.json();
     assert_eq!(json["master"]["pid"], pid);
 }
 
@@ -362,53 +252,30 @@ fn nothing_to_discover_is_a_usage_error_that_says_what_was_tried() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("haproxy.cfg");
     std::fs::write(&config, "global\n    maxconn 100\n").unwrap();
-    let out = sockctl()
+    sockctl(["haproxy", "save-state", "--config"])
+        .arg(&config)
         .env_remove("SOCKCTL_SOCKET")
-        .args([
-            "haproxy",
-            "save-state",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        2,
-        &format!(
+        .fails(2)
+        .stderr_has(format!(
             "no socket given and none found ($SOCKCTL_SOCKET is not set; {} has no 'stats \
              socket' line; no running HAProxy master was started with -S); give one with -s ADDR",
             config.display()
-        ),
-    );
+        ));
 }
 
 #[test]
 fn proc_table_marks_the_current_worker() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["haproxy", "proc", "-s", ha.master.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let proc = sockctl(["haproxy", "proc", "-s"]).arg(&ha.master);
+    let text = proc.succeeds().stdout();
     assert!(text.starts_with("PID "), "{text}");
     assert!(
         text.contains(&format!("{}  master", ha.master_pid())),
         "{text}"
     );
     assert!(text.contains("worker (current)"), "{text}");
-    let raw = sockctl()
-        .args([
-            "haproxy",
-            "proc",
-            "--raw",
-            "-s",
-            ha.master.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(stdout(&raw).starts_with("#<PID>"));
+    let raw = proc.arg("--raw").succeeds();
+    assert!(raw.stdout().starts_with("#<PID>"), "{raw}");
 }
 
 /// The startup log of a rejected 3.x reload goes to stderr: a peer's escape sequences in it
@@ -422,19 +289,12 @@ fn a_rejected_reload_log_cannot_drive_the_terminal() {
             "unknown keyword '\x1b]0;pwned\x07\x1b[2J'",
         );
     assert!(reply.contains('\x1b'), "the fixture changed: {reply}");
-    let (_dir, master) = scripted_master(
-        fixture("3.4/bad_01_show_proc_before.reply"),
-        reply.into_bytes(),
-        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
-    );
-    let out = sockctl()
-        .args(["haproxy", "reload", "-s", master.address()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(!out.stderr.contains(&0x1b), "{:?}", stderr(&out));
-    assert!(!out.stdout.contains(&0x1b), "{:?}", stdout(&out));
-    let err = stderr(&out);
+    let [before, _, after] = reload_3_4_rejected();
+    let master = scripted_master([before, reply.into_bytes(), after]);
+    let out = sockctl(["haproxy", "reload", "-s", master.address()]).fails(1);
+    assert!(!out.stderr_bytes().contains(&0x1b), "{out}");
+    assert!(!out.stdout_bytes().contains(&0x1b), "{out}");
+    let err = out.stderr();
     assert!(err.starts_with("--\n[NOTICE]"), "{err}");
     assert!(
         err.contains("unknown keyword '\\x1b]0;pwned\\x07\\x1b[2J' in 'global' section\n"),
@@ -461,20 +321,17 @@ fn save_state_of_one_backend_needs_a_file_of_its_own() {
         (&ha.master, None),
         (&ha.admin, Some(global)),
     ] {
-        let out = sockctl()
-            .args(["haproxy", "save-state", "-s", socket.to_str().unwrap()])
-            .args(["--config", ha.config.to_str().unwrap()])
+        let out = save_state(socket)
+            .arg("--config")
+            .arg(&ha.config)
             .args(["--backend", "be_app"])
             .args(output.map(|o| ["-o", o]).into_iter().flatten())
-            .output()
-            .unwrap();
-        assert_fails(
-            &out,
-            2,
-            "--backend be_app saves one backend only; give it a file of its own with -o FILE",
-        );
-        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
-        assert_eq!(stdout(&out), "");
+            .fails(2)
+            .stderr_has(
+                "--backend be_app saves one backend only; give it a file of its own with -o FILE",
+            )
+            .stdout_is("");
+        assert_eq!(out.stderr().lines().count(), 1, "{out}");
         assert_eq!(
             std::fs::read_to_string(&ha.state_file).unwrap(),
             "every backend's state\n"
@@ -483,46 +340,34 @@ fn save_state_of_one_backend_needs_a_file_of_its_own() {
 
     // With a file of its own, that file gets the one backend.
     let file = ha.path("be_app.state");
-    let out = sockctl()
-        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
-        .args(["--config", ha.config.to_str().unwrap()])
-        .args(["--backend", "be_app", "-o", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("saved 3 servers of 1 backend to {}\n", file.display())
-    );
+    let save_admin = save_state(&ha.admin).arg("--config").arg(&ha.config);
+    save_admin
+        .clone()
+        .args(["--backend", "be_app", "-o"])
+        .arg(&file)
+        .succeeds()
+        .stdout_is(format!(
+            "saved 3 servers of 1 backend to {}\n",
+            file.display()
+        ));
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains(" be_app "), "{text}");
     assert!(!text.contains("be_other"), "{text}");
     // The control: without --backend the default file gets both.
-    let out = sockctl()
-        .args(["haproxy", "save-state", "-s", ha.admin.to_str().unwrap()])
-        .args(["--config", ha.config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!(
-            "saved 4 servers of 2 backends to {}\n",
-            ha.state_file.display()
-        )
-    );
+    save_admin.succeeds().stdout_is(format!(
+        "saved 4 servers of 2 backends to {}\n",
+        ha.state_file.display()
+    ));
 }
 
 #[test]
 fn reload_json_says_what_was_saved_and_how_long_each_step_took() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["haproxy", "reload", "--save-state", "--json"])
-        .args(["-s", ha.master.to_str().unwrap()])
-        .args(["--config", ha.config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let doc: ReloadDoc = round_trip(&out);
+    let doc: ReloadDoc = reload(&ha)
+        .args(["--save-state", "--json", "--config"])
+        .arg(&ha.config)
+        .succeeds()
+        .document();
     assert_eq!(doc.master, ha.master.display().to_string());
     assert_eq!(
         (doc.status.as_str(), doc.protocol.as_str()),
@@ -564,40 +409,15 @@ fn protocol() -> &'static str {
     }
 }
 
-/// The master's reload counter, from `show proc`.
-pub(crate) fn reloads(ha: &Haproxy) -> u64 {
-    let out = sockctl()
-        .args(["haproxy", "proc", "--json", "-s"])
-        .arg(&ha.master)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["master"]["reloads"].as_u64().unwrap()
-}
-
-/// `reload --json` of a scripted 3.x master, parsed into the documented structs and back.
-fn fake_reload_doc(master: &crate::support::fake::FakeServer, code: i32) -> ReloadDoc {
-    let out = sockctl()
-        .args(["haproxy", "reload", "--json", "-s", master.address()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
-    let doc: ReloadDoc =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
-    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
-    doc
+/// `reload --json` of a scripted 3.x master.
+fn reload_json(master: &FakeServer) -> Sockctl {
+    sockctl(["haproxy", "reload", "--json", "-s", master.address()])
 }
 
 #[test]
 fn reload_json_of_a_3_x_master_keeps_its_shape() {
-    let (_dir, master) = scripted_master(
-        fixture("3.4/dr_07_show_proc_before_reload.reply"),
-        fixture("3.4/dr_08_master_reload.reply"),
-        fixture("3.4/dr_10_show_proc_after_reload.reply"),
-    );
-    let doc = fake_reload_doc(&master, 0);
+    let master = scripted_master(reload_3_4_succeeded());
+    let doc: ReloadDoc = reload_json(&master).succeeds().document();
     assert_eq!(doc.master, master.address());
     assert_eq!(
         (doc.status.as_str(), doc.protocol.as_str()),
@@ -617,12 +437,8 @@ fn reload_json_of_a_3_x_master_keeps_its_shape() {
     );
     assert!(doc.state.is_none());
 
-    let (_dir, master) = scripted_master(
-        fixture("3.4/bad_01_show_proc_before.reply"),
-        fixture("3.4/bad_02_master_reload_badcfg.reply"),
-        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
-    );
-    let doc = fake_reload_doc(&master, 1);
+    let master = scripted_master(reload_3_4_rejected());
+    let doc: ReloadDoc = reload_json(&master).fails(1).document();
     assert_eq!(
         (doc.status.as_str(), doc.protocol.as_str()),
         ("failed", "status-line")

@@ -1,16 +1,15 @@
 //! Reload verdicts whatever path the reload takes, on a real HAProxy and on scripted masters.
 
-use crate::haproxy_reload::{current_worker, reloads};
-use crate::support::haproxy::{Haproxy, Setup};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use std::process::Stdio;
 
-fn reload(ha: &Haproxy, extra: &[&str]) -> std::process::Output {
-    sockctl()
-        .args(["haproxy", "reload", "-s"])
-        .arg(&ha.master)
-        .args(extra)
-        .output()
-        .unwrap()
+use crate::support::fake::{
+    Answer, Behavior, FakeServer, reload_3_4_rejected, reload_3_4_succeeded, scripted_master,
+};
+use crate::support::haproxy::{Haproxy, Setup};
+use crate::support::{Sockctl, fixture, send, sockctl};
+
+fn reload(ha: &Haproxy) -> Sockctl {
+    sockctl(["haproxy", "reload", "-s"]).arg(&ha.master)
 }
 
 /// With a `program` section, 2.6's master accepts connections during its re-exec and answers
@@ -23,23 +22,13 @@ fn a_master_with_a_program_section_reloads() {
     }) else {
         return;
     };
-    let worker = current_worker(&ha);
+    let worker = ha.current_worker();
     for round in 1..=2 {
-        let out = reload(&ha, &["--timeout", "60s"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "round {round}: {}",
-            stderr(&out)
-        );
-        assert!(
-            stdout(&out).starts_with("reloaded: worker "),
-            "{}",
-            stdout(&out)
-        );
-        assert_eq!(reloads(&ha), round);
+        let out = reload(&ha).args(["--timeout", "60s"]).succeeds();
+        assert!(out.stdout().starts_with("reloaded: worker "), "{out}");
+        assert_eq!(ha.reloads(), round);
     }
-    assert_ne!(current_worker(&ha), worker);
+    assert_ne!(ha.current_worker(), worker);
 }
 
 /// A reload that kills HAProxy (2.6 exits when the new configuration cannot chroot): the
@@ -53,15 +42,17 @@ fn haproxy_exiting_during_the_reload_is_a_failed_reload() {
         text.replacen("global\n", "global\n    chroot /nonexistent-sockctl\n", 1),
     )
     .unwrap();
-    let out = reload(&ha, &["--timeout", "60s"]);
     // The master exits after its new worker, usually at once; when it lingers, it has no
     // worker. Either way nothing serves, and the reload failed.
-    assert_fails(&out, 1, "reload failed: HAProxy ");
-    let err = stderr(&out);
+    let out = reload(&ha)
+        .args(["--timeout", "60s"])
+        .fails(1)
+        .stderr_has("reload failed: HAProxy ");
+    let err = out.stderr();
     assert!(
         err.contains("HAProxy exited during the reload")
             || err.contains("HAProxy has no worker after the reload"),
-        "{err}"
+        "{out}"
     );
 }
 
@@ -73,14 +64,9 @@ fn a_reload_during_another_reload_waits_for_it() {
     for round in 1..=3u64 {
         // Someone else's reload, sent the way socat would.
         assert!(crate::support::haproxy::answers(&ha.master, "reload", ""));
-        let out = reload(&ha, &["--timeout", "60s"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert!(
-            stdout(&out).starts_with("reloaded: worker "),
-            "{}",
-            stdout(&out)
-        );
-        assert_eq!(reloads(&ha), 2 * round);
+        let out = reload(&ha).args(["--timeout", "60s"]).succeeds();
+        assert!(out.stdout().starts_with("reloaded: worker "), "{out}");
+        assert_eq!(ha.reloads(), 2 * round);
     }
 }
 
@@ -88,84 +74,45 @@ fn a_reload_during_another_reload_waits_for_it() {
 /// counter afterwards is not a reload.
 #[test]
 fn success_without_a_new_worker_or_reload_is_not_a_success() {
-    use crate::support::fake::scripted_master;
-    use crate::support::fixture;
-    let before = fixture("3.4/dr_07_show_proc_before_reload.reply");
-    let (_dir, master) = scripted_master(
-        before.clone(),
-        fixture("3.4/dr_08_master_reload.reply"),
-        before,
-    );
-    let out = sockctl()
-        .args(["haproxy", "reload", "-s", master.address()])
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        5,
-        "answered Success=1 but shows no new reload and no new worker",
-    );
-    assert_eq!(stdout(&out), "");
+    let [before, reload, _] = reload_3_4_succeeded();
+    let master = scripted_master([before.clone(), reload, before]);
+    sockctl(["haproxy", "reload", "-s", master.address()])
+        .fails(5)
+        .stderr_has("answered Success=1 but shows no new reload and no new worker")
+        .stdout_is("");
 }
 
 /// A reload's verdict does not depend on the command that sends it: `exec --master reload`
 /// fails (exit 1) exactly when `haproxy reload` would.
 #[test]
 fn exec_master_reload_has_the_reload_verdict() {
-    use crate::support::fake::scripted_master;
-    use crate::support::fixture;
-    let (_dir, master) = scripted_master(
-        fixture("3.4/bad_01_show_proc_before.reply"),
-        fixture("3.4/bad_02_master_reload_badcfg.reply"),
-        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
-    );
+    let master = scripted_master(reload_3_4_rejected());
     let exec = |extra: &[&str]| {
-        sockctl()
-            .args(["haproxy", "exec", "--master", "-s", master.address()])
+        sockctl(["haproxy", "exec", "--master", "-s", master.address()])
             .args(extra)
             .arg("reload")
-            .output()
-            .unwrap()
     };
-    let out = exec(&[]);
-    assert_fails(&out, 1, "the reload failed");
-    assert!(
-        stdout(&out).starts_with("Success=0\n--\n"),
-        "{}",
-        stdout(&out)
-    );
-    let out = exec(&["--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = exec(&[]).fails(1).stderr_has("the reload failed");
+    assert!(out.stdout().starts_with("Success=0\n--\n"), "{out}");
+    let json: serde_json::Value = exec(&["--json"]).fails(1).json();
     assert_eq!(json["ok"], false, "{json}");
 
     // 2.6 answers a reload with nothing at all: the verdict comes from show proc.
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["haproxy", "exec", "--master", "-s"])
+    let reload = sockctl(["haproxy", "exec", "--master", "-s"])
         .arg(&ha.master)
-        .arg("reload")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(reloads(&ha), 1);
+        .arg("reload");
+    reload.succeeds();
+    assert_eq!(ha.reloads(), 1);
     let text = std::fs::read_to_string(&ha.config).unwrap();
     std::fs::write(
         &ha.config,
         text.replace("default_backend be_app", "no-such-keyword"),
     )
     .unwrap();
-    let out = sockctl()
-        .args(["haproxy", "exec", "--master", "-s"])
-        .arg(&ha.master)
-        .arg("reload")
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        1,
-        "the reload failed: the new configuration was rejected",
-    );
+    reload
+        .fails(1)
+        .stderr_has("the reload failed: the new configuration was rejected");
 }
 
 /// A 3.4 master CLI in prompt mode for the cases only a fake can make:
@@ -174,12 +121,9 @@ fn exec_master_reload_has_the_reload_verdict() {
 /// - `wait` with wrong arguments answers its usage, which a stats socket tags as an error
 ///   (`wait -h` answers the same text as help);
 /// - `@master reload` is rejected: `Success=0`, its log, and the connection closed.
-fn fake_3_4_master(line: &[u8]) -> crate::support::fake::Answer {
-    use crate::support::fake::Answer;
+fn fake_3_4_master(line: &[u8]) -> Answer {
     match line {
-        b"show proc" => Answer::Reply(crate::support::fixture(
-            "3.4/dr_07_show_proc_before_reload.reply",
-        )),
+        b"show proc" => Answer::Reply(fixture("3.4/dr_07_show_proc_before_reload.reply")),
         b"prompt p" => Answer::Reply(b"master> ".to_vec()),
         b"@1 show servers state" => {
             Answer::ReplyAndClose(b"1\n# be_id be_name srv_id srv_name\n3 be_app 1 s1\n".to_vec())
@@ -194,32 +138,23 @@ fn fake_3_4_master(line: &[u8]) -> crate::support::fake::Answer {
     }
 }
 
+/// [`fake_3_4_master`] on `master.sock` in a temp dir of its own.
+fn fake_3_4_master_socket() -> FakeServer {
+    FakeServer::in_temp_dir("master.sock", Behavior::lines(fake_3_4_master))
+}
+
 #[test]
 fn a_reply_cut_by_the_master_is_incomplete() {
-    use crate::support::fake::{Behavior, FakeServer};
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_3_4_master,
-        },
-    );
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "exec",
-            "-s",
-            fake.address(),
-            "show servers state",
-        ])
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        5,
-        "the master closed the connection before the end of the reply",
-    );
+    let fake = fake_3_4_master_socket();
+    sockctl([
+        "haproxy",
+        "exec",
+        "-s",
+        fake.address(),
+        "show servers state",
+    ])
+    .fails(5)
+    .stderr_has("the master closed the connection before the end of the reply");
 }
 
 /// A `disabled` server-template slot enabled at runtime keeps CMAINT and serves: the servers
@@ -236,13 +171,10 @@ fn a_disabled_slot_enabled_at_runtime_is_not_maintenance() {
         return;
     };
     let state = |name: &str| {
-        let out = sockctl()
-            .args(["haproxy", "servers", "--json", "-s"])
+        let json: serde_json::Value = sockctl(["haproxy", "servers", "--json", "-s"])
             .arg(&ha.admin)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            .succeeds()
+            .json();
         let server = json["servers"]
             .as_array()
             .and_then(|a| a.iter().find(|s| s["name"] == name).cloned())
@@ -253,7 +185,7 @@ fn a_disabled_slot_enabled_at_runtime_is_not_maintenance() {
         )
     };
     assert_eq!(state("tpl1").0, "maint");
-    crate::haproxy_reload::send(&ha.admin, &["set server be_app/tpl1 state ready"]);
+    send(&ha.admin, &["set server be_app/tpl1 state ready"]);
     let (name, flags) = state("tpl1");
     assert_eq!(flags, serde_json::json!(["CMAINT"]));
     assert_eq!(name, "ready");
@@ -268,13 +200,10 @@ fn stat_json_names_are_strings() {
     let Some(ha) = Haproxy::start_with("", backends) else {
         return;
     };
-    let out = sockctl()
-        .args(["haproxy", "stat", "--json", "-s"])
+    let json: serde_json::Value = sockctl(["haproxy", "stat", "--json", "-s"])
         .arg(&ha.admin)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .succeeds()
+        .json();
     let rows = json["rows"].as_array().unwrap();
     let server = rows
         .iter()
@@ -292,14 +221,12 @@ fn exec_refuses_a_payload_command_on_both_sockets() {
     let Some(ha) = Haproxy::start() else { return };
     for socket in [&ha.admin, &ha.master] {
         for command in ["set ssl cert /x <<", "add map #0 <<EOF"] {
-            let out = sockctl()
-                .args(["haproxy", "exec", "-s"])
+            sockctl(["haproxy", "exec", "-s"])
                 .arg(socket)
                 .arg(command)
-                .output()
-                .unwrap();
-            assert_fails(&out, 2, "command 1: ends with '<<'");
-            assert!(!stderr(&out).contains("1.8 or newer"), "{}", stderr(&out));
+                .fails(2)
+                .stderr_has("command 1: ends with '<<'")
+                .stderr_lacks("1.8 or newer");
         }
     }
 }
@@ -307,34 +234,20 @@ fn exec_refuses_a_payload_command_on_both_sockets() {
 /// A `wait` answered by its usage fails through the master as it does on a stats socket.
 #[test]
 fn a_wait_usage_through_the_master_is_a_failure_unless_asked_for() {
-    use crate::support::fake::{Behavior, FakeServer};
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_3_4_master,
-        },
-    );
-    let exec = |command: &str| {
-        sockctl()
-            .args(["haproxy", "exec", "-s", fake.address(), command])
-            .output()
-            .unwrap()
-    };
-    let out = exec("wait 100 srv-unused be_app/s2");
-    assert_fails(&out, 1, "Usage: wait");
-    let out = exec("wait -h");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("Usage: wait"), "{}", stdout(&out));
+    let fake = fake_3_4_master_socket();
+    let exec = |command: &str| sockctl(["haproxy", "exec", "-s", fake.address(), command]);
+    exec("wait 100 srv-unused be_app/s2")
+        .fails(1)
+        .stderr_has("Usage: wait");
+    let out = exec("wait -h").succeeds();
+    assert!(out.stdout().starts_with("Usage: wait"), "{out}");
 }
 
 /// A reader of stdout that pauses longer than HAProxy's `stats timeout` (a pager, a slow pipe)
 /// must not leave a batch half-applied: sockctl keeps reading the socket and holds the output.
 #[test]
 fn a_slow_reader_never_cuts_a_batch() {
-    use std::io::{Read, Write};
-    use std::process::Stdio;
+    use std::io::Write;
     let Some(ha) = Haproxy::start_with("    stats timeout 1s\n", "") else {
         return;
     };
@@ -345,30 +258,22 @@ fn a_slow_reader_never_cuts_a_batch() {
     }
     writeln!(file, "set server be_app/s1 weight 77").unwrap();
     for extra in [&["--keep-going"][..], &[]] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-            .args(["haproxy", "exec", "-s"])
+        let exec = sockctl(["haproxy", "exec", "-s"])
             .arg(&ha.admin)
             .args(extra)
             .arg("--batch")
-            .arg(file.path())
+            .arg(file.path());
+        let child = exec
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // The reader looks away for three stats timeouts.
         std::thread::sleep(std::time::Duration::from_secs(3));
-        let mut out = Vec::new();
-        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{extra:?}: {err}");
+        let out = exec.ended(child.wait_with_output().unwrap()).succeeds();
         let headers = out
+            .stdout_bytes()
             .split(|&b| b == b'\n')
             .filter(|l| l.starts_with(b"# pxname"))
             .count();
@@ -377,34 +282,17 @@ fn a_slow_reader_never_cuts_a_batch() {
             crate::support::haproxy::answers(&ha.admin, "get weight be_app/s1", "77 (initial 1)"),
             "{extra:?}"
         );
-        crate::haproxy_reload::send(&ha.admin, &["set server be_app/s1 weight 1"]);
+        send(&ha.admin, &["set server be_app/s1 weight 1"]);
     }
 }
 
 /// `Success=0` in a batch through the master is a failed line, as it is for `haproxy reload`.
 #[test]
 fn a_failed_reload_in_a_batch_is_exit_1() {
-    use crate::support::fake::{Behavior, FakeServer};
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_3_4_master,
-        },
-    );
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "exec",
-            "--master",
-            "-s",
-            fake.address(),
-            "--batch",
-            "-",
-        ])
-        .write_stdin("reload\n")
-        .output()
-        .unwrap();
-    assert_fails(&out, 1, "line 1: reload: Success=0");
+    let fake = fake_3_4_master_socket();
+    sockctl(["haproxy", "exec", "--master", "-s", fake.address()])
+        .args(["--batch", "-"])
+        .stdin("reload\n")
+        .fails(1)
+        .stderr_has("line 1: reload: Success=0");
 }

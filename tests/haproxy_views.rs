@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::support::fake::{Behavior, FakeServer, Reply};
+use crate::support::fake::{Behavior, FakeServer, Reply, stats_socket};
 use crate::support::haproxy::{self, Haproxy};
-use crate::support::{assert_fails, fixture, sockctl, stderr, stdout};
+use crate::support::{Run, fixture, sockctl};
 
 type Object = serde_json::Map<String, serde_json::Value>;
 
@@ -73,24 +72,11 @@ pub(crate) struct ProcessDoc {
     pub version: String,
 }
 
-/// Parses a view's JSON into its documented struct, and checks that serializing that struct
-/// gives the same document: no field unknown, none lost, none renamed.
-pub(crate) fn round_trip<T: DeserializeOwned + Serialize>(out: &std::process::Output) -> T {
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
-    let doc: T =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
-    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(serde_json::to_value(&doc).unwrap(), original);
-    doc
-}
-
-fn view(name: &str, socket: &std::path::Path, args: &[&str]) -> std::process::Output {
-    sockctl()
-        .args(["haproxy", name, "-s"])
+fn view(name: &str, socket: &std::path::Path, args: &[&str]) -> Run {
+    sockctl(["haproxy", name, "-s"])
         .arg(socket)
         .args(args)
-        .output()
-        .unwrap()
+        .run()
 }
 
 const CHECKED_BACKEND: &str = "backend be_app
@@ -106,7 +92,7 @@ fn stat_rows_are_keyed_by_the_header() {
     };
     // Not a terminal: JSON is the default.
     for socket in [&ha.admin, &ha.master] {
-        let doc: StatDoc = round_trip(&view("stat", socket, &[]));
+        let doc: StatDoc = view("stat", socket, &[]).succeeds().document();
         assert_eq!(doc.fields[..2], ["pxname", "svname"]);
         assert!(doc.fields.len() > 100);
         let names: Vec<&str> = doc
@@ -120,26 +106,33 @@ fn stat_rows_are_keyed_by_the_header() {
         assert!(s1["scur"].is_u64(), "{s1:?}");
         assert!(s1["qlimit"].is_null(), "{s1:?}");
     }
-    let doc: StatDoc = round_trip(&view(
+    let doc: StatDoc = view(
         "stat",
         &ha.admin,
         &["--backend", "be_app", "--type", "server"],
-    ));
+    )
+    .succeeds()
+    .document();
     let names: Vec<&str> = doc
         .rows
         .iter()
         .map(|r| r["svname"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["s1", "s2", "s3"]);
-    let doc: StatDoc = round_trip(&view("stat", &ha.admin, &["--type", "frontend,backend"]));
+    let doc: StatDoc = view("stat", &ha.admin, &["--type", "frontend,backend"])
+        .succeeds()
+        .document();
     assert_eq!(doc.rows.len(), 2);
 
-    let out = view("stat", &ha.admin, &["--backend", "nosuch"]);
-    assert_fails(&out, 1, "No such proxy.");
-    let out = view("stat", &ha.master, &["--backend", "nosuch"]);
-    assert_fails(&out, 1, "No such proxy.");
-    let out = view("stat", &ha.admin, &["--backend", "be app"]);
-    assert_fails(&out, 2, "'--backend <NAME>': invalid name");
+    view("stat", &ha.admin, &["--backend", "nosuch"])
+        .fails(1)
+        .stderr_has("No such proxy.");
+    view("stat", &ha.master, &["--backend", "nosuch"])
+        .fails(1)
+        .stderr_has("No such proxy.");
+    view("stat", &ha.admin, &["--backend", "be app"])
+        .fails(2)
+        .stderr_has("'--backend <NAME>': invalid name");
 }
 
 #[test]
@@ -147,9 +140,7 @@ fn stat_table_shows_the_operator_columns() {
     let Some(ha) = Haproxy::start_with("", CHECKED_BACKEND) else {
         return;
     };
-    let out = view("stat", &ha.admin, &["--table"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = view("stat", &ha.admin, &["--table"]).succeeds().stdout();
     let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
@@ -166,42 +157,43 @@ fn stat_table_shows_the_operator_columns() {
     );
     assert!(text.lines().any(|l| l.starts_with("be_app  s3 ")), "{text}");
     // --columns alone means a table.
-    let out = view("stat", &ha.admin, &["--columns", "svname,addr"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).starts_with("svname    addr"),
-        "{}",
-        stdout(&out)
-    );
-    assert!(stdout(&out).contains("127.0.0.1:19263"));
-    let out = view("stat", &ha.admin, &["--columns", "svname", "--json"]);
-    assert_fails(&out, 2, "cannot be used with");
-    let out = view("stat", &ha.admin, &["--columns", "svname,nope"]);
-    assert_fails(&out, 2, "no column \"nope\"");
-    assert!(stderr(&out).contains("pxname,svname,"), "{}", stderr(&out));
-    let raw = view("stat", &ha.admin, &["--raw", "--backend", "be_app"]);
-    assert_eq!(raw.status.code(), Some(0));
-    assert!(stdout(&raw).starts_with("# pxname,svname,"));
+    let out = view("stat", &ha.admin, &["--columns", "svname,addr"])
+        .succeeds()
+        .stdout_has("127.0.0.1:19263");
+    assert!(out.stdout().starts_with("svname    addr"), "{out}");
+    view("stat", &ha.admin, &["--columns", "svname", "--json"])
+        .fails(2)
+        .stderr_has("cannot be used with");
+    view("stat", &ha.admin, &["--columns", "svname,nope"])
+        .fails(2)
+        .stderr_has("no column \"nope\"")
+        .stderr_has("pxname,svname,");
+    let raw = view("stat", &ha.admin, &["--raw", "--backend", "be_app"]).succeeds();
+    assert!(raw.stdout().starts_with("# pxname,svname,"), "{raw}");
 }
 
 #[test]
 fn info_is_one_object() {
     let Some(ha) = Haproxy::start() else { return };
-    let doc: Object = round_trip(&view("info", &ha.admin, &["--json"]));
+    let doc: Object = view("info", &ha.admin, &["--json"]).succeeds().document();
     assert_eq!(doc["Name"], "HAProxy");
     let pid = doc["Pid"].as_u64().unwrap();
     assert!(doc["Nbthread"].is_u64());
     assert_eq!(doc["Version"], haproxy::version().full);
     // Through the master: the current worker, the same process.
-    let doc: Object = round_trip(&view("info", &ha.master, &[]));
+    let doc: Object = view("info", &ha.master, &[]).succeeds().document();
     assert_eq!(doc["Pid"].as_u64(), Some(pid));
-    let doc: Object = round_trip(&view("info", &ha.master, &["--worker", &pid.to_string()]));
+    let doc: Object = view("info", &ha.master, &["--worker", &pid.to_string()])
+        .succeeds()
+        .document();
     assert_eq!(doc["Pid"].as_u64(), Some(pid));
-    let out = view("info", &ha.master, &["--worker", "all"]);
-    assert_fails(&out, 2, "a view shows one process");
-    let out = view("info", &ha.admin, &["--table"]);
-    assert!(stdout(&out).starts_with("FIELD "), "{}", stdout(&out));
-    assert!(stdout(&out).contains("\nPid  "), "{}", stdout(&out));
+    view("info", &ha.master, &["--worker", "all"])
+        .fails(2)
+        .stderr_has("a view shows one process");
+    let out = view("info", &ha.admin, &["--table"])
+        .succeeds()
+        .stdout_has("\nPid  ");
+    assert!(out.stdout().starts_with("FIELD "), "{out}");
 }
 
 #[test]
@@ -209,18 +201,17 @@ fn servers_name_their_states() {
     let Some(ha) = Haproxy::start_with("", CHECKED_BACKEND) else {
         return;
     };
-    let drained = sockctl()
-        .args(["haproxy", "exec", "-s"])
+    sockctl(["haproxy", "exec", "-s"])
         .arg(&ha.admin)
         .args([
             "set server be_app/s1 state drain",
             "set server be_app/s2 state maint",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(drained.status.code(), Some(0), "{}", stderr(&drained));
+        .succeeds();
     for socket in [&ha.admin, &ha.master] {
-        let doc: ServersDoc = round_trip(&view("servers", socket, &["--backend", "be_app"]));
+        let doc: ServersDoc = view("servers", socket, &["--backend", "be_app"])
+            .succeeds()
+            .document();
         assert_eq!(doc.version, 1);
         let [s1, s2, s3] = &doc.servers[..] else {
             panic!("{doc:?}")
@@ -238,49 +229,41 @@ fn servers_name_their_states() {
         assert_eq!(s3.fields["srv_name"], "s3");
         assert_eq!(s3.fields.len(), doc.fields.len());
     }
-    let out = view("servers", &ha.admin, &["--table"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = view("servers", &ha.admin, &["--table"]).succeeds().stdout();
     assert!(text.starts_with("BACKEND  SERVER  ADDRESS"), "{text}");
     assert!(text.contains("drain (FDRAIN)"), "{text}");
     assert!(text.contains("configured,enabled"), "{text}");
-    let out = view("servers", &ha.admin, &["--backend", "nosuch"]);
-    assert_fails(&out, 1, "Can't find backend.");
-    let out = view("servers", &ha.master, &["--backend", "nosuch"]);
-    assert_fails(&out, 1, "Can't find backend.");
+    view("servers", &ha.admin, &["--backend", "nosuch"])
+        .fails(1)
+        .stderr_has("Can't find backend.");
+    view("servers", &ha.master, &["--backend", "nosuch"])
+        .fails(1)
+        .stderr_has("Can't find backend.");
 }
 
 #[test]
 fn proc_table_is_the_default_and_json_keeps_its_shape() {
     let Some(ha) = Haproxy::start() else { return };
-    let default = view("proc", &ha.master, &[]);
-    let table = view("proc", &ha.master, &["--table"]);
-    assert_eq!(default.status.code(), Some(0), "{}", stderr(&default));
-    assert!(stdout(&table).starts_with("PID "));
+    let default = view("proc", &ha.master, &[]).succeeds();
+    let table = view("proc", &ha.master, &["--table"]).succeeds();
+    assert!(table.stdout().starts_with("PID "), "{table}");
     // Uptimes tick; compare the shape.
-    let shape = |out: &std::process::Output| stdout(out).lines().count();
-    assert_eq!(shape(&default), shape(&table));
-    let doc: ProcDoc = round_trip(&view("proc", &ha.master, &["--json"]));
+    let shape = |out: &Run| out.stdout().lines().count();
+    assert_eq!(shape(&default), shape(&table), "{default}\n{table}");
+    let doc: ProcDoc = view("proc", &ha.master, &["--json"]).succeeds().document();
     assert_eq!(doc.master.pid, ha.master_pid());
     assert_eq!(doc.workers.len(), 1);
 }
 
 /// A stats socket that answers each command of `script` (as sockctl sends it) with its reply
 /// and anything else as an unknown command, like a stats socket does for `show proc`.
-fn fake_stats(script: Vec<(&'static str, Vec<u8>)>) -> (tempfile::TempDir, FakeServer) {
-    let responder = move |command: &[u8]| {
+fn fake_stats(script: Vec<(&'static str, Vec<u8>)>) -> FakeServer {
+    stats_socket(move |command| {
         script
             .iter()
-            .find(|(line, _)| command == format!("{line}\n").as_bytes())
+            .find(|(line, _)| command == *line)
             .map(|(_, reply)| Reply::Bytes(reply.clone()))
-            .unwrap_or_else(|| Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")))
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    (dir, server)
+    })
 }
 
 /// A recorded reply as it comes after `set severity-output number; `.
@@ -292,7 +275,7 @@ fn tagged(name: &str) -> Vec<u8> {
 
 #[test]
 fn the_3_4_layouts_parse() {
-    let (_dir, server) = fake_stats(vec![
+    let server = fake_stats(vec![
         (
             "set severity-output number; show stat",
             tagged("3.4/stats_show_stat.reply"),
@@ -307,35 +290,29 @@ fn the_3_4_layouts_parse() {
         ),
     ]);
     let socket = std::path::Path::new(server.address());
-    let stat: StatDoc = round_trip(&view("stat", socket, &[]));
+    let stat: StatDoc = view("stat", socket, &[]).succeeds().document();
     assert!(stat.fields.len() > 101, "{}", stat.fields.len());
     assert_eq!(stat.rows[1]["addr"], "127.0.0.1:19341");
     assert!(stat.rows[1]["proto"].is_null());
-    let info: Object = round_trip(&view("info", socket, &[]));
+    let info: Object = view("info", socket, &[]).succeeds().document();
     assert_eq!(info["Pid"], 11483);
     assert_eq!(info["NbThreadGroups"], 1);
-    let servers: ServersDoc = round_trip(&view("servers", socket, &[]));
+    let servers: ServersDoc = view("servers", socket, &[]).succeeds().document();
     assert_eq!(servers.servers.len(), 8);
     assert_eq!(servers.servers[0].admin_state_name, "drain");
-    let raw = view("stat", socket, &["--raw"]);
-    assert_eq!(raw.stdout, fixture("3.4/stats_show_stat.reply"));
+    view("stat", socket, &["--raw"])
+        .succeeds()
+        .stdout_is(fixture("3.4/stats_show_stat.reply"));
 }
 
 #[test]
 fn server_text_cannot_drive_the_terminal() {
     let stat = b"\n# pxname,svname,status,type,\nbe,\x1b]0;owned\x07s1,\x1b[2JUP,2,\n\n".to_vec();
-    let (_dir, server) = fake_stats(vec![("set severity-output number; show stat", stat)]);
-    let out = sockctl()
-        .args(["haproxy", "stat", "--table", "-s", server.address()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!out.stdout.contains(&0x1b), "{:?}", stdout(&out));
-    assert!(
-        stdout(&out).contains("\\x1b]0;owned\\x07s1"),
-        "{}",
-        stdout(&out)
-    );
+    let server = fake_stats(vec![("set severity-output number; show stat", stat)]);
+    let out = sockctl(["haproxy", "stat", "--table", "-s", server.address()])
+        .succeeds()
+        .stdout_has("\\x1b]0;owned\\x07s1");
+    assert!(!out.stdout_bytes().contains(&0x1b), "{out}");
 
     // `show proc` on a fake master, its version carrying an escape sequence.
     let proc = fixture("2.6/master_show_proc.reply");
@@ -346,29 +323,20 @@ fn server_text_cannot_drive_the_terminal() {
         b"show proc\n" => Reply::Bytes(proc.clone().into_bytes()),
         _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let master = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    let out = sockctl()
-        .args(["haproxy", "proc", "-s", master.address()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!out.stdout.contains(&0x1b));
-    assert!(stdout(&out).contains("2.6\\x1b[31m"), "{}", stdout(&out));
+    let master = FakeServer::in_temp_dir("master.sock", Behavior::Respond(Arc::new(responder)));
+    let out = sockctl(["haproxy", "proc", "-s", master.address()])
+        .succeeds()
+        .stdout_has("2.6\\x1b[31m");
+    assert!(!out.stdout_bytes().contains(&0x1b), "{out}");
 
     // Messages on stderr too.
-    let (_dir, server) = fake_stats(vec![(
+    let server = fake_stats(vec![(
         "set severity-output number; show version",
         b"\n[3]: bad \x1b[2J news\n\n".to_vec(),
     )]);
-    let out = sockctl()
-        .args(["haproxy", "exec", "-s", server.address(), "show version"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 1, "bad \\x1b[2J news");
+    sockctl(["haproxy", "exec", "-s", server.address(), "show version"])
+        .fails(1)
+        .stderr_has("bad \\x1b[2J news");
 }
 
 /// On a terminal a view is a table without `--table`; off one it is JSON (tested above).
@@ -385,5 +353,5 @@ fn a_terminal_gets_the_table_by_default() {
     let name = pty.expect("\n");
     let name: Vec<&str> = name.split_whitespace().collect();
     assert_eq!(name, ["Name", "HAProxy"], "{}", pty.transcript());
-    assert_eq!(pty.exit_code(), Some(0), "{}", pty.transcript());
+    pty.succeeds();
 }

@@ -3,28 +3,17 @@
 //! signals after the commit, and the values inside a state dump.
 
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 
-use crate::support::fake::{Behavior, FakeServer, Reply};
-use crate::support::{assert_fails, fixture, sockctl, stderr};
-
-/// Every name in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+use crate::support::fake::{
+    Behavior, FakeServer, Reply, master_script, reload_3_4_succeeded, servers_state,
+};
+use crate::support::{Run, fixture, names, sockctl};
 
 #[test]
 fn out_of_range_durations_and_sizes_are_usage_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Reply(b"ok\n".to_vec()),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Reply(b"ok\n".to_vec()));
     let out_dir = tempfile::tempdir().unwrap();
     let output = out_dir.path().join("reply");
     let output = output.to_str().unwrap();
@@ -77,15 +66,13 @@ fn out_of_range_durations_and_sizes_are_usage_errors() {
         if args[0] == "send" {
             args.push("show info");
         }
-        let out = sockctl()
-            .args(&args)
+        let out = sockctl(&args)
             .timeout(std::time::Duration::from_secs(20))
-            .output()
-            .unwrap();
-        assert_fails(&out, 2, option);
-        let err = stderr(&out);
-        assert!(err.starts_with("sockctl: invalid value"), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+            .fails(2)
+            .stderr_has(option);
+        let err = out.stderr();
+        assert!(err.starts_with("sockctl: invalid value"), "{out}");
+        assert_eq!(err.lines().count(), 1, "one line: {out}");
         assert!(
             names(out_dir.path()).is_empty(),
             "{args:?}: {:?}",
@@ -96,25 +83,12 @@ fn out_of_range_durations_and_sizes_are_usage_errors() {
 }
 
 /// A stats socket that answers `show servers state` with `dump` every time (and nothing else).
-fn fake_stats(dump: Vec<u8>) -> (tempfile::TempDir, FakeServer) {
-    let responder = move |command: &[u8]| match command {
-        b"show servers state\n" => Reply::Bytes(dump.clone()),
-        _ => Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    (dir, server)
+fn fake_stats(dump: Vec<u8>) -> FakeServer {
+    servers_state(move || Reply::Bytes(dump.clone()))
 }
 
-fn save_state(server: &FakeServer, file: &Path) -> std::process::Output {
-    sockctl()
-        .args(["haproxy", "save-state", "-s", server.address()])
-        .args(["-o", file.to_str().unwrap(), "--timeout", "5s"])
-        .output()
-        .unwrap()
+fn save_state(server: &FakeServer, file: &Path) -> Run {
+    crate::support::save_state(server, file, "5s").run()
 }
 
 /// Above pid_max on any Linux system: never a live process.
@@ -123,7 +97,7 @@ const DEAD: u32 = 0x3fff_ffff;
 #[test]
 fn the_sweep_removes_only_dead_temporaries_of_exactly_this_target() {
     let good = fixture("2.6/stats_show_servers_state.reply");
-    let (_sock, server) = fake_stats(good.clone());
+    let server = fake_stats(good.clone());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("state");
     std::fs::write(&file, "old").unwrap();
@@ -136,8 +110,7 @@ fn the_sweep_removes_only_dead_temporaries_of_exactly_this_target() {
     for name in [&neighbour_live, &neighbour_dead, &own_dead] {
         std::fs::write(dir.path().join(name), "partial").unwrap();
     }
-    let out = save_state(&server, &file);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    save_state(&server, &file).succeeds();
     assert_eq!(std::fs::read(&file).unwrap(), good);
     // Sorted as names() sorts, whatever this process's PID is.
     let mut expected = vec![
@@ -156,11 +129,7 @@ fn the_sweep_removes_only_dead_temporaries_of_exactly_this_target() {
 
 #[test]
 fn send_output_sweeps_its_own_stale_temporaries() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Reply(b"ok\n".to_vec()),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Reply(b"ok\n".to_vec()));
     let out_dir = tempfile::tempdir().unwrap();
     let own_dead = format!(".reply.{DEAD}.0.sockctl-tmp");
     let own_live = format!(".reply.{}.3.sockctl-tmp", std::process::id());
@@ -169,45 +138,33 @@ fn send_output_sweeps_its_own_stale_temporaries() {
         std::fs::write(out_dir.path().join(name), "partial").unwrap();
     }
     let file = out_dir.path().join("reply");
-    let out = sockctl()
-        .args([
-            "send",
-            "-o",
-            file.to_str().unwrap(),
-            server.address(),
-            "show info",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sockctl(["send", "-o"])
+        .arg(&file)
+        .args([server.address(), "show info"])
+        .succeeds();
     assert_eq!(std::fs::read(&file).unwrap(), b"ok\n");
     assert_eq!(names(out_dir.path()), [&neighbour_dead, &own_live, "reply"]);
 }
 
 #[test]
 fn output_path_ending_in_a_slash_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("admin.sock"),
-        Behavior::Reply(b"ok\n".to_vec()),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Reply(b"ok\n".to_vec()));
     let out_dir = tempfile::tempdir().unwrap();
     for given in ["newfile/", "newfile/.", "newfile/..", "."] {
         let target = format!("{}/{given}", out_dir.path().display());
-        let out = sockctl()
-            .args(["send", "-o", &target, server.address(), "show info"])
-            .output()
-            .unwrap();
-        assert_fails(&out, 6, "names a directory");
-        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        let out = sockctl(["send", "-o", &target, server.address(), "show info"])
+            .fails(6)
+            .stderr_has("names a directory");
+        assert_eq!(out.stderr().lines().count(), 1, "{out}");
         assert!(
             names(out_dir.path()).is_empty(),
             "{given}: {:?}",
             names(out_dir.path())
         );
-        let (_sock, stats) = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
-        let out = save_state(&stats, Path::new(&target));
-        assert_fails(&out, 6, "names a directory");
+        let stats = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
+        save_state(&stats, Path::new(&target))
+            .fails(6)
+            .stderr_has("names a directory");
         assert!(
             names(out_dir.path()).is_empty(),
             "{given}: {:?}",
@@ -228,36 +185,27 @@ fn a_directory_moved_during_the_write_is_not_a_success() {
             every: std::time::Duration::from_millis(1),
         }
     };
-    let sock = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        sock.path().join("admin.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Respond(Arc::new(responder)));
     let top = tempfile::tempdir().unwrap();
     let sub = top.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let target = sub.join("reply");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args([
-            "send",
-            "--timeout",
-            "60s",
-            "-o",
-            target.to_str().unwrap(),
-            server.address(),
-        ])
-        .arg("show servers state")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
+    let send = sockctl(["send", "--timeout", "60s", "-o"])
+        .arg(&target)
+        .args([server.address(), "show servers state"]);
+    let child = send
+        .command()
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     crate::support::wait_for(|| !names(&sub).is_empty());
     let moved = top.path().join("moved");
     std::fs::rename(&sub, &moved).unwrap();
     std::fs::create_dir(&sub).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_fails(&out, 6, "moved");
-    assert!(!stderr(&out).is_empty());
+    send.ended(child.wait_with_output().unwrap())
+        .fails(6)
+        .stderr_has("moved");
     assert!(!target.exists(), "nothing appears at the path asked for");
     assert!(
         names(&moved).is_empty(),
@@ -294,61 +242,34 @@ fn a_file_of_another_user_in_a_sticky_directory_is_not_taken_over() {
         eprintln!("skipped: needs root to act as nobody");
         return;
     }
-    let sock = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        sock.path().join("admin.sock"),
-        Behavior::Reply(b"secret\n".to_vec()),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Reply(b"secret\n".to_vec()));
     let (dir, file) = sticky_dir_with_a_file_of_nobody("reply");
-    let out = sockctl()
-        .args([
-            "send",
-            "-o",
-            file.to_str().unwrap(),
-            server.address(),
-            "show info",
-        ])
-        .output()
-        .unwrap();
-    assert_fails(&out, 6, "owned by another user");
-    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    let out = sockctl(["send", "-o"])
+        .arg(&file)
+        .args([server.address(), "show info"])
+        .fails(6)
+        .stderr_has("owned by another user");
+    assert_eq!(out.stderr().lines().count(), 1, "{out}");
     assert_eq!(std::fs::read(&file).unwrap(), b"theirs\n");
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o666));
     assert_eq!(names(dir.path()), ["reply"]);
 
     // save-state too, and the same file owned by the directory's owner is replaced as before.
-    let (_sock, stats) = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
-    let out = save_state(&stats, &file);
-    assert_fails(&out, 6, "owned by another user");
+    let stats = fake_stats(fixture("2.6/stats_show_servers_state.reply"));
+    save_state(&stats, &file)
+        .fails(6)
+        .stderr_has("owned by another user");
     assert_eq!(std::fs::read(&file).unwrap(), b"theirs\n");
     std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
-    let out = save_state(&stats, &file);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    save_state(&stats, &file).succeeds();
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o666));
 }
 
 /// A 3.x master CLI on TCP, as scripted_master: `show proc`, `reload` answered `Success=1`.
 fn tcp_master() -> FakeServer {
-    let (before, reload, after) = (
-        fixture("3.4/dr_07_show_proc_before_reload.reply"),
-        fixture("3.4/dr_08_master_reload.reply"),
-        fixture("3.4/dr_10_show_proc_after_reload.reply"),
-    );
-    let reloaded = std::sync::atomic::AtomicBool::new(false);
-    let responder = move |command: &[u8]| match command {
-        b"show proc\n" if reloaded.load(std::sync::atomic::Ordering::SeqCst) => {
-            Reply::Bytes(after.clone())
-        }
-        b"show proc\n" => Reply::Bytes(before.clone()),
-        b"reload\n" => {
-            reloaded.store(true, std::sync::atomic::Ordering::SeqCst);
-            Reply::Bytes(reload.clone())
-        }
-        _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
-    };
-    FakeServer::tcp(Behavior::Respond(Arc::new(responder)))
+    FakeServer::tcp(master_script(reload_3_4_succeeded()))
 }
 
 #[test]
@@ -384,27 +305,24 @@ fn a_reload_lock_planted_by_another_user_no_longer_blocks() {
     let runtime = tempfile::tempdir().unwrap();
     std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let reload = |address: &str, runtime: &Path| {
-        sockctl()
-            .args(["haproxy", "reload", "-s", address, "--timeout", "5s"])
+        sockctl(["haproxy", "reload", "-s", address, "--timeout", "5s"])
             .env("TMPDIR", tmp.path())
             .env("XDG_RUNTIME_DIR", runtime)
-            .output()
-            .unwrap()
+            .run()
     };
     let out = reload(server.address(), runtime.path());
-    let result = (out.status.code(), stderr(&out));
     let in_runtime = names(runtime.path());
 
     // A $XDG_RUNTIME_DIR others can write to is not used: root's locks go to /run/sockctl.
     let server = tcp_master();
     let out2 = reload(server.address(), tmp.path());
-    let result2 = (out2.status.code(), stderr(&out2));
+    // The holder goes before any check can fail.
     holder.kill().unwrap();
     holder.wait().unwrap();
 
-    assert_eq!(result.0, Some(0), "{}", result.1);
+    out.succeeds();
     assert_eq!(in_runtime, [format!("sockctl-reload-{key}.lock")]);
-    assert_eq!(result2.0, Some(0), "{}", result2.1);
+    out2.succeeds();
     assert_eq!(names(tmp.path()), [format!("sockctl-reload-0-{key}.lock")]);
     let run = std::fs::symlink_metadata("/run/sockctl").unwrap();
     assert!(run.is_dir());
@@ -416,15 +334,15 @@ fn a_reload_lock_planted_by_another_user_no_longer_blocks() {
 /// by SIGTERM (a shell's 143) when the old ones are intact, never anything else, never a
 /// temporary left. Returns how many runs ended each way.
 fn sigterm_at_varied_delays(args: &[&str], file: &Path, new: &[u8], runs: u32) -> (u32, u32) {
-    use std::os::unix::process::ExitStatusExt;
     let dir = file.parent().unwrap();
     let (mut saved, mut killed) = (0, 0);
     for run in 0..runs {
         std::fs::write(file, b"old\n").unwrap();
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+        let command = sockctl(args);
+        let child = command
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // Delays from 0 to about 40 ms in steps of 0.2 ms: across the whole run, commit included.
@@ -433,14 +351,14 @@ fn sigterm_at_varied_delays(args: &[&str], file: &Path, new: &[u8], runs: u32) -
             rustix::process::Pid::from_child(&child),
             rustix::process::Signal::TERM,
         );
-        let out = child.wait_with_output().unwrap();
+        let out = command.ended(child.wait_with_output().unwrap());
         let contents = std::fs::read(file).unwrap();
         let leftovers: Vec<String> = names(dir)
             .into_iter()
             .filter(|n| n.ends_with(".sockctl-tmp"))
             .collect();
         assert!(leftovers.is_empty(), "run {run}: {leftovers:?}");
-        match (out.status.code(), out.status.signal()) {
+        match (out.code(), out.signal()) {
             (Some(0), _) => {
                 assert_eq!(
                     contents, new,
@@ -455,7 +373,7 @@ fn sigterm_at_varied_delays(args: &[&str], file: &Path, new: &[u8], runs: u32) -
                 );
                 killed += 1;
             }
-            other => panic!("run {run}: {other:?}: {}", stderr(&out)),
+            other => panic!("run {run}: {other:?}\n{out}"),
         }
     }
     (saved, killed)
@@ -464,7 +382,7 @@ fn sigterm_at_varied_delays(args: &[&str], file: &Path, new: &[u8], runs: u32) -
 #[test]
 fn a_signal_after_the_commit_is_a_success_and_before_it_keeps_the_old_file() {
     let good = fixture("2.6/stats_show_servers_state.reply");
-    let (_sock, server) = fake_stats(good.clone());
+    let server = fake_stats(good.clone());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("state");
     let path = file.to_str().unwrap();
@@ -473,11 +391,7 @@ fn a_signal_after_the_commit_is_a_success_and_before_it_keeps_the_old_file() {
     eprintln!("save-state: {saved} saved (exit 0), {killed} killed with the old file");
 
     let reply = b"a reply\n".to_vec();
-    let sock = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        sock.path().join("admin.sock"),
-        Behavior::Reply(reply.clone()),
-    );
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Reply(reply.clone()));
     let args = ["send", "-o", path, server.address(), "show info"];
     let (saved, killed) = sigterm_at_varied_delays(&args, &file, &reply, 100);
     eprintln!("send -o: {saved} saved (exit 0), {killed} killed with the old file");
@@ -499,12 +413,13 @@ fn a_dump_with_hostile_values_is_refused_and_the_old_file_kept() {
         good.replacen(" 19263 ", " 99999 ", 1),
     ];
     for (i, dump) in hostile.into_iter().enumerate() {
-        let (_sock, server) = fake_stats(dump.into_bytes());
+        let server = fake_stats(dump.into_bytes());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("state");
         std::fs::write(&file, "old\n").unwrap();
-        let out = save_state(&server, &file);
-        assert_fails(&out, 5, "show servers state: line ");
+        save_state(&server, &file)
+            .fails(5)
+            .stderr_has("show servers state: line ");
         assert_eq!(std::fs::read(&file).unwrap(), b"old\n", "case {i}");
         assert_eq!(
             names(dir.path()),
@@ -519,18 +434,15 @@ fn reload_without_a_time_limit_does_not_overflow() {
     // `--timeout 0` means no limit; it must not become a deadline past what a clock can hold.
     let server = tcp_master();
     let runtime = tempfile::tempdir().unwrap();
-    let out = sockctl()
-        .args([
-            "haproxy",
-            "reload",
-            "-s",
-            server.address(),
-            "--timeout",
-            "0",
-        ])
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .timeout(std::time::Duration::from_secs(30))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sockctl([
+        "haproxy",
+        "reload",
+        "-s",
+        server.address(),
+        "--timeout",
+        "0",
+    ])
+    .env("XDG_RUNTIME_DIR", runtime.path())
+    .timeout(std::time::Duration::from_secs(30))
+    .succeeds();
 }

@@ -6,18 +6,14 @@ use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{Answer, Behavior, FakeServer};
 use crate::support::haproxy::Haproxy;
 use crate::support::pty::Pty;
-use crate::support::{sockctl, stderr, stdout};
-
-fn binary() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("sockctl")
-}
+use crate::support::{Run, Sockctl, send, sockctl};
 
 fn signal(child: &Child, signal: rustix::process::Signal) {
     rustix::process::kill_process(rustix::process::Pid::from_child(child), signal).unwrap();
@@ -39,18 +35,19 @@ fn wait_handled(pid: u32, signal: i32) {
     std::thread::sleep(Duration::from_millis(200));
 }
 
-/// Waits for `child` to end within a few seconds (what it waits for would take far longer).
-fn ends_within_seconds(mut child: Child) -> std::process::Output {
+/// Waits for `child`, started from `command`, to end within a few seconds (what it waits for
+/// would take far longer).
+fn ends_within_seconds(command: &Sockctl, mut child: Child) -> Run {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > Duration::from_secs(5) {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("still running after 5 s; stderr: {}", stderr(&out));
+            let out = command.ended(child.wait_with_output().unwrap());
+            panic!("still running after 5 s\n{out}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    child.wait_with_output().unwrap()
+    command.ended(child.wait_with_output().unwrap())
 }
 
 fn mkfifo(path: &Path) {
@@ -64,15 +61,9 @@ fn mkfifo(path: &Path) {
 
 #[test]
 fn sigterm_ends_a_batch_waiting_on_stdin() {
-    let child = Command::new(binary())
-        .args([
-            "haproxy",
-            "exec",
-            "-s",
-            "/nonexistent/admin.sock",
-            "--batch",
-            "-",
-        ])
+    let exec = sockctl(["haproxy", "exec", "-s", "/nonexistent/admin.sock"]).args(["--batch", "-"]);
+    let child = exec
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -81,8 +72,7 @@ fn sigterm_ends_a_batch_waiting_on_stdin() {
     // Standard input stays open and silent, as with `sleep 8 | sockctl …`.
     wait_handled(child.id(), libc::SIGTERM);
     signal(&child, rustix::process::Signal::TERM);
-    let out = ends_within_seconds(child);
-    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{}", stderr(&out));
+    ends_within_seconds(&exec, child).killed_by(libc::SIGTERM);
 }
 
 #[test]
@@ -91,23 +81,23 @@ fn sigint_ends_a_batch_waiting_for_a_fifo_writer() {
     let fifo = dir.path().join("batch");
     mkfifo(&fifo);
     // Nobody opens the FIFO for writing: opening it for reading waits.
-    let child = Command::new(binary())
-        .args([
-            "haproxy",
-            "exec",
-            "-s",
-            "/nonexistent/admin.sock",
-            "--batch",
-        ])
-        .arg(&fifo)
+    let exec = sockctl([
+        "haproxy",
+        "exec",
+        "-s",
+        "/nonexistent/admin.sock",
+        "--batch",
+    ])
+    .arg(&fifo);
+    let child = exec
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_handled(child.id(), libc::SIGINT);
     signal(&child, rustix::process::Signal::INT);
-    let out = ends_within_seconds(child);
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
+    ends_within_seconds(&exec, child).killed_by(libc::SIGINT);
 }
 
 #[test]
@@ -115,10 +105,11 @@ fn sigterm_ends_a_sockets_file_fifo_that_stays_open() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("sockets");
     mkfifo(&fifo);
-    let child = Command::new(binary())
-        .args(["send", "--sockets-file"])
+    let send = sockctl(["send", "--sockets-file"])
         .arg(&fifo)
-        .arg("show info")
+        .arg("show info");
+    let child = send
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,8 +119,7 @@ fn sigterm_ends_a_sockets_file_fifo_that_stays_open() {
     writer.write_all(b"/nonexistent/a.sock\n/nonexist").unwrap();
     wait_handled(child.id(), libc::SIGTERM);
     signal(&child, rustix::process::Signal::TERM);
-    let out = ends_within_seconds(child);
-    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{}", stderr(&out));
+    ends_within_seconds(&send, child).killed_by(libc::SIGTERM);
     drop(writer);
 }
 
@@ -151,31 +141,23 @@ fn hostile_names(line: &[u8]) -> Answer {
     })
 }
 
-fn hostile_shell(dir: &Path) -> (FakeServer, Pty) {
-    let fake = FakeServer::unix(
-        dir.join("lb.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: hostile_names,
-        },
-    );
-    let state = dir.to_str().unwrap();
-    let mut pty = Pty::sockctl(&["shell", fake.address()], &[("XDG_STATE_HOME", state)]);
+fn hostile_shell() -> (FakeServer, Pty) {
+    let fake = FakeServer::in_temp_dir("lb.sock", Behavior::lines(hostile_names));
+    let mut pty = Pty::shell(fake.address(), &[]);
     pty.expect("lb.sock> ");
     (fake, pty)
 }
 
 #[test]
 fn shell_completion_drops_names_with_control_characters() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_fake, mut pty) = hostile_shell(dir.path());
+    let (_fake, mut pty) = hostile_shell();
     // One clean server is left, so Tab completes it whole.
     pty.send("set server \t");
     pty.expect("set server be_app/s1 ");
     pty.send("\x15show servers state \t\t");
     pty.expect("be_app");
     pty.send("\x15quit\r");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
     let transcript = pty.transcript();
     for bad in ["\x1b]0;pwned", "\x1b]52;", "\u{9b}2J", "s\x7f"] {
         assert!(
@@ -192,8 +174,7 @@ fn shell_ends_on_sigterm_and_sighup_with_the_terminal_restored() {
         (rustix::process::Signal::TERM, libc::SIGTERM),
         (rustix::process::Signal::HUP, libc::SIGHUP),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let (_fake, mut pty) = hostile_shell(dir.path());
+        let (_fake, mut pty) = hostile_shell();
         let pid = rustix::process::Pid::from_raw(pty.pid() as i32).unwrap();
         rustix::process::kill_process(pid, sig).unwrap();
         let status = pty.status_within(Duration::from_secs(5));
@@ -202,8 +183,7 @@ fn shell_ends_on_sigterm_and_sighup_with_the_terminal_restored() {
         pty.wait_cooked();
     }
     // Waiting for a reply.
-    let dir = tempfile::tempdir().unwrap();
-    let (_fake, mut pty) = hostile_shell(dir.path());
+    let (_fake, mut pty) = hostile_shell();
     pty.line("hang");
     pty.wait_cooked();
     let pid = rustix::process::Pid::from_raw(pty.pid() as i32).unwrap();
@@ -215,14 +195,10 @@ fn shell_ends_on_sigterm_and_sighup_with_the_terminal_restored() {
 
 #[test]
 fn an_address_with_a_newline_stays_on_one_line() {
-    let out = sockctl()
-        .args(["send", "/nonexistent/a\nb.sock", "show info"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(r"/nonexistent/a\x0ab.sock"), "{err}");
+    let out = sockctl(["send", "/nonexistent/a\nb.sock", "show info"])
+        .fails(3)
+        .stderr_has(r"/nonexistent/a\x0ab.sock");
+    assert_eq!(out.stderr().lines().count(), 1, "{out}");
 }
 
 #[test]
@@ -230,39 +206,30 @@ fn a_socket_path_that_is_not_utf8_works() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(OsStr::from_bytes(b"\xff.sock"));
     let fake = FakeServer::unix(path.clone(), Behavior::Reply(b"Name: HAProxy\n".to_vec()));
-    let out = sockctl()
-        .arg("send")
+    sockctl(["send"])
         .arg(&path)
         .arg("show info")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"Name: HAProxy\n");
+        .succeeds()
+        .stdout_is("Name: HAProxy\n");
     // With -s, and once more in a list of sockets: one target, labelled with the byte shown.
     let list = dir.path().join("list");
     std::fs::write(&list, [path.as_os_str().as_bytes(), b"\n"].concat()).unwrap();
-    let out = sockctl()
-        .args(["send", "-s"])
+    let label = format!("{}/\\xff.sock: ", dir.path().display());
+    sockctl(["send", "-s"])
         .arg(&path)
         .arg("--sockets-file")
         .arg(&list)
         .arg("show info")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let label = format!("{}/\\xff.sock: ", dir.path().display());
-    assert_eq!(stdout(&out), format!("{label}Name: HAProxy\n"));
+        .succeeds()
+        .stdout_is(format!("{label}Name: HAProxy\n"));
     assert_eq!(fake.connections(), 2);
     // In a message, the byte is shown as it is.
     let missing = dir.path().join(OsStr::from_bytes(b"\xfe.sock"));
-    let out = sockctl()
-        .arg("send")
+    sockctl(["send"])
         .arg(&missing)
         .arg("x")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains(r"\xfe.sock"), "{}", stderr(&out));
+        .fails(3)
+        .stderr_has(r"\xfe.sock");
 }
 
 #[test]
@@ -284,40 +251,46 @@ fn many_targets_under_a_low_open_file_limit_are_all_contacted() {
     }
     let file = dir.path().join("targets");
     std::fs::write(&file, list).unwrap();
-    let script = format!(
-        "ulimit -n 64 && exec {} send -j 200 --sockets-file {} 'show info'",
-        binary().display(),
-        file.display()
-    );
-    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(!err.contains("Too many open files"), "{err}");
-    assert!(err.contains("-j 200"), "says -j was lowered: {err}");
-    assert_eq!(err.matches("-j 200").count(), 1, "once: {err}");
+    let out = under_shell(
+        "ulimit -n 64",
+        &format!("send -j 200 --sockets-file {} 'show info'", file.display()),
+    )
+    .succeeds()
+    .stderr_lacks("Too many open files");
+    let err = out.stderr();
+    // Says once that -j was lowered.
+    assert_eq!(err.matches("-j 200").count(), 1, "{out}");
     assert_eq!(fake.connections(), 300);
-    assert_eq!(stdout(&out).matches(": ok\n").count(), 300);
+    assert_eq!(out.stdout().matches(": ok\n").count(), 300, "{out}");
     // A soft limit below the hard one is raised first: -j stays as asked.
-    let script = format!(
-        "ulimit -S -n 64 && ulimit -H -n 4096 && exec {} send -j 200 --sockets-file {} 'show info'",
-        binary().display(),
-        file.display()
-    );
-    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
+    under_shell(
+        "ulimit -S -n 64 && ulimit -H -n 4096",
+        &format!("send -j 200 --sockets-file {} 'show info'", file.display()),
+    )
+    .succeeds()
+    .stderr_is("");
     assert_eq!(fake.connections(), 600);
 }
 
+/// `sh -c 'SETUP && exec sockctl ARGS'`: ARGS as the shell reads them.
+fn under_shell(setup: &str, args: &str) -> Run {
+    let binary = env!("CARGO_BIN_EXE_sockctl");
+    let script = format!("{setup} && exec {binary} {args}");
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    Run::new(format!("{setup} && exec sockctl {args}"), out)
+}
+
 /// Runs sockctl with its standard output a pipe nobody reads.
-fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+fn with_stdout_closed(args: &[&str]) -> Run {
     let (reader, writer) = closed_pipe();
     drop(reader);
-    Command::new(binary())
-        .args(args)
+    let command = sockctl(args);
+    let out = command
+        .command()
         .stdout(Stdio::from(writer))
         .output()
-        .unwrap()
+        .unwrap();
+    command.ended(out)
 }
 
 /// A new pipe: its reading end, its writing end.
@@ -329,13 +302,7 @@ fn closed_pipe() -> (OwnedFd, OwnedFd) {
 }
 
 fn weight(ha: &Haproxy) -> String {
-    let out = sockctl()
-        .arg("send")
-        .arg(&ha.admin)
-        .arg("get weight be_app/s2")
-        .output()
-        .unwrap();
-    stdout(&out)
+    send(&ha.admin, &["get weight be_app/s2"]).stdout()
 }
 
 #[test]
@@ -346,16 +313,13 @@ fn a_closed_stdout_before_the_last_command_is_exit_6_naming_what_did_not_run() {
     let mut args = vec!["haproxy", "exec", "-s", admin, "help"];
     args.extend(["show stat"; 10]);
     args.push(set);
-    let out = with_stdout_closed(&args);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(6), "{err}");
-    assert!(err.contains(set), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = with_stdout_closed(&args).fails(6).stderr_has(set);
+    assert_eq!(out.stderr().lines().count(), 1, "{out}");
     assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
     // send: every command on its own connection, the same rule.
-    let out = with_stdout_closed(&["send", admin, "help", set]);
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains(set), "{}", stderr(&out));
+    with_stdout_closed(&["send", admin, "help", set])
+        .fails(6)
+        .stderr_has(set);
     assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
     // send with the commands on standard input.
     let dir = tempfile::tempdir().unwrap();
@@ -363,28 +327,28 @@ fn a_closed_stdout_before_the_last_command_is_exit_6_naming_what_did_not_run() {
     std::fs::write(&commands, format!("help\n{set}\n")).unwrap();
     let (reader, writer) = closed_pipe();
     drop(reader);
-    let out = Command::new(binary())
-        .args(["send", admin])
+    let send_stdin = sockctl(["send", admin]);
+    let out = send_stdin
+        .command()
         .stdin(std::fs::File::open(&commands).unwrap())
         .stdout(Stdio::from(writer))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains(set), "{}", stderr(&out));
+    send_stdin.ended(out).fails(6).stderr_has(set);
     assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
     // A batch.
     let batch = dir.path().join("batch");
     std::fs::write(&batch, format!("help\nshow stat\n{set}\n")).unwrap();
-    let out = with_stdout_closed(&[
+    with_stdout_closed(&[
         "haproxy",
         "exec",
         "-s",
         admin,
         "--batch",
         batch.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    ])
+    .fails(6)
+    .stderr_has("line 3");
     assert_eq!(weight(&ha).trim_end(), "1 (initial 1)");
 }
 
@@ -392,34 +356,33 @@ fn a_closed_stdout_before_the_last_command_is_exit_6_naming_what_did_not_run() {
 fn a_closed_stdout_after_every_command_ran_is_exit_0() {
     let Some(ha) = Haproxy::start() else { return };
     let admin = ha.admin.to_str().unwrap();
-    let out = with_stdout_closed(&[
+    with_stdout_closed(&[
         "haproxy",
         "exec",
         "-s",
         admin,
         "set server be_app/s2 weight 42",
         "help",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
+    ])
+    .succeeds()
+    .stderr_is("");
     assert_eq!(weight(&ha).trim_end(), "42 (initial 1)");
     // send writes each reply as it comes: the first reply meets the closed pipe, so only a
     // single command ends quietly.
-    let out = with_stdout_closed(&["send", admin, "set server be_app/s2 weight 43"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    with_stdout_closed(&["send", admin, "set server be_app/s2 weight 43"]).succeeds();
     assert_eq!(weight(&ha).trim_end(), "43 (initial 1)");
 }
 
 #[test]
 fn a_closed_stdout_keeps_the_exit_code_of_a_failed_target() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = with_stdout_closed(&[
+    with_stdout_closed(&[
         "send",
         "-s",
         ha.admin.to_str().unwrap(),
         "-s",
         "/nonexistent/admin.sock",
         "help",
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    ])
+    .fails(3);
 }

@@ -5,44 +5,39 @@
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{Behavior, FakeServer, Reply};
-use crate::support::{assert_fails, sockctl, stderr, stdout};
+use crate::support::{Run, sockctl};
 
 const MIB: u64 = 1 << 20;
 
-fn server(behavior: Behavior) -> (tempfile::TempDir, FakeServer) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(dir.path().join("peer.sock"), behavior);
-    (dir, server)
+fn server(behavior: Behavior) -> FakeServer {
+    FakeServer::in_temp_dir("peer.sock", behavior)
 }
 
 /// A stats socket (or a master) that floods `flood` bytes in answer to commands.
-fn flooder(master: bool, flood: Option<u64>) -> (tempfile::TempDir, FakeServer) {
+fn flooder(master: bool, flood: Option<u64>) -> FakeServer {
     server(Behavior::HaproxyThenFlood { master, flood })
 }
 
 /// Runs sockctl with `args`, `stdin` on its standard input, and checks it ended within
 /// `bound`.
-fn run_within(bound: Duration, args: &[&str], stdin: &[u8]) -> std::process::Output {
+fn run_within(bound: Duration, args: &[&str], stdin: &[u8]) -> Run {
     let start = Instant::now();
-    let out = sockctl()
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap();
-    assert!(start.elapsed() < bound, "took {:?}", start.elapsed());
+    let out = sockctl(args).stdin(stdin).run();
+    assert!(start.elapsed() < bound, "took {:?}\n{out}", start.elapsed());
     out
 }
 
 /// Runs sockctl with `args` and its data (heap and anonymous mappings) limited to `cap` bytes
 /// (`RLIMIT_DATA`): a run that holds more than that fails to allocate and aborts.
-fn run_capped(cap: u64, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("sockctl"));
-    command.args(args).stdin(Stdio::null());
+fn run_capped(cap: u64, args: &[&str]) -> Run {
+    let capped = sockctl(args);
+    let mut command = capped.command();
+    command.stdin(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -56,7 +51,7 @@ fn run_capped(cap: u64, args: &[&str]) -> std::process::Output {
             Ok(())
         });
     }
-    command.output().unwrap()
+    capped.ended(command.output().unwrap())
 }
 
 const TOO_LARGE: &str = "reply larger than the limit of 1048576 bytes";
@@ -67,14 +62,14 @@ fn send_to_several_sockets_streams_each_reply_labelled() {
     // 24 MiB replies pass within 32 MiB of data. Before, both were held (and copied to be
     // labelled), and the run aborted.
     let size = 24 * MIB;
-    let (_a, a) = server(Behavior::Flood(size));
-    let (_b, b) = server(Behavior::Flood(size));
+    let a = server(Behavior::Flood(size));
+    let b = server(Behavior::Flood(size));
     let out = run_capped(
         32 * MIB,
         &["send", "-s", a.address(), "-s", b.address(), "x"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = &out.stdout;
+    let out = out.succeeds();
+    let text = out.stdout_bytes();
     for server in [&a, &b] {
         let label = format!("{}: ", server.address());
         let lines = text
@@ -91,8 +86,8 @@ fn send_to_several_sockets_streams_each_reply_labelled() {
 
 #[test]
 fn send_json_to_several_sockets_holds_at_most_the_limit_per_socket() {
-    let (_a, a) = server(Behavior::Flood(4 * MIB));
-    let (_b, b) = server(Behavior::Flood(4 * MIB));
+    let a = server(Behavior::Flood(4 * MIB));
+    let b = server(Behavior::Flood(4 * MIB));
     let out = run_within(
         Duration::from_secs(20),
         &[
@@ -107,9 +102,10 @@ fn send_json_to_several_sockets_holds_at_most_the_limit_per_socket() {
             "x",
         ],
         b"",
-    );
-    assert_fails(&out, 5, TOO_LARGE);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    )
+    .fails(5)
+    .stderr_has(TOO_LARGE);
+    let doc: serde_json::Value = out.json();
     for server in [&a, &b] {
         let entry = &doc[server.address()];
         assert_eq!(entry["code"], 5, "{entry}");
@@ -120,8 +116,8 @@ fn send_json_to_several_sockets_holds_at_most_the_limit_per_socket() {
 #[test]
 fn send_json_limit_counts_every_reply_of_a_socket() {
     // 600 KiB each: the first fits in 1 MiB, the two together do not.
-    let (_a, a) = server(Behavior::Flood(600 * 1024));
-    let out = run_within(
+    let a = server(Behavior::Flood(600 * 1024));
+    run_within(
         Duration::from_secs(20),
         &[
             "send",
@@ -134,15 +130,16 @@ fn send_json_limit_counts_every_reply_of_a_socket() {
             "second",
         ],
         b"",
-    );
-    assert_fails(&out, 5, TOO_LARGE);
+    )
+    .fails(5)
+    .stderr_has(TOO_LARGE);
     assert_eq!(a.connections(), 2);
 }
 
 #[test]
 fn exec_on_a_stats_socket_stops_at_the_limit() {
-    let (_s, s) = flooder(false, Some(8 * MIB));
-    let out = run_within(
+    let s = flooder(false, Some(8 * MIB));
+    run_within(
         Duration::from_secs(20),
         &[
             "haproxy",
@@ -154,26 +151,28 @@ fn exec_on_a_stats_socket_stops_at_the_limit() {
             "show info",
         ],
         b"",
-    );
-    assert_fails(&out, 5, TOO_LARGE);
-    assert!(out.stdout.is_empty());
+    )
+    .fails(5)
+    .stderr_has(TOO_LARGE)
+    .stdout_is("");
 }
 
 #[test]
 fn exec_holds_at_most_64_mib_by_default() {
-    let (_s, s) = flooder(false, Some(65 * MIB));
-    let out = run_within(
+    let s = flooder(false, Some(65 * MIB));
+    run_within(
         Duration::from_secs(60),
         &["haproxy", "exec", "-s", s.address(), "show info"],
         b"",
-    );
-    assert_fails(&out, 5, "reply larger than the limit of 67108864 bytes");
+    )
+    .fails(5)
+    .stderr_has("reply larger than the limit of 67108864 bytes");
 }
 
 #[test]
 fn exec_through_the_master_stops_at_the_limit() {
-    let (_m, m) = flooder(true, Some(8 * MIB));
-    let out = run_within(
+    let m = flooder(true, Some(8 * MIB));
+    run_within(
         Duration::from_secs(20),
         &[
             "haproxy",
@@ -185,15 +184,16 @@ fn exec_through_the_master_stops_at_the_limit() {
             "show info",
         ],
         b"",
-    );
-    assert_fails(&out, 5, TOO_LARGE);
+    )
+    .fails(5)
+    .stderr_has(TOO_LARGE);
 }
 
 #[test]
 fn exec_batch_stops_at_the_limit() {
     for master in [false, true] {
-        let (_s, s) = flooder(master, Some(8 * MIB));
-        let out = run_within(
+        let s = flooder(master, Some(8 * MIB));
+        run_within(
             Duration::from_secs(20),
             &[
                 "haproxy",
@@ -206,34 +206,37 @@ fn exec_batch_stops_at_the_limit() {
                 "-",
             ],
             b"show info\nshow stat\n",
-        );
-        assert_fails(&out, 5, TOO_LARGE);
-        assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+        )
+        .fails(5)
+        .stderr_has(TOO_LARGE)
+        .stderr_has("line 1");
     }
 }
 
 #[test]
 fn exec_batch_holds_at_most_64_mib_by_default() {
-    let (_s, s) = flooder(false, Some(65 * MIB));
-    let out = run_within(
+    let s = flooder(false, Some(65 * MIB));
+    run_within(
         Duration::from_secs(60),
         &["haproxy", "exec", "-s", s.address(), "--batch", "-"],
         b"show info\n",
-    );
-    assert_fails(&out, 5, "reply larger than the limit of 67108864 bytes");
+    )
+    .fails(5)
+    .stderr_has("reply larger than the limit of 67108864 bytes");
 }
 
 #[test]
 fn piped_shell_stops_at_the_limit() {
-    let (_s, s) = flooder(false, Some(8 * MIB));
-    let out = run_within(
+    let s = flooder(false, Some(8 * MIB));
+    run_within(
         Duration::from_secs(20),
         &["shell", s.address(), "--max-bytes", "1MiB"],
         b"show info\n",
-    );
-    assert_fails(&out, 5, TOO_LARGE);
+    )
+    .fails(5)
+    .stderr_has(TOO_LARGE)
     // Nothing of a reply over the limit is shown.
-    assert!(out.stdout.is_empty(), "{} bytes", out.stdout.len());
+    .stdout_is("");
 }
 
 #[test]
@@ -241,17 +244,11 @@ fn shell_deadline_holds_while_data_pours_in() {
     // The peer never stops; the reply never completes. Before, the deadline was only checked
     // when a read found nothing, which a fast peer never lets happen: the shell ran on until
     // the size limit (1 GiB here, several seconds).
-    let (_s, s) = flooder(false, None);
+    let s = flooder(false, None);
     let start = Instant::now();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args([
-            "shell",
-            s.address(),
-            "--timeout",
-            "500ms",
-            "--max-bytes",
-            "1GiB",
-        ])
+    let shell = sockctl(["shell", s.address(), "--timeout", "500ms"]).args(["--max-bytes", "1GiB"]);
+    let mut child = shell
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -265,15 +262,18 @@ fn shell_deadline_holds_while_data_pours_in() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let took = start.elapsed();
-    assert_fails(&out, 4, "no complete reply in time");
+    shell
+        .ended(out)
+        .fails(4)
+        .stderr_has("no complete reply in time");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]
 fn views_stop_at_the_limit() {
-    let (_s, s) = flooder(false, Some(8 * MIB));
+    let s = flooder(false, Some(8 * MIB));
     for view in ["stat", "info", "servers"] {
-        let out = run_within(
+        run_within(
             Duration::from_secs(20),
             &[
                 "haproxy",
@@ -285,9 +285,10 @@ fn views_stop_at_the_limit() {
                 "--json",
             ],
             b"",
-        );
-        assert_fails(&out, 5, TOO_LARGE);
-        assert!(stdout(&out).is_empty(), "{view}");
+        )
+        .fails(5)
+        .stderr_has(TOO_LARGE)
+        .stdout_is("");
     }
 }
 
@@ -308,7 +309,7 @@ fn stat_json_is_written_as_it_is_parsed() {
     let csv = Arc::new(show_stat(300_000));
     assert!(csv.len() as u64 > 8 * MIB);
     let reply = Arc::clone(&csv);
-    let (_s, s) = server(Behavior::Respond(Arc::new(move |command: &[u8]| {
+    let s = server(Behavior::Respond(Arc::new(move |command: &[u8]| {
         if command == b"show proc\n" {
             Reply::Bytes(b"Unknown command.\n".to_vec())
         } else {
@@ -317,9 +318,10 @@ fn stat_json_is_written_as_it_is_parsed() {
             Reply::Bytes(bytes)
         }
     })));
-    let out = run_capped(48 * MIB, &["haproxy", "stat", "-s", s.address(), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value =
+        run_capped(48 * MIB, &["haproxy", "stat", "-s", s.address(), "--json"])
+            .succeeds()
+            .json();
     let rows = doc["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 300_000);
     assert_eq!(rows[299_999]["svname"], "s299999");
@@ -328,11 +330,12 @@ fn stat_json_is_written_as_it_is_parsed() {
 #[test]
 fn show_proc_is_held_at_most_16_mib() {
     // The probe of every HAProxy command, and the proc view: `show proc` is never large.
-    let (_s, s) = server(Behavior::Flood(17 * MIB));
-    let out = run_within(
+    let s = server(Behavior::Flood(17 * MIB));
+    run_within(
         Duration::from_secs(30),
         &["haproxy", "proc", "-s", s.address(), "--max-bytes", "0"],
         b"",
-    );
-    assert_fails(&out, 5, "reply larger than the limit of 16777216 bytes");
+    )
+    .fails(5)
+    .stderr_has("reply larger than the limit of 16777216 bytes");
 }

@@ -3,12 +3,10 @@
 use std::time::Duration;
 
 use crate::support::fake::{Behavior, FakeServer};
-use crate::support::{assert_fails, sockctl, stderr};
+use crate::support::{leftovers, sockctl};
 
-fn unix_server(behavior: Behavior) -> (tempfile::TempDir, FakeServer) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(dir.path().join("admin.sock"), behavior);
-    (dir, server)
+fn unix_server(behavior: Behavior) -> FakeServer {
+    FakeServer::in_temp_dir("admin.sock", behavior)
 }
 
 /// Bytes no text-minded client would pass through unharmed.
@@ -16,14 +14,11 @@ const AWKWARD: &[u8] = b"caf\xc3\xa9 \xff\xfe\x00nul\r\n  trailing spaces  \n\n"
 
 #[test]
 fn sends_the_line_half_closes_and_passes_bytes_through() {
-    let (_dir, server) = unix_server(Behavior::Reply(AWKWARD.to_vec()));
-    let out = sockctl()
-        .args(["send", server.address(), "show info"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, AWKWARD);
-    assert_eq!(out.stderr, b"");
+    let server = unix_server(Behavior::Reply(AWKWARD.to_vec()));
+    sockctl(["send", server.address(), "show info"])
+        .succeeds()
+        .stdout_is(AWKWARD)
+        .stderr_is("");
     let got = server.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bytes, b"show info\n");
@@ -39,12 +34,9 @@ fn abstract_and_tcp_sockets_work_the_same() {
     ];
     for server in &servers {
         for address in [server.address().to_string(), alias(server.address())] {
-            let out = sockctl()
-                .args(["send", &address, "show info"])
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(0), "{address}: {}", stderr(&out));
-            assert_eq!(out.stdout, AWKWARD, "{address}");
+            sockctl(["send", &address, "show info"])
+                .succeeds()
+                .stdout_is(AWKWARD);
         }
         assert!(server.received().iter().all(|r| r.half_closed));
         assert!(server.received().iter().all(|r| r.bytes == b"show info\n"));
@@ -65,47 +57,36 @@ fn alias(address: &str) -> String {
 fn abns_reaches_a_padded_abstract_socket_as_haproxy_binds_it() {
     let name = format!("sockctl-padded-{}", std::process::id());
     let server = FakeServer::abstract_padded(&name, Behavior::Reply(b"padded\n".to_vec()));
-    let out = sockctl()
-        .args(["send", &format!("abns@{name}"), "show info"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"padded\n");
+    sockctl(["send", &format!("abns@{name}"), "show info"])
+        .succeeds()
+        .stdout_is("padded\n");
     assert!(server.received()[0].half_closed);
-    let out = sockctl()
-        .args(["send", &format!("@{name}"), "show info"])
-        .output()
-        .unwrap();
-    crate::support::assert_fails(&out, 3, &format!("is reached as abns@{name}"));
+    sockctl(["send", &format!("@{name}"), "show info"])
+        .fails(3)
+        .stderr_has(format!("is reached as abns@{name}"));
 }
 
 #[test]
 fn each_command_gets_its_own_connection_in_order() {
-    let (_dir, server) = unix_server(Behavior::Sequence(vec![
+    let server = unix_server(Behavior::Sequence(vec![
         Behavior::Reply(b"one\n".to_vec()),
         Behavior::Reply(b"two\n".to_vec()),
         Behavior::Reply(b"three\n".to_vec()),
     ]));
-    let out = sockctl()
-        .args(["send", server.address(), "a", "b", "c"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"one\ntwo\nthree\n");
+    sockctl(["send", server.address(), "a", "b", "c"])
+        .succeeds()
+        .stdout_is("one\ntwo\nthree\n");
     let sent: Vec<_> = server.received().into_iter().map(|r| r.bytes).collect();
     assert_eq!(sent, [b"a\n".to_vec(), b"b\n".to_vec(), b"c\n".to_vec()]);
 }
 
 #[test]
 fn commands_from_stdin_skip_blanks_and_comments() {
-    let (_dir, server) = unix_server(Behavior::Reply(b"ok\n".to_vec()));
-    let out = sockctl()
-        .args(["send", server.address(), "-"])
-        .write_stdin("show info\n\n# a comment\n   \nshow stat\r\nlast line")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"ok\nok\nok\n");
+    let server = unix_server(Behavior::Reply(b"ok\n".to_vec()));
+    sockctl(["send", server.address(), "-"])
+        .stdin("show info\n\n# a comment\n   \nshow stat\r\nlast line")
+        .succeeds()
+        .stdout_is("ok\nok\nok\n");
     let sent: Vec<_> = server.received().into_iter().map(|r| r.bytes).collect();
     assert_eq!(
         sent,
@@ -116,43 +97,25 @@ fn commands_from_stdin_skip_blanks_and_comments() {
         ]
     );
     // No COMMAND at all also reads stdin.
-    let out = sockctl()
-        .args(["send", server.address()])
-        .write_stdin("show info\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.stdout, b"ok\n");
+    sockctl(["send", server.address()])
+        .stdin("show info\n")
+        .succeeds()
+        .stdout_is("ok\n");
 }
 
 #[test]
 fn a_command_that_would_smuggle_another_is_refused_before_connecting() {
-    let (_dir, server) = unix_server(Behavior::Reply(b"ok\n".to_vec()));
-    let out = sockctl()
-        .args([
-            "send",
-            server.address(),
-            "show info",
-            "show info\nshutdown sessions",
-        ])
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        2,
-        "command 2: command refused: it contains a newline at byte 9",
-    );
+    let server = unix_server(Behavior::Reply(b"ok\n".to_vec()));
+    let smuggler = "show info\nshutdown sessions";
+    sockctl(["send", server.address(), "show info", smuggler])
+        .fails(2)
+        .stderr_has("command 2: command refused: it contains a newline at byte 9");
     assert_eq!(server.connections(), 0);
 
-    let out = sockctl()
-        .args(["send", server.address(), "-"])
-        .write_stdin("show info\nbad\0byte\n")
-        .output()
-        .unwrap();
-    assert_fails(
-        &out,
-        2,
-        "stdin line 2: command refused: it contains a NUL byte",
-    );
+    sockctl(["send", server.address(), "-"])
+        .stdin("show info\nbad\0byte\n")
+        .fails(2)
+        .stderr_has("stdin line 2: command refused: it contains a NUL byte");
     assert_eq!(server.connections(), 1);
 }
 
@@ -165,50 +128,40 @@ fn stops_at_the_first_failure_unless_keep_going() {
             Behavior::Reply(b"three\n".to_vec()),
         ])
     };
-    let (_dir, server) = unix_server(behaviors());
-    let out = sockctl()
-        .args(["send", server.address(), "a", "b", "c"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 5, "before reading the command");
-    assert_eq!(out.stdout, b"one\n");
+    let server = unix_server(behaviors());
+    sockctl(["send", server.address(), "a", "b", "c"])
+        .fails(5)
+        .stderr_has("before reading the command")
+        .stdout_is("one\n");
     assert_eq!(server.connections(), 2);
 
-    let (_dir, server) = unix_server(behaviors());
-    let out = sockctl()
-        .args(["send", "--keep-going", server.address(), "a", "b", "c"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 5, "before reading the command");
-    assert_eq!(out.stdout, b"one\nthree\n");
+    let server = unix_server(behaviors());
+    sockctl(["send", "--keep-going", server.address(), "a", "b", "c"])
+        .fails(5)
+        .stderr_has("before reading the command")
+        .stdout_is("one\nthree\n");
     assert_eq!(server.connections(), 3);
 }
 
 #[test]
 fn verbose_reports_the_exchange() {
-    let (_dir, server) = unix_server(Behavior::Reply(b"0123456789".to_vec()));
-    let out = sockctl()
-        .args(["send", "-v", server.address(), "show info"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(err.contains("via unix:"), "{err}");
-    assert!(err.contains("sent 10 B, received 10 B"), "{err}");
-    assert!(err.contains("first byte after"), "{err}");
-    assert!(err.contains("EOF after"), "{err}");
+    let server = unix_server(Behavior::Reply(b"0123456789".to_vec()));
+    sockctl(["send", "-v", server.address(), "show info"])
+        .succeeds()
+        .stderr_has("via unix:")
+        .stderr_has("sent 10 B, received 10 B")
+        .stderr_has("first byte after")
+        .stderr_has("EOF after");
 }
 
 #[test]
 fn output_file_is_the_reply_and_private() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, server) = unix_server(Behavior::Reply(AWKWARD.to_vec()));
-    let file = dir.path().join("reply.out");
-    let out = sockctl()
-        .args(["send", "-o", file.to_str().unwrap(), server.address(), "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(out.stdout.is_empty());
+    let server = unix_server(Behavior::Reply(AWKWARD.to_vec()));
+    let file = server.dir().join("reply.out");
+    sockctl(["send", "-o", file.to_str().unwrap(), server.address(), "x"])
+        .succeeds()
+        .stdout_is("");
     assert_eq!(std::fs::read(&file).unwrap(), AWKWARD);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -217,28 +170,22 @@ fn output_file_is_the_reply_and_private() {
 #[test]
 fn output_file_keeps_old_contents_and_mode_on_failure() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, server) = unix_server(Behavior::ReplyNoClose(b"partial".to_vec()));
-    let file = dir.path().join("haproxy.state");
+    let server = unix_server(Behavior::ReplyNoClose(b"partial".to_vec()));
+    let file = server.dir().join("haproxy.state");
     std::fs::write(&file, "previous\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = sockctl()
-        .args(["send", "--timeout", "300ms", "-o", file.to_str().unwrap()])
+    sockctl(["send", "--timeout", "300ms", "-o", file.to_str().unwrap()])
         .args([server.address(), "show servers state"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 4, "timed out");
+        .fails(4)
+        .stderr_has("timed out");
     assert_eq!(std::fs::read(&file).unwrap(), b"previous\n");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o644);
-    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(leftovers(server.dir()), Vec::<String>::new());
 
     // A successful replace keeps the mode too.
-    let (_dir2, good) = unix_server(Behavior::Reply(b"new\n".to_vec()));
-    let out = sockctl()
-        .args(["send", "-o", file.to_str().unwrap(), good.address(), "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good = unix_server(Behavior::Reply(b"new\n".to_vec()));
+    sockctl(["send", "-o", file.to_str().unwrap(), good.address(), "x"]).succeeds();
     assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o644);
@@ -246,53 +193,35 @@ fn output_file_keeps_old_contents_and_mode_on_failure() {
 
 #[test]
 fn output_to_a_symlink_is_refused() {
-    let (dir, server) = unix_server(Behavior::Reply(b"new\n".to_vec()));
-    let target = dir.path().join("target");
+    let server = unix_server(Behavior::Reply(b"new\n".to_vec()));
+    let target = server.dir().join("target");
     std::fs::write(&target, "keep").unwrap();
-    let link = dir.path().join("link");
+    let link = server.dir().join("link");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let out = sockctl()
-        .args(["send", "-o", link.to_str().unwrap(), server.address(), "x"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 6, "symbolic link");
+    sockctl(["send", "-o", link.to_str().unwrap(), server.address(), "x"])
+        .fails(6)
+        .stderr_has("symbolic link");
     assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     assert_eq!(server.connections(), 0);
 }
 
-/// Files in `dir` that a run should not have left behind.
-pub fn leftovers(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("sockctl-tmp"))
-        .collect()
-}
-
 #[test]
 fn durations_and_sizes_are_checked() {
-    let out = sockctl()
-        .args(["send", "--timeout", "soon", "/nonexistent/x.sock", "x"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "expected a duration such as 500ms");
-    let out = sockctl()
-        .args(["send", "--max-bytes", "lots", "/nonexistent/x.sock", "x"])
-        .output()
-        .unwrap();
-    assert_fails(&out, 2, "expected a size such as");
+    sockctl(["send", "--timeout", "soon", "/nonexistent/x.sock", "x"])
+        .fails(2)
+        .stderr_has("expected a duration such as 500ms");
+    sockctl(["send", "--max-bytes", "lots", "/nonexistent/x.sock", "x"])
+        .fails(2)
+        .stderr_has("expected a size such as");
 }
 
 #[test]
 fn a_zero_timeout_means_no_limit() {
-    let (_dir, server) = unix_server(Behavior::Drip {
+    let server = unix_server(Behavior::Drip {
         reply: b"abc".to_vec(),
         every: Duration::from_millis(100),
     });
-    let out = sockctl()
-        .args(["send", "--timeout", "0", server.address(), "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"abc");
+    sockctl(["send", "--timeout", "0", server.address(), "x"])
+        .succeeds()
+        .stdout_is("abc");
 }

@@ -1,88 +1,83 @@
 //! Every way an exchange can fail, each with its exit code, its message and a time bound.
 
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::send::leftovers;
 use crate::support::fake::{Behavior, FakeServer, FullBacklog};
-use crate::support::{assert_fails, interrupt, sockctl, stderr};
+use crate::support::{Run, interrupt, leftovers, sockctl};
 
-fn unix_server(behavior: Behavior) -> (tempfile::TempDir, FakeServer) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(dir.path().join("admin.sock"), behavior);
-    (dir, server)
+fn unix_server(behavior: Behavior) -> FakeServer {
+    FakeServer::in_temp_dir("admin.sock", behavior)
 }
 
 /// Runs `sockctl send ARGS` and checks it ended within `bound`.
-fn send_within(bound: Duration, args: &[&str]) -> std::process::Output {
+fn send_within(bound: Duration, args: &[&str]) -> Run {
     let start = Instant::now();
-    let out = sockctl().arg("send").args(args).output().unwrap();
-    assert!(start.elapsed() < bound, "took {:?}", start.elapsed());
+    let out = sockctl(["send"]).args(args).run();
+    assert!(start.elapsed() < bound, "took {:?}\n{out}", start.elapsed());
     out
 }
 
 #[test]
 fn silent_server_times_out() {
-    let (_dir, server) = unix_server(Behavior::Silent);
-    let out = send_within(
+    let server = unix_server(Behavior::Silent);
+    send_within(
         Duration::from_secs(3),
         &["--timeout", "300ms", server.address(), "x"],
-    );
-    assert_fails(
-        &out,
-        4,
-        "timed out after 300 ms while reading the reply (0 bytes received, no EOF)",
-    );
+    )
+    .fails(4)
+    .stderr_has("timed out after 300 ms while reading the reply (0 bytes received, no EOF)");
 }
 
 #[test]
 fn reply_without_eof_is_not_a_success() {
-    let (_dir, server) = unix_server(Behavior::ReplyNoClose(b"looks complete\n\n".to_vec()));
-    let out = send_within(
+    let server = unix_server(Behavior::ReplyNoClose(b"looks complete\n\n".to_vec()));
+    send_within(
         Duration::from_secs(3),
         &["--timeout", "300ms", server.address(), "x"],
-    );
-    assert_fails(&out, 4, "(16 bytes received, no EOF)");
+    )
+    .fails(4)
+    .stderr_has("(16 bytes received, no EOF)")
     // What did arrive is still shown: the user may need it to understand the failure.
-    assert_eq!(out.stdout, b"looks complete\n\n");
+    .stdout_is("looks complete\n\n");
 }
 
 #[test]
 fn dripping_server_trips_the_idle_timeout() {
-    let (_dir, server) = unix_server(Behavior::Drip {
+    let server = unix_server(Behavior::Drip {
         reply: vec![b'x'; 50],
         every: Duration::from_millis(400),
     });
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &["--idle-timeout", "200ms", server.address(), "x"],
-    );
-    assert_fails(&out, 4, "no data for 200 ms while reading the reply");
+    )
+    .fails(4)
+    .stderr_has("no data for 200 ms while reading the reply");
 }
 
 #[test]
 fn drip_within_the_idle_timeout_completes() {
-    let (_dir, server) = unix_server(Behavior::Drip {
+    let server = unix_server(Behavior::Drip {
         reply: b"abcde".to_vec(),
         every: Duration::from_millis(50),
     });
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &["--idle-timeout", "1s", server.address(), "x"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"abcde");
+    )
+    .succeeds()
+    .stdout_is("abcde");
 }
 
 #[test]
 fn overall_deadline_holds_against_a_steady_drip() {
-    let (_dir, server) = unix_server(Behavior::Drip {
+    let server = unix_server(Behavior::Drip {
         reply: vec![b'x'; 100],
         every: Duration::from_millis(20),
     });
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &[
             "--timeout",
@@ -92,71 +87,60 @@ fn overall_deadline_holds_against_a_steady_drip() {
             server.address(),
             "x",
         ],
-    );
-    assert_fails(&out, 4, "timed out after 500 ms while reading the reply");
+    )
+    .fails(4)
+    .stderr_has("timed out after 500 ms while reading the reply");
 }
 
 #[test]
 fn reset_mid_reply_is_an_incomplete_reply() {
-    let (_dir, server) = unix_server(Behavior::ResetMidReply(b"Name: HAProxy\nVers".to_vec()));
-    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
-    assert_fails(
-        &out,
-        5,
-        "connection reset by peer while reading the reply (18 bytes received)",
-    );
+    let server = unix_server(Behavior::ResetMidReply(b"Name: HAProxy\nVers".to_vec()));
+    send_within(Duration::from_secs(3), &[server.address(), "show info"])
+        .fails(5)
+        .stderr_has("connection reset by peer while reading the reply (18 bytes received)");
 }
 
 #[test]
 fn tcp_reset_is_an_incomplete_reply() {
     let server = FakeServer::tcp(Behavior::ResetMidReply(b"partial".to_vec()));
-    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    send_within(Duration::from_secs(3), &[server.address(), "show info"]).fails(5);
 }
 
 #[test]
 fn server_closing_before_the_command_is_reported() {
-    let (_dir, server) = unix_server(Behavior::CloseBeforeRead);
-    let out = send_within(Duration::from_secs(3), &[server.address(), "show info"]);
-    assert_fails(
-        &out,
-        5,
-        "the server closed the connection before reading the command",
-    );
+    let server = unix_server(Behavior::CloseBeforeRead);
+    send_within(Duration::from_secs(3), &[server.address(), "show info"])
+        .fails(5)
+        .stderr_has("the server closed the connection before reading the command");
 }
 
 #[test]
 fn reply_over_max_bytes_is_refused() {
-    let (_dir, server) = unix_server(Behavior::Flood(10 << 20));
+    let server = unix_server(Behavior::Flood(10 << 20));
     let out = send_within(
         Duration::from_secs(5),
         &["--max-bytes", "64KiB", server.address(), "x"],
-    );
-    assert_fails(&out, 5, "reply larger than the limit of 65536 bytes");
-    assert!(out.stdout.len() <= 65536);
+    )
+    .fails(5)
+    .stderr_has("reply larger than the limit of 65536 bytes");
+    assert!(out.stdout_bytes().len() <= 65536, "{out}");
 }
 
 #[test]
 fn one_gibibyte_reply_streams_through() {
-    let (_dir, server) = unix_server(Behavior::Flood(1 << 30));
-    let out = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args(["send", "-v", "--timeout", "60s", server.address(), "x"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("received 1073741824 B"),
-        "{}",
-        stderr(&out)
-    );
+    let server = unix_server(Behavior::Flood(1 << 30));
+    let send = sockctl(["send", "-v", "--timeout", "60s", server.address(), "x"]);
+    let out = send.command().stdout(Stdio::null()).output().unwrap();
+    send.ended(out)
+        .succeeds()
+        .stderr_has("received 1073741824 B");
 }
 
 #[test]
 fn full_backlog_hits_the_connect_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let backlog = FullBacklog::new(dir.path().join("busy.sock"));
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &[
             "--connect-timeout",
@@ -164,8 +148,9 @@ fn full_backlog_hits_the_connect_timeout() {
             backlog.path.to_str().unwrap(),
             "x",
         ],
-    );
-    assert_fails(&out, 4, "connect: timed out after 300 ms");
+    )
+    .fails(4)
+    .stderr_has("connect: timed out after 300 ms");
 }
 
 #[test]
@@ -173,26 +158,21 @@ fn stale_socket_file_gets_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-    let out = send_within(Duration::from_secs(3), &[path.to_str().unwrap(), "x"]);
-    assert_fails(
-        &out,
-        3,
-        "stale socket: the file exists but nothing is listening",
-    );
-    assert!(stderr(&out).starts_with(&format!("sockctl: {}: connect:", path.display())));
+    let out = send_within(Duration::from_secs(3), &[path.to_str().unwrap(), "x"])
+        .fails(3)
+        .stderr_has("stale socket: the file exists but nothing is listening");
+    let start = format!("sockctl: {}: connect:", path.display());
+    assert!(out.stderr().starts_with(&start), "{out}");
 }
 
 #[test]
 fn missing_socket_file() {
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &["/nonexistent/dir/admin.sock", "x"],
-    );
-    assert_fails(
-        &out,
-        3,
-        "sockctl: /nonexistent/dir/admin.sock: connect: no such file or directory",
-    );
+    )
+    .fails(3)
+    .stderr_has("sockctl: /nonexistent/dir/admin.sock: connect: no such file or directory");
 }
 
 #[test]
@@ -200,10 +180,12 @@ fn regular_file_and_directory_are_not_sockets() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("haproxy.cfg");
     std::fs::write(&file, "").unwrap();
-    let out = send_within(Duration::from_secs(3), &[file.to_str().unwrap(), "x"]);
-    assert_fails(&out, 3, "not a socket (it is a regular file)");
-    let out = send_within(Duration::from_secs(3), &[dir.path().to_str().unwrap(), "x"]);
-    assert_fails(&out, 3, "not a socket (it is a directory)");
+    send_within(Duration::from_secs(3), &[file.to_str().unwrap(), "x"])
+        .fails(3)
+        .stderr_has("not a socket (it is a regular file)");
+    send_within(Duration::from_secs(3), &[dir.path().to_str().unwrap(), "x"])
+        .fails(3)
+        .stderr_has("not a socket (it is a directory)");
 }
 
 #[test]
@@ -241,12 +223,9 @@ fn permission_denied_gets_a_hint() {
         )
         .unwrap();
     }
-    let out = command.output().unwrap();
-    assert_fails(
-        &out,
-        3,
-        "connect: permission denied (check the socket's owner and mode",
-    );
+    Run::new(format!("{command:?}"), command.output().unwrap())
+        .fails(3)
+        .stderr_has("connect: permission denied (check the socket's owner and mode");
     assert_eq!(server.connections(), 0);
 }
 
@@ -258,12 +237,12 @@ fn socket_path_longer_than_sun_path_works() {
     let path = deep.join("admin.sock");
     assert!(path.as_os_str().len() > 200);
     let server = FakeServer::unix_long(path.clone(), Behavior::Reply(b"long\n".to_vec()));
-    let out = send_within(
+    send_within(
         Duration::from_secs(3),
         &[path.to_str().unwrap(), "show info"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"long\n");
+    )
+    .succeeds()
+    .stdout_is("long\n");
     assert!(server.received()[0].half_closed);
 }
 
@@ -276,31 +255,33 @@ fn tcp_port_refusing() {
         .unwrap()
         .port();
     let address = format!("127.0.0.1:{port}");
-    let out = send_within(Duration::from_secs(3), &[&address, "x"]);
-    assert_fails(
-        &out,
-        3,
-        &format!("connection refused (nothing is listening on {address})"),
-    );
+    send_within(Duration::from_secs(3), &[&address, "x"])
+        .fails(3)
+        .stderr_has(format!(
+            "connection refused (nothing is listening on {address})"
+        ));
 }
 
 #[test]
 fn name_that_does_not_resolve() {
-    let out = send_within(Duration::from_secs(10), &["no-such-host.invalid:9999", "x"]);
-    assert_fails(&out, 3, "cannot resolve 'no-such-host.invalid'");
+    send_within(Duration::from_secs(10), &["no-such-host.invalid:9999", "x"])
+        .fails(3)
+        .stderr_has("cannot resolve 'no-such-host.invalid'");
 }
 
 #[test]
 fn bad_address_is_a_usage_error_listing_the_forms() {
-    let out = send_within(Duration::from_secs(3), &["admin-sock-not-here", "x"]);
-    assert_fails(&out, 2, "accepted forms: /path/to.sock");
+    send_within(Duration::from_secs(3), &["admin-sock-not-here", "x"])
+        .fails(2)
+        .stderr_has("accepted forms: /path/to.sock");
 }
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    let (_dir, server) = unix_server(Behavior::Flood(64 << 20));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args(["send", server.address(), "x"])
+    let server = unix_server(Behavior::Flood(64 << 20));
+    let send = sockctl(["send", server.address(), "x"]);
+    let mut child = send
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -308,29 +289,26 @@ fn closed_stdout_ends_quietly() {
     let mut one = [0u8; 1];
     child.stdout.as_mut().unwrap().read_exact(&mut one).unwrap();
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stderr(&out), "");
+    send.ended(child.wait_with_output().unwrap())
+        .succeeds()
+        .stderr_is("");
 }
 
 #[test]
 fn sigint_during_a_long_reply_exits_130_and_leaves_no_files() {
-    let (dir, server) = unix_server(Behavior::Drip {
+    let server = unix_server(Behavior::Drip {
         reply: vec![b'x'; 1000],
         every: Duration::from_millis(10),
     });
-    let file = dir.path().join("out");
+    let file = server.dir().join("out");
     std::fs::write(&file, "before").unwrap();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("sockctl"))
-        .args(["send", "-o", file.to_str().unwrap(), server.address(), "x"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let send = sockctl(["send", "-o", file.to_str().unwrap(), server.address(), "x"]);
+    let child = send.command().stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    send.ended(child.wait_with_output().unwrap())
+        .killed_by(libc::SIGINT)
+        .stderr_has("interrupted");
     assert_eq!(std::fs::read(&file).unwrap(), b"before");
-    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(leftovers(server.dir()), Vec::<String>::new());
 }

@@ -3,17 +3,16 @@
 use std::time::{Duration, Instant};
 
 use crate::support::haproxy::Haproxy;
-use crate::support::{sockctl, stderr, stdout};
+use crate::support::sockctl;
 
 #[test]
 fn show_info_on_the_stats_socket() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["send", ha.admin.to_str().unwrap(), "show info"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = sockctl(["send"])
+        .arg(&ha.admin)
+        .arg("show info")
+        .succeeds()
+        .stdout();
     assert!(text.starts_with("Name: HAProxy\n"), "{text}");
     assert!(
         text.ends_with("\n\n"),
@@ -24,12 +23,11 @@ fn show_info_on_the_stats_socket() {
 #[test]
 fn show_servers_state_on_the_stats_socket() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["send", ha.admin.to_str().unwrap(), "show servers state"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = sockctl(["send"])
+        .arg(&ha.admin)
+        .arg("show servers state")
+        .succeeds()
+        .stdout();
     assert!(
         text.starts_with("1\n# be_id be_name srv_id srv_name"),
         "{text}"
@@ -48,18 +46,16 @@ fn show_servers_state_on_the_stats_socket() {
 fn show_proc_and_at1_on_the_master_socket() {
     let Some(ha) = Haproxy::start() else { return };
     let start = Instant::now();
-    let out = sockctl()
-        .args(["send", "--timeout", "5s", ha.master.to_str().unwrap()])
+    let out = sockctl(["send", "--timeout", "5s"])
+        .arg(&ha.master)
         .args(["show proc", "@1 show info"])
-        .output()
-        .unwrap();
+        .run();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = out.succeeds().stdout();
     assert!(text.starts_with("#<PID>"), "{text}");
     assert!(text.contains(&format!("{}", ha.master_pid())), "{text}");
     assert!(text.contains("# workers\n"), "{text}");
@@ -75,12 +71,8 @@ fn long_socket_path_reaches_haproxy() {
     let long = deep.join("admin.sock");
     std::os::unix::fs::symlink(&ha.admin, &long).unwrap();
     assert!(long.as_os_str().len() > 107);
-    let out = sockctl()
-        .args(["send", long.to_str().unwrap(), "show info"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("Name: HAProxy\n"));
+    let out = sockctl(["send"]).arg(&long).arg("show info").succeeds();
+    assert!(out.stdout().starts_with("Name: HAProxy\n"), "{out}");
 }
 
 #[test]
@@ -88,24 +80,19 @@ fn output_file_is_byte_identical_to_the_reply() {
     let Some(ha) = Haproxy::start() else { return };
     // `help` and `show backend` do not change between two calls; most other replies carry clocks.
     for command in ["help", "show backend"] {
-        let shown = sockctl()
-            .args(["send", ha.admin.to_str().unwrap(), command])
-            .output()
-            .unwrap();
+        let shown = sockctl(["send"]).arg(&ha.admin).arg(command).succeeds();
         let file = ha.path("reply.out");
-        let saved = sockctl()
-            .args([
-                "send",
-                "-o",
-                file.to_str().unwrap(),
-                ha.admin.to_str().unwrap(),
-                command,
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
-        assert!(shown.stdout.len() > 10);
-        assert_eq!(std::fs::read(&file).unwrap(), shown.stdout, "{command}");
+        sockctl(["send", "-o"])
+            .args([&file, &ha.admin])
+            .arg(command)
+            .succeeds()
+            .stdout_is("");
+        assert!(shown.stdout_bytes().len() > 10, "{shown}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            shown.stdout_bytes(),
+            "{command}"
+        );
     }
 }
 
@@ -116,10 +103,6 @@ fn abns_stats_socket_of_haproxy() {
     let Some(_ha) = Haproxy::start_with(&extra, crate::support::haproxy::DEFAULT_BACKEND) else {
         return;
     };
-    let out = sockctl()
-        .args(["send", &format!("abns@{name}"), "show info"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("Name: HAProxy\n"));
+    let out = sockctl(["send", &format!("abns@{name}"), "show info"]).succeeds();
+    assert!(out.stdout().starts_with("Name: HAProxy\n"), "{out}");
 }

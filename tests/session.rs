@@ -9,7 +9,7 @@ use sockctl::haproxy::framing::{Flavor, Target};
 use sockctl::haproxy::session::{Closed, Disconnect, OpenError, Options, Session};
 use sockctl::{Address, Command};
 
-use crate::support::fake::{Answer, Behavior, FakeServer};
+use crate::support::fake::{Answer, Behavior, FakeServer, master_3_4};
 use crate::support::haproxy::{DEFAULT_BACKEND, Haproxy};
 
 fn open(path: &std::path::Path) -> Session {
@@ -244,38 +244,9 @@ fn a_server_that_is_not_haproxy_is_told_apart() {
     ));
 }
 
-/// A master CLI that answers like HAProxy 3.4 (recorded bytes): errors keep the connection,
-/// `reload` reports its status, then closes.
-pub fn fake_master_3_4(line: &[u8]) -> Answer {
-    let fixture = |name: &str| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/prompt/3.4")
-            .join(name);
-        std::fs::read(path).unwrap()
-    };
-    match line {
-        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
-        b"show proc" => Answer::Reply(fixture("prompt_master/02.rep")),
-        b"@9 show info" => Answer::Reply(fixture("prompt_master_errors/02.rep")),
-        b"reload" => Answer::ReplyAndClose(fixture("dr_16_master_prompt_reload/02.rep")),
-        // A failed reload, told apart here by its spelling.
-        b"@master reload" => {
-            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
-        }
-        _ => Answer::Close,
-    }
-}
-
 #[test]
 fn master_3_4_errors_and_reload_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_master_3_4,
-        },
-    );
+    let fake = FakeServer::in_temp_dir("master.sock", Behavior::lines(master_3_4));
     let mut session = open(Path::new(fake.address()));
     assert_eq!(session.flavor(), Flavor::Master);
     // 3.4 keeps the connection after the master's own error, and prompts after its one line.

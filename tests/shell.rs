@@ -1,19 +1,16 @@
 //! `sockctl shell` on a pseudo-terminal against a real HAProxy 2.6 and 2.8 (stats socket and
 //! master CLI) and against fake servers, and with standard input piped.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::support::fake::{Answer, Behavior, FakeServer};
+use crate::support::fake::{Answer, Behavior, FakeServer, master_3_4};
 use crate::support::haproxy::{self, DEFAULT_BACKEND, Haproxy};
 use crate::support::pty::Pty;
-use crate::support::{sockctl, stderr, stdout};
+use crate::support::{Sockctl, send, sockctl};
 
-/// A shell on `socket` with its history kept in `state`.
-fn shell(socket: &Path, state: &Path, extra: &[&str]) -> Pty {
-    let mut args = vec!["shell", socket.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Pty::sockctl(&args, &[("XDG_STATE_HOME", state.to_str().unwrap())])
+/// `sockctl shell SOCKET`, its commands to come on standard input.
+fn piped(socket: impl AsRef<std::ffi::OsStr>) -> Sockctl {
+    sockctl(["shell"]).arg(socket)
 }
 
 /// A fake HAProxy stats socket whose replies are hostile or never come.
@@ -27,6 +24,11 @@ fn fake_haproxy(line: &[u8]) -> Answer {
     })
 }
 
+/// [`fake_haproxy`] on `name` in a temp dir of its own.
+fn fake_haproxy_socket(name: &str) -> FakeServer {
+    FakeServer::in_temp_dir(name, Behavior::lines(fake_haproxy))
+}
+
 /// A line-oriented server that is not HAProxy.
 fn echo_server(line: &[u8]) -> Answer {
     match line {
@@ -35,11 +37,20 @@ fn echo_server(line: &[u8]) -> Answer {
     }
 }
 
+/// [`echo_server`] on `echo.sock`, greeting each client with `hello`.
+fn echo_socket() -> FakeServer {
+    let echo = Behavior::Interactive {
+        greeting: b"hello\n".to_vec(),
+        answer: echo_server,
+    };
+    FakeServer::in_temp_dir("echo.sock", echo)
+}
+
 #[test]
 fn stats_socket_framing_and_history_across_runs() {
     let Some(ha) = Haproxy::start() else { return };
     let state = tempfile::tempdir().unwrap();
-    let mut pty = shell(&ha.admin, state.path(), &[]);
+    let mut pty = Pty::shell_in(state.path(), &ha.admin, &[]);
     pty.expect("admin.sock> ");
     pty.line("show info");
     let reply = pty.expect("admin.sock> ");
@@ -51,7 +62,7 @@ fn stats_socket_framing_and_history_across_runs() {
     let reply = pty.expect("admin.sock> ");
     assert!(reply.contains("be_app 3 s3"), "{reply}");
     pty.send("\x04");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
 
     // History is saved per socket and comes back in the next session (Up arrow).
     let saved = std::fs::read_dir(state.path().join("sockctl"))
@@ -67,21 +78,20 @@ fn stats_socket_framing_and_history_across_runs() {
         text.contains("show info") && text.contains("show servers state"),
         "{text}"
     );
-    let mut pty = shell(&ha.admin, state.path(), &[]);
+    let mut pty = Pty::shell_in(state.path(), &ha.admin, &[]);
     pty.expect("admin.sock> ");
     pty.send("\x1b[A\x1b[A");
     pty.expect("show info");
     pty.send("\r");
     assert!(pty.expect("admin.sock> ").contains("Name: HAProxy"));
     pty.line("quit");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
 }
 
 #[test]
 fn tab_completes_commands_and_server_names() {
     let Some(ha) = Haproxy::start() else { return };
-    let state = tempfile::tempdir().unwrap();
-    let mut pty = shell(&ha.admin, state.path(), &[]);
+    let mut pty = Pty::shell(&ha.admin, &[]);
     pty.expect("admin.sock> ");
     pty.send("show serv\t");
     pty.expect("show servers ");
@@ -113,7 +123,7 @@ fn payload_command_adds_map_entries() {
         return;
     };
     let map = map.to_str().unwrap();
-    let mut pty = shell(&ha.admin, dir.path(), &[]);
+    let mut pty = Pty::shell_in(dir.path(), &ha.admin, &[]);
     pty.expect("admin.sock> ");
     pty.line(&format!("add map {map} <<"));
     pty.expect("+ ");
@@ -149,8 +159,7 @@ fn payload_command_adds_map_entries() {
 #[test]
 fn reconnects_after_the_idle_timeout() {
     let Some(ha) = Haproxy::start() else { return };
-    let state = tempfile::tempdir().unwrap();
-    let mut pty = shell(&ha.admin, state.path(), &[]);
+    let mut pty = Pty::shell(&ha.admin, &[]);
     pty.expect("admin.sock> ");
     pty.line("set timeout cli 1");
     pty.expect("admin.sock> ");
@@ -165,8 +174,7 @@ fn reconnects_after_the_idle_timeout() {
 #[test]
 fn master_targets_a_worker_and_keeps_it_across_a_reload() {
     let Some(ha) = Haproxy::start() else { return };
-    let state = tempfile::tempdir().unwrap();
-    let mut pty = shell(&ha.master, state.path(), &[]);
+    let mut pty = Pty::shell(&ha.master, &[]);
     pty.expect("master> ");
     pty.line("show proc");
     let reply = pty.expect("master> ");
@@ -192,15 +200,8 @@ fn master_targets_a_worker_and_keeps_it_across_a_reload() {
 
 #[test]
 fn escape_sequences_from_the_server_are_shown_escaped() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("evil.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_haproxy,
-        },
-    );
-    let mut pty = shell(Path::new(fake.address()), dir.path(), &[]);
+    let fake = fake_haproxy_socket("evil.sock");
+    let mut pty = Pty::shell(fake.address(), &[]);
     pty.expect("evil.sock> ");
     pty.line("show evil");
     let reply = pty.expect("evil.sock> ");
@@ -213,20 +214,13 @@ fn escape_sequences_from_the_server_are_shown_escaped() {
 
 #[test]
 fn ctrl_c_abandons_a_reply_and_a_timeout_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("slow.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_haproxy,
-        },
-    );
-    let mut pty = shell(Path::new(fake.address()), dir.path(), &["--timeout", "1s"]);
+    let fake = fake_haproxy_socket("slow.sock");
+    let mut pty = Pty::shell(fake.address(), &["--timeout", "1s"]);
     pty.expect("slow.sock> ");
     pty.line("hang");
     pty.expect("(--timeout); the next command reconnects");
     pty.expect("slow.sock> ");
-    let mut pty = shell(Path::new(fake.address()), dir.path(), &["--timeout", "60s"]);
+    let mut pty = Pty::shell(fake.address(), &["--timeout", "60s"]);
     pty.expect("slow.sock> ");
     pty.line("hang");
     pty.expect("hang");
@@ -240,76 +234,47 @@ fn ctrl_c_abandons_a_reply_and_a_timeout_is_reported() {
     pty.expect("red");
     pty.expect("slow.sock> ");
     pty.line("quit");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
 }
 
 #[test]
 fn raw_session_on_a_server_that_is_not_haproxy() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("echo.sock"),
-        Behavior::Interactive {
-            greeting: b"hello\n".to_vec(),
-            answer: echo_server,
-        },
-    );
-    let address = fake.address().to_string();
-    let mut pty = shell(Path::new(&address), dir.path(), &["--raw"]);
+    let fake = echo_socket();
+    let mut pty = Pty::shell(fake.address(), &["--raw"]);
     pty.expect("hello");
     pty.line("ping");
     pty.expect("echo: ping");
     pty.line("bye");
     pty.expect("connection closed by the server");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
 
     // Without --raw, the shell notices it is not HAProxy and falls back to the same session.
-    let mut pty = shell(Path::new(&address), dir.path(), &[]);
+    let mut pty = Pty::shell(fake.address(), &[]);
     pty.expect("not an HAProxy CLI; raw session");
     pty.expect("echo: prompt p");
     pty.line("ping");
     pty.expect("echo: ping");
     pty.send("\x04");
-    assert_eq!(pty.exit_code(), Some(0));
+    pty.succeeds();
 }
 
 #[test]
 fn piped_commands_run_over_one_connection() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["shell", ha.admin.to_str().unwrap()])
-        .write_stdin("show version\n# a comment\n\nset server be_app/s1 state drain;show version\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let version = stdout(&out).lines().next().unwrap().to_string();
+    let out = piped(&ha.admin)
+        .stdin("show version\n# a comment\n\nset server be_app/s1 state drain;show version\n")
+        .succeeds();
+    let version = out.stdout().lines().next().unwrap().to_string();
     // Exactly the bytes of each command on its own connection.
-    assert_eq!(
-        stdout(&out),
-        format!("{version}\n\n\n{version}\n\n"),
-        "{}",
-        stderr(&out)
-    );
+    out.stdout_is(format!("{version}\n\n\n{version}\n\n"));
 
     // A 2.6 master closes on an unknown target: a failure (1), reported with its line.
-    let out = sockctl()
-        .args(["shell", ha.master.to_str().unwrap()])
-        .write_stdin("@1 show version\n@9 show version\n@1 show version\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("Can't find the target PID matching the prefix '@9'"),
-        "{text}"
-    );
-    assert_eq!(text.matches(&version).count(), 2, "{text}");
-    assert!(
-        stderr(&out).contains(
-            "line 2: @9 show version: Can't find the target PID matching the prefix '@9'"
-        ),
-        "{}",
-        stderr(&out)
-    );
+    let out = piped(&ha.master)
+        .stdin("@1 show version\n@9 show version\n@1 show version\n")
+        .fails(1)
+        .stdout_has("Can't find the target PID matching the prefix '@9'")
+        .stderr_has("line 2: @9 show version: Can't find the target PID matching the prefix '@9'");
+    assert_eq!(out.stdout().matches(&version).count(), 2, "{out}");
 }
 
 /// A payload ended by a pattern of its own is refused before any of it is sent: its lines
@@ -317,28 +282,14 @@ fn piped_commands_run_over_one_connection() {
 #[test]
 fn piped_payload_pattern_is_refused_whole() {
     let Some(ha) = Haproxy::start() else { return };
-    let out = sockctl()
-        .args(["shell", ha.admin.to_str().unwrap()])
-        .write_stdin("show version\nadd map #0 <<%EOF%\nset server be_app/s1 state drain\n%EOF%\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("stdin line 2: a payload pattern ('<<PATTERN', HAProxy 3.0+)"),
-        "{}",
-        stderr(&out)
-    );
+    let out = piped(&ha.admin)
+        .stdin("show version\nadd map #0 <<%EOF%\nset server be_app/s1 state drain\n%EOF%\n")
+        .fails(2)
+        .stderr_has("stdin line 2: a payload pattern ('<<PATTERN', HAProxy 3.0+)");
     // The command before it ran; the payload line did not.
-    assert!(stdout(&out).starts_with("2."), "{}", stdout(&out));
-    let state = sockctl()
-        .args([
-            "send",
-            ha.admin.to_str().unwrap(),
-            "show servers state be_app",
-        ])
-        .output()
-        .unwrap();
-    let s1 = stdout(&state)
+    assert!(out.stdout().starts_with("2."), "{out}");
+    let s1 = send(&ha.admin, &["show servers state be_app"])
+        .stdout()
         .lines()
         .find(|l| l.contains(" s1 "))
         .unwrap()
@@ -372,168 +323,89 @@ fn piped_error_replies_are_failures() {
             unreachable!()
         };
         let input = format!("# errors\n{version}\n{drain}\n\n{foo}\n{weight}\n{get}\n");
-        let out = sockctl()
-            .args(["shell", socket.to_str().unwrap()])
-            .write_stdin(input.clone())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{input}: {}", stderr(&out));
+        let out = piped(socket).stdin(input).fails(1);
         let mut expected = Vec::new();
         for command in &routed {
-            let alone = sockctl()
-                .args(["send", socket.to_str().unwrap(), command])
-                .output()
-                .unwrap();
-            expected.extend(alone.stdout);
+            expected.extend(send(socket, &[command]).stdout_bytes());
         }
-        assert_eq!(
-            stdout(&out),
-            String::from_utf8(expected).unwrap(),
-            "{input}"
-        );
-        let errors = stderr(&out);
+        let mut out = out.stdout_is(expected);
         for failure in failures {
-            let failure = failure.replacen(": ", &format!(": {prefix}"), 1);
-            assert!(errors.contains(&failure), "{failure}: {errors}");
+            out = out.stderr_has(failure.replacen(": ", &format!(": {prefix}"), 1));
         }
-        assert!(
-            !errors.contains("line 2:") && !errors.contains("line 7:"),
-            "{errors}"
-        );
+        out.stderr_lacks("line 2:").stderr_lacks("line 7:");
     }
     // A failure does not stop the run: the command after it ran.
-    let out = sockctl()
-        .args(["shell", ha.admin.to_str().unwrap()])
-        .write_stdin("set server be_app/s1 weight 300\nset server be_app/s1 weight 7\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("line 1: "), "{}", stderr(&out));
-    let out = sockctl()
-        .args(["send", ha.admin.to_str().unwrap(), "get weight be_app/s1"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), "7 (initial 1)\n\n");
+    piped(&ha.admin)
+        .stdin("set server be_app/s1 weight 300\nset server be_app/s1 weight 7\n")
+        .fails(1)
+        .stderr_has("line 1: ");
+    send(&ha.admin, &["get weight be_app/s1"]).stdout_is("7 (initial 1)\n\n");
 }
 
 #[test]
 fn piped_reply_timeout_is_exit_code_4() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("slow.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: fake_haproxy,
-        },
-    );
+    let fake = fake_haproxy_socket("slow.sock");
     // An HAProxy failure before it does not lower the code.
-    let out = sockctl()
-        .args(["shell", "--timeout", "500ms", fake.address()])
-        .write_stdin("foo\nhang\nshow evil\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("line 1: foo: Unknown command."),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("no complete reply in time"),
-        "{}",
-        stderr(&out)
-    );
-    // The next command still ran, on a new connection, and its bytes are passed through.
-    assert!(stdout(&out).contains("\x1b[31mred"), "{}", stdout(&out));
+    sockctl(["shell", "--timeout", "500ms", fake.address()])
+        .stdin("foo\nhang\nshow evil\n")
+        .fails(4)
+        .stderr_has("line 1: foo: Unknown command.")
+        .stderr_has("no complete reply in time")
+        // The next command still ran, on a new connection, and its bytes are passed through.
+        .stdout_has("\x1b[31mred");
 }
 
 #[test]
 fn piped_failed_reload_on_a_3_4_master_is_exit_code_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Interactive {
-            greeting: Vec::new(),
-            answer: crate::session::fake_master_3_4,
-        },
+    let fake = FakeServer::in_temp_dir("master.sock", Behavior::lines(master_3_4));
+    let out = piped(fake.address())
+        .stdin("reload\nshow proc\n@master reload\n")
+        .fails(1)
+        .stderr_has("'@master reload': the reload failed (Success=0)")
+        .stdout_has("\n#<PID>");
+    let text = out.stdout();
+    assert!(text.starts_with("Success=1\n"), "{out}");
+    assert!(
+        text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"),
+        "{out}"
     );
-    let out = sockctl()
-        .args(["shell", fake.address()])
-        .write_stdin("reload\nshow proc\n@master reload\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("'@master reload': the reload failed (Success=0)"));
-    let text = stdout(&out);
-    assert!(text.starts_with("Success=1\n"), "{text}");
-    assert!(text.contains("\n#<PID>") && text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"));
 }
 
 #[test]
 fn piped_raw_and_not_haproxy() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeServer::unix(
-        dir.path().join("echo.sock"),
-        Behavior::Interactive {
-            greeting: b"hello\n".to_vec(),
-            answer: echo_server,
-        },
-    );
-    let out = sockctl()
-        .args(["shell", "--raw", fake.address()])
-        .write_stdin("ping\nbye\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "hello\necho: ping\n");
+    let fake = echo_socket();
+    sockctl(["shell", "--raw", fake.address()])
+        .stdin("ping\nbye\n")
+        .succeeds()
+        .stdout_is("hello\necho: ping\n");
     // Without --raw, piped commands are for HAProxy only.
-    let out = sockctl()
-        .args(["shell", fake.address()])
-        .write_stdin("ping\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not an HAProxy CLI"),
-        "{}",
-        stderr(&out)
-    );
+    piped(fake.address())
+        .stdin("ping\n")
+        .fails(5)
+        .stderr_has("not an HAProxy CLI");
 }
 
 #[test]
 fn without_an_address_the_socket_is_discovered() {
     let Some(ha) = Haproxy::start() else { return };
     // From the configuration's `stats socket` ...
-    let out = sockctl()
+    let out = sockctl(["shell"])
         .env_remove("SOCKCTL_SOCKET")
         .env("SOCKCTL_CONFIG", &ha.config)
-        .arg("shell")
-        .write_stdin("show version\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).starts_with(&format!("{}\n", haproxy::version().full)),
-        "{}",
-        stdout(&out)
-    );
-    assert!(
-        stderr(&out).contains(&format!(
+        .stdin("show version\n")
+        .succeeds()
+        .stderr_has(format!(
             "using {} from the 'stats socket' line",
             ha.admin.display()
-        )),
-        "{}",
-        stderr(&out)
-    );
+        ));
+    let version = format!("{}\n", haproxy::version().full);
+    assert!(out.stdout().starts_with(&version), "{out}");
     // ... and from $SOCKCTL_SOCKET first.
-    let out = sockctl()
+    let out = sockctl(["shell"])
         .env("SOCKCTL_SOCKET", &ha.master)
-        .arg("shell")
-        .write_stdin("show proc\n")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("#<PID>"), "{}", stdout(&out));
+        .stdin("show proc\n")
+        .succeeds();
+    assert!(out.stdout().starts_with("#<PID>"), "{out}");
 }
 
 /// 2.6's master answers an unknown process with its error and closes the connection: the shell
@@ -541,8 +413,7 @@ fn without_an_address_the_socket_is_discovered() {
 #[test]
 fn an_unknown_process_on_the_master_is_said_plainly() {
     let Some(ha) = Haproxy::start() else { return };
-    let state = tempfile::tempdir().unwrap();
-    let mut pty = shell(&ha.master, state.path(), &[]);
+    let mut pty = Pty::shell(&ha.master, &[]);
     pty.expect("master> ");
     pty.line("@!99999 show version");
     let text = pty.expect("master> ");

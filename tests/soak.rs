@@ -2,7 +2,7 @@
 //! must stay flat. Its own test binary, so nothing else in the process opens files meanwhile.
 //! `SOCKCTL_SOAK_COUNT` sets the count (scripts/soak.sh runs 100,000).
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod support;
 
 use sockctl::{Address, Command, Exchange};

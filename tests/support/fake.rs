@@ -6,11 +6,13 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use super::fixture;
 
 /// Computes the reply from the command received.
 pub type Responder = Arc<dyn Fn(&[u8]) -> Reply + Send + Sync>;
@@ -69,6 +71,16 @@ pub enum Behavior {
     Cli { answer: CliAnswer, cuts: Vec<usize> },
 }
 
+impl Behavior {
+    /// A line-oriented server that sends no greeting: [`Behavior::Interactive`].
+    pub fn lines(answer: fn(&[u8]) -> Answer) -> Behavior {
+        Behavior::Interactive {
+            greeting: Vec::new(),
+            answer,
+        }
+    }
+}
+
 /// The reply of a [`Behavior::Cli`] to one command.
 pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Answer + Send + Sync>;
 
@@ -95,6 +107,9 @@ pub struct FakeServer {
     accepted: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
     wake: Box<dyn Fn() + Send>,
+    /// The directory of [`FakeServer::in_temp_dir`]; removed after the server stopped (fields
+    /// drop after `Drop::drop`), since stopping connects to the socket file.
+    dir: Option<tempfile::TempDir>,
 }
 
 /// What the fake listens on.
@@ -119,6 +134,19 @@ impl FakeServer {
             behavior,
             Box::new(move || drop(UnixStream::connect(&wake_path))),
         )
+    }
+
+    /// Listens on `name` in a temp dir of its own, which lasts as long as the server.
+    pub fn in_temp_dir(name: &str, behavior: Behavior) -> FakeServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::unix(dir.path().join(name), behavior);
+        server.dir = Some(dir);
+        server
+    }
+
+    /// The temp dir of [`FakeServer::in_temp_dir`], for files that go with the server.
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("not in a temp dir").path()
     }
 
     /// Listens at a path of any length, binding through the directory's /proc/self/fd alias
@@ -231,6 +259,7 @@ impl FakeServer {
             accepted,
             thread: Some(thread),
             wake,
+            dir: None,
         }
     }
 
@@ -315,6 +344,28 @@ impl Conn {
             }
         }
         drop(self);
+    }
+}
+
+/// A master CLI that answers like HAProxy 3.4 (recorded bytes): errors keep the connection,
+/// `reload` reports its status, then closes.
+pub fn master_3_4(line: &[u8]) -> Answer {
+    let fixture = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/prompt/3.4")
+            .join(name);
+        std::fs::read(path).unwrap()
+    };
+    match line {
+        b"prompt p" => Answer::Reply(b"master> ".to_vec()),
+        b"show proc" => Answer::Reply(fixture("prompt_master/02.rep")),
+        b"@9 show info" => Answer::Reply(fixture("prompt_master_errors/02.rep")),
+        b"reload" => Answer::ReplyAndClose(fixture("dr_16_master_prompt_reload/02.rep")),
+        // A failed reload, told apart here by its spelling.
+        b"@master reload" => {
+            Answer::ReplyAndClose(b"Success=0\n--\n[ALERT] bad config\n\n".to_vec())
+        }
+        _ => Answer::Close,
     }
 }
 
@@ -630,13 +681,14 @@ impl FullBacklog {
 
 /// A master CLI in miniature for the 2.7+/3.x reload: answers `show proc` with `before` until it
 /// receives `reload`, answers that with `reload`, and `show proc` with `after` from then on;
-/// anything else is an unknown command. Listens on `master.sock` in the returned temp dir.
-pub fn scripted_master(
-    before: Vec<u8>,
-    reload: Vec<u8>,
-    after: Vec<u8>,
-) -> (tempfile::TempDir, FakeServer) {
-    let reloaded = Arc::new(AtomicBool::new(false));
+/// anything else is an unknown command. Listens on `master.sock` in a temp dir of its own.
+pub fn scripted_master([before, reload, after]: [Vec<u8>; 3]) -> FakeServer {
+    FakeServer::in_temp_dir("master.sock", master_script([before, reload, after]))
+}
+
+/// The behavior of [`scripted_master`], to listen elsewhere.
+pub fn master_script([before, reload, after]: [Vec<u8>; 3]) -> Behavior {
+    let reloaded = AtomicBool::new(false);
     let responder = move |command: &[u8]| match command {
         b"show proc\n" if reloaded.load(Ordering::SeqCst) => Reply::Bytes(after.clone()),
         b"show proc\n" => Reply::Bytes(before.clone()),
@@ -646,10 +698,42 @@ pub fn scripted_master(
         }
         _ => Reply::Bytes(b"Unknown command.\n".to_vec()),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::unix(
-        dir.path().join("master.sock"),
-        Behavior::Respond(Arc::new(responder)),
-    );
-    (dir, server)
+    Behavior::Respond(Arc::new(responder))
+}
+
+/// A reload of HAProxy 3.4 as recorded, for [`scripted_master`]: `show proc` before, the
+/// answer to `reload`, `show proc` after. Worker 11483 is replaced by 12117.
+pub fn reload_3_4_succeeded() -> [Vec<u8>; 3] {
+    [
+        fixture("3.4/dr_07_show_proc_before_reload.reply"),
+        fixture("3.4/dr_08_master_reload.reply"),
+        fixture("3.4/dr_10_show_proc_after_reload.reply"),
+    ]
+}
+
+/// A reload of HAProxy 3.4 that rejected its configuration, as recorded: the failed reloads go
+/// from 0 to 1, and worker 12536 still serves.
+pub fn reload_3_4_rejected() -> [Vec<u8>; 3] {
+    [
+        fixture("3.4/bad_01_show_proc_before.reply"),
+        fixture("3.4/bad_02_master_reload_badcfg.reply"),
+        fixture("3.4/bad_04_show_proc_after_bad_reload.reply"),
+    ]
+}
+
+/// A stats socket on `admin.sock` in a temp dir of its own: `answer` replies to the commands it
+/// knows (given as sockctl sends them, without the newline), and any other gets 2.6's unknown
+/// command reply, as `show proc` does (how sockctl tells a stats socket from a master).
+pub fn stats_socket(answer: impl Fn(&str) -> Option<Reply> + Send + Sync + 'static) -> FakeServer {
+    let responder = move |command: &[u8]| {
+        let command = String::from_utf8_lossy(command);
+        answer(command.strip_suffix('\n').unwrap_or(&command))
+            .unwrap_or_else(|| Reply::Bytes(fixture("2.6/stats_unknown_foo.reply")))
+    };
+    FakeServer::in_temp_dir("admin.sock", Behavior::Respond(Arc::new(responder)))
+}
+
+/// A [`stats_socket`] whose `show servers state` is answered by `dump()`, each time.
+pub fn servers_state(dump: impl Fn() -> Reply + Send + Sync + 'static) -> FakeServer {
+    stats_socket(move |command| (command == "show servers state").then(&dump))
 }

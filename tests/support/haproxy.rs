@@ -6,6 +6,7 @@
 //! Without haproxy installed the tests that need it skip, unless `SOCKCTL_REQUIRE_HAPROXY=1`
 //! (set by CI) makes that a failure.
 
+use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -352,5 +353,50 @@ impl Drop for Haproxy {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What sockctl says about this HAProxy, for the setup and checks of tests about something else.
+impl Haproxy {
+    /// `show servers state be_app` as one map per server, keyed by the header's field names.
+    pub fn servers(&self) -> HashMap<String, HashMap<String, String>> {
+        let text = super::send(&self.admin, &["show servers state be_app"]).stdout();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("1"));
+        let header: Vec<&str> = lines
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(' ')
+            .collect();
+        lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let row: HashMap<String, String> = header
+                    .iter()
+                    .zip(l.split(' '))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                (row["srv_name"].clone(), row)
+            })
+            .collect()
+    }
+
+    /// The current worker's PID, from `haproxy proc --json`.
+    pub fn current_worker(&self) -> String {
+        let json: serde_json::Value = self.proc().json();
+        json["workers"][0]["pid"].to_string()
+    }
+
+    /// The master's reload counter, from `haproxy proc --json`.
+    pub fn reloads(&self) -> u64 {
+        let json: serde_json::Value = self.proc().json();
+        json["master"]["reloads"].as_u64().unwrap()
+    }
+
+    fn proc(&self) -> super::Run {
+        super::sockctl(["haproxy", "proc", "--json", "-s"])
+            .arg(&self.master)
+            .succeeds()
     }
 }

@@ -1,15 +1,15 @@
-//! Shared test helpers: the built binary, fake servers, and a throwaway real HAProxy.
+//! Shared test helpers: running the built binary and checking how it ended, fake servers, and a
+//! throwaway real HAProxy.
 
 pub mod fake;
 pub mod haproxy;
 pub mod pty;
+mod run;
 
-use std::process::Output;
+use std::ffi::OsStr;
+use std::path::Path;
 
-/// The `sockctl` binary built for these tests.
-pub fn sockctl() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("sockctl").unwrap()
-}
+pub use run::{Run, Sockctl, sockctl};
 
 /// A recorded HAProxy reply or request, e.g. `fixture("3.4/stats_show_stat.reply")`.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -20,29 +20,48 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts the exit code and that stderr mentions `needle`, showing everything on failure.
+/// `sockctl send SOCKET COMMAND…`, which must succeed.
 #[track_caller]
-pub fn assert_fails(out: &Output, code: i32, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit code; stderr: {}\nstdout: {}",
-        stderr(out),
-        stdout(out)
-    );
-    assert!(
-        stderr(out).contains(needle),
-        "stderr lacks {needle:?}: {}",
-        stderr(out)
-    );
+pub fn send(socket: impl AsRef<OsStr>, commands: &[&str]) -> Run {
+    sockctl(["send"]).arg(socket).args(commands).succeeds()
+}
+
+/// `haproxy save-state -s SERVER -o FILE --timeout TIMEOUT`.
+pub fn save_state(server: &fake::FakeServer, file: &Path, timeout: &str) -> Sockctl {
+    sockctl(["haproxy", "save-state", "-s", server.address(), "-o"])
+        .arg(file)
+        .args(["--timeout", timeout])
+}
+
+/// Every name in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The temporary files in `dir` that a run should not have left behind.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.contains("sockctl-tmp"))
+        .collect()
+}
+
+/// Waits until a run has a temporary file in `dir`, for up to 10 s.
+#[track_caller]
+pub fn wait_for_temporary(dir: &Path) {
+    let start = std::time::Instant::now();
+    while leftovers(dir).is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "no temporary file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Sends SIGINT, as Ctrl-C would.

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,9 +19,27 @@ pub struct Pty {
     output: Arc<Mutex<Vec<u8>>>,
     /// Output before this offset has been matched by an earlier `expect`.
     seen: usize,
+    /// The shell's history of [`Pty::shell`]; removed after the program ended (fields drop
+    /// after `Drop::drop`).
+    state: Option<tempfile::TempDir>,
 }
 
 impl Pty {
+    /// `sockctl shell SOCKET EXTRA…`, its history kept in a temp dir of its own.
+    pub fn shell(socket: impl AsRef<Path>, extra: &[&str]) -> Pty {
+        let state = tempfile::tempdir().unwrap();
+        let mut pty = Pty::shell_in(state.path(), socket, extra);
+        pty.state = Some(state);
+        pty
+    }
+
+    /// `sockctl shell SOCKET EXTRA…`, its history kept in `state` (as `$XDG_STATE_HOME`).
+    pub fn shell_in(state: &Path, socket: impl AsRef<Path>, extra: &[&str]) -> Pty {
+        let mut args = vec!["shell", socket.as_ref().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Pty::sockctl(&args, &[("XDG_STATE_HOME", state.to_str().unwrap())])
+    }
+
     /// Starts the built `sockctl` with `args` on a new terminal of 200x50.
     pub fn sockctl(args: &[&str], env: &[(&str, &str)]) -> Pty {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sockctl"));
@@ -91,6 +110,7 @@ impl Pty {
             child,
             output,
             seen: 0,
+            state: None,
         }
     }
 
@@ -175,19 +195,24 @@ impl Pty {
         }
     }
 
-    /// Waits for the program to exit and returns its exit code.
+    /// Waits for the program to exit, and checks that it exited 0 (else shows the transcript).
     #[track_caller]
-    pub fn exit_code(&mut self) -> Option<i32> {
+    pub fn succeeds(&mut self) {
         let start = Instant::now();
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
+                break status;
             }
             if start.elapsed() > PATIENCE {
                 panic!("sockctl did not exit; output:\n{}", self.transcript());
             }
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
+        assert!(
+            status.success(),
+            "sockctl ended with {status}; output:\n{}",
+            self.transcript()
+        );
     }
 }
 
