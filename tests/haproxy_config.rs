@@ -403,3 +403,26 @@ fn a_master_not_seen_here_needs_its_configuration_given() {
         "{out}"
     );
 }
+
+/// A proxy name that would change the command is refused before anything is done, the same
+/// way by every command that takes one (save-state used to connect first and accept `a\b`).
+#[test]
+fn bad_backend_names_are_refused_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sock");
+    let out = dir.path().join("one.state");
+    for name in ["a\\b", "a b", "a;b"] {
+        let save = sockctl(["haproxy", "save-state", "-o"]).arg(&out);
+        let servers = sockctl(["haproxy", "servers", "--table"]);
+        let stat = sockctl(["haproxy", "stat", "--table"]);
+        for command in [save, servers, stat] {
+            command
+                .arg("-s")
+                .arg(&missing)
+                .args(["--backend", name])
+                .fails(2)
+                .stderr_has("'--backend <NAME>': invalid name");
+        }
+    }
+    assert!(!out.exists());
+}
