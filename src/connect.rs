@@ -96,7 +96,14 @@ impl fmt::Display for ConnectError {
 }
 
 // The messages above already include their causes; no `source()` so they are not repeated.
-impl std::error::Error for ConnectError {}
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Other { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 /// Room in `sockaddr_un.sun_path`, without a terminating NUL (Linux accepts that).
 const SUN_PATH_MAX: usize = 108;

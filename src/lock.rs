@@ -48,7 +48,14 @@ impl std::fmt::Display for LockError {
     }
 }
 
-impl std::error::Error for LockError {}
+impl std::error::Error for LockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LockError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 impl Lock {
     /// Takes the lock at `path`, creating the file (0600, never through a symlink), waiting up to

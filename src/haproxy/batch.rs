@@ -120,7 +120,15 @@ impl fmt::Display for BatchError {
     }
 }
 
-impl std::error::Error for BatchError {}
+impl std::error::Error for BatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BatchError::Severity(e) => Some(e),
+            BatchError::Lost { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// What became of one step.
 #[derive(Debug)]

@@ -65,7 +65,14 @@ impl fmt::Display for DiscoverError {
     }
 }
 
-impl std::error::Error for DiscoverError {}
+impl std::error::Error for DiscoverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DiscoverError::BadAddress { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// Which sockets will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,15 @@ impl fmt::Display for ProcError {
     }
 }
 
-impl std::error::Error for ProcError {}
+impl std::error::Error for ProcError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProcError::Exchange(e) => Some(e),
+            ProcError::Parse(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// `show proc` only exists on the master CLI: ask it, and the answer says which kind this is.
 pub fn probe(address: &Address, exchange: &Exchange) -> Result<SocketKind, ExchangeError> {

@@ -122,7 +122,15 @@ impl fmt::Display for ReloadError {
     }
 }
 
-impl std::error::Error for ReloadError {}
+impl std::error::Error for ReloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReloadError::Proc(e) => Some(e),
+            ReloadError::Exchange(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Where the lock that keeps two sockctl runs from reloading the same HAProxy at once lives;
 /// see [`crate::lock::reload_lock_path`].

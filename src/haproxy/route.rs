@@ -80,7 +80,15 @@ impl fmt::Display for RunError {
     }
 }
 
-impl std::error::Error for RunError {}
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Command(e) => Some(e),
+            RunError::Exchange(e) => Some(e),
+            RunError::Reply(e) => Some(e),
+        }
+    }
+}
 
 /// Runs `command` by `route` on its own connection and reads the outcome. The whole reply is
 /// held in memory; bound it with [`Exchange::max_bytes`].

@@ -59,7 +59,17 @@ impl fmt::Display for SaveError {
     }
 }
 
-impl std::error::Error for SaveError {}
+impl std::error::Error for SaveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SaveError::Lock(e) => Some(e),
+            SaveError::File { source, .. } => Some(source),
+            SaveError::Exchange(e) => Some(e),
+            SaveError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The command that dumps the state on this kind of socket.
 pub fn dump_command(kind: &SocketKind, backend: Option<&str>) -> Result<Command, SaveError> {

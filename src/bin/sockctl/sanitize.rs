@@ -7,6 +7,21 @@
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::io;
+
+/// Writes reply bytes to standard output for a person (`escape`: control characters shown
+/// escaped) or exactly as they came, and flushes: the one writer of every reply shown as it
+/// arrives.
+pub fn print(bytes: &[u8], escape: bool) -> io::Result<()> {
+    use io::Write as _;
+    let mut out = io::stdout().lock();
+    if escape {
+        out.write_all(self::bytes(bytes).as_bytes())?;
+    } else {
+        out.write_all(bytes)?;
+    }
+    out.flush()
+}
 
 /// For running text from raw bytes: newlines and tabs are kept.
 pub fn bytes(bytes: &[u8]) -> String {

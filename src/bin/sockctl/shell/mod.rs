@@ -11,7 +11,7 @@ mod piped;
 mod raw;
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io::{self};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -144,13 +144,7 @@ pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
         _ if body.ends_with(b"\n\n") => &body[..body.len() - 1],
         _ => body,
     };
-    let mut out = io::stdout().lock();
-    if escape {
-        out.write_all(crate::sanitize::bytes(shown).as_bytes())?;
-    } else {
-        out.write_all(shown)?;
-    }
-    out.flush()
+    crate::sanitize::print(shown, escape)
 }
 
 /// What to say after a 2.6 master answered its own error and closed the connection.

@@ -13,8 +13,6 @@
 //! stderr with its line. No complete reply (timeout, reset, closed) is a failure with a higher
 //! code, and the exit code is the highest of the run.
 
-use std::io::{self, Write};
-
 use anyhow::Context;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{self as syntax, Refusal};
@@ -76,7 +74,7 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
                 if let Some(again) = &reply.reconnected {
                     note(describe(again));
                 }
-                write(&reply.body, escape)?;
+                crate::sanitize::print(&reply.body, escape)?;
                 if reload_failed(&reply) {
                     crate::messages::say(format_args!(
                         "{}: '{command}': the reload failed (Success=0)",
@@ -92,7 +90,7 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
             Err(e) => {
                 // A reply over --max-bytes is not written: it could be anything, of any size.
                 if !matches!(e, ExchangeError::TooLarge { .. }) {
-                    write(e.received().bytes(), escape)?;
+                    crate::sanitize::print(e.received().bytes(), escape)?;
                 }
                 let code = exit::for_exchange(&e);
                 if code == Code::Interrupted {
@@ -121,14 +119,4 @@ fn report_errors(address: &Address, line: usize, command: &Command, reply: &[u8]
         ));
     }
     !failures.is_empty()
-}
-
-fn write(bytes: &[u8], escape: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    if escape {
-        out.write_all(crate::sanitize::bytes(bytes).as_bytes())?;
-    } else {
-        out.write_all(bytes)?;
-    }
-    out.flush()
 }

@@ -2,7 +2,6 @@
 //! are, bytes from the server are printed as they arrive (by a thread of their own, so the
 //! server may speak at any time), and EOF from the server ends the session with a message.
 
-use std::io::{self, Write};
 use std::sync::mpsc;
 
 use rustyline::error::ReadlineError;
@@ -24,7 +23,7 @@ fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
     loop {
         let n = match stream.read_some(&mut buf, None) {
             Ok(0) => {
-                let _ = write_out(&held, escape);
+                let _ = crate::sanitize::print(&held, escape);
                 return Ok(());
             }
             Ok(n) => n,
@@ -37,21 +36,11 @@ fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
             Err(e) if escape && e.error_len().is_none() => e.valid_up_to(),
             _ => held.len(),
         };
-        if write_out(&held[..complete], escape).is_err() {
+        if crate::sanitize::print(&held[..complete], escape).is_err() {
             return Ok(());
         }
         held.drain(..complete);
     }
-}
-
-fn write_out(bytes: &[u8], escape: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    if escape {
-        out.write_all(crate::sanitize::bytes(bytes).as_bytes())?;
-    } else {
-        out.write_all(bytes)?;
-    }
-    out.flush()
 }
 
 fn describe(failure: &IoFailure) -> String {
