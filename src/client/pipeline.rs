@@ -124,7 +124,7 @@ impl<'a> Run<'a> {
     fn closed_between_requests<F: Framer>(&self, connection: &Connection<F>) -> bool {
         self.may_reconnect
             && self.answered == self.sent()
-            && connection.framer.pending().is_empty()
+            && connection.framer.pending_len() == 0
             && self.replaced_at != Some(self.answered)
     }
 
@@ -173,7 +173,7 @@ impl<'a> Run<'a> {
             reconnected: note.take(),
         };
         if to(answer) == Flow::Stop {
-            if self.answered < self.sent() || !connection.framer.pending().is_empty() {
+            if self.answered < self.sent() || !connection.framer.pending_len() == 0 {
                 connection.drop_connection(Disconnect::Incomplete);
             }
             return Ok(false);
@@ -202,7 +202,7 @@ impl<'a> Run<'a> {
                 }
             }
             if self.answered == self.requests.len() {
-                if !connection.framer.pending().is_empty() {
+                if !connection.framer.pending_len() == 0 {
                     // More than one reply for a request: whatever it is, the next request
                     // must not read it as its own.
                     connection.drop_connection(Disconnect::Unexpected);
@@ -215,7 +215,7 @@ impl<'a> Run<'a> {
                 return Err(connection.fail(IoFailure::TimedOut));
             }
             if let Some(limit) = self.limits.max_bytes
-                && connection.framer.pending().len() as u64 > limit
+                && connection.framer.pending_len() as u64 > limit
             {
                 // Taken, not copied: a reply at the limit is not held twice.
                 let received = Received::held(connection.framer.take_pending());

@@ -31,8 +31,8 @@ impl Framer for Eof {
         Some(std::mem::take(&mut self.buf))
     }
 
-    fn pending(&self) -> &[u8] {
-        &self.buf
+    fn pending_len(&self) -> usize {
+        self.buf.len()
     }
 
     fn take_pending(&mut self) -> Vec<u8> {

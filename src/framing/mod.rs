@@ -9,9 +9,17 @@
 //! Implementations: [`Eof`] (the server ends the reply by closing, after the client's
 //! half-close) and HAProxy's prompt mode ([`haproxy::framing`](crate::haproxy::framing)).
 
+pub mod bird;
+pub mod collectd;
 mod eof;
+pub mod lines;
+pub mod memcached;
+pub mod openvpn;
+pub mod resp;
+pub mod tor;
 
 pub use eof::Eof;
+pub use lines::{LineReply, LineRule, Lines, Step};
 
 /// What follows a request's bytes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +46,8 @@ pub trait Framer {
         None
     }
 
-    /// Bytes received that are not part of a complete reply yet.
-    fn pending(&self) -> &[u8];
+    /// How many bytes received are not part of a complete reply yet.
+    fn pending_len(&self) -> usize;
 
     /// Takes the pending bytes and forgets everything buffered.
     fn take_pending(&mut self) -> Vec<u8>;

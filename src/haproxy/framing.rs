@@ -129,8 +129,8 @@ impl Framer for PromptFramer {
         self.buf.extend_from_slice(chunk);
     }
 
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+    fn pending_len(&self) -> usize {
+        self.buf.len() - self.start
     }
 
     /// Takes the pending bytes without copying them.
@@ -198,6 +198,11 @@ impl PromptFramer {
 
     pub fn flavor(&self) -> Flavor {
         self.flavor
+    }
+
+    /// Bytes received that are not part of a framed reply yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
 
     /// Finds the first prompt at a line start; returns where the body ends, where the prompt
