@@ -213,6 +213,10 @@ impl<F: Framer> Connection<F> {
         &self.framer
     }
 
+    pub fn framer_mut(&mut self) -> &mut F {
+        &mut self.framer
+    }
+
     pub fn stream(&self) -> Option<&Stream> {
         self.stream.as_ref()
     }
@@ -317,6 +321,44 @@ impl<F: Framer> Connection<F> {
                 sent: run.sent(),
                 error,
             }),
+        }
+    }
+
+    /// Reads one reply without sending anything: a greeting, or all a server that writes on
+    /// connect and never reads has to say (its reply then ends at EOF).
+    pub fn receive(
+        &mut self,
+        deadline: Option<Instant>,
+        max_bytes: Option<u64>,
+    ) -> Result<F::Reply, ExchangeError> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        loop {
+            if let Some(reply) = self.framer.next_reply() {
+                return Ok(reply);
+            }
+            if let Some(limit) = max_bytes
+                && self.framer.pending_len() as u64 > limit
+            {
+                let received = Received::held(self.framer.take_pending());
+                self.drop_connection(Disconnect::Incomplete);
+                return Err(ExchangeError::TooLarge { limit, received });
+            }
+            let Some(stream) = &self.stream else {
+                return Err(ExchangeError::Closed {
+                    received: Received::default(),
+                });
+            };
+            buf.clear();
+            match stream.read_append(&mut buf, deadline) {
+                Ok(0) => {
+                    let reply = self.framer.end();
+                    let received = Received::held(self.framer.take_pending());
+                    self.drop_connection(Disconnect::Closed);
+                    return reply.ok_or(ExchangeError::Closed { received });
+                }
+                Ok(_) => self.framer.push(&buf),
+                Err(failure) => return Err(self.fail(failure)),
+            }
         }
     }
 

@@ -80,6 +80,9 @@ pub enum ExchangeError {
     Connect(ConnectError),
     /// The command was not sent: the client refuses it (`why` says so).
     Refused(String),
+    /// The server refused the session before any command: a greeting that says no, a wrong
+    /// password.
+    Denied(String),
     /// After reconnecting, the socket no longer answers in the protocol it spoke before.
     NotProtocol {
         protocol: &'static str,
@@ -141,7 +144,8 @@ impl ExchangeError {
         match self {
             ExchangeError::Connect(_)
             | ExchangeError::ClosedBeforeCommand
-            | ExchangeError::Refused(_) => &NOTHING,
+            | ExchangeError::Refused(_)
+            | ExchangeError::Denied(_) => &NOTHING,
             ExchangeError::NotProtocol { received, .. }
             | ExchangeError::Timeout { received, .. }
             | ExchangeError::Idle { received, .. }
@@ -159,7 +163,8 @@ impl ExchangeError {
         match self {
             ExchangeError::Connect(_)
             | ExchangeError::ClosedBeforeCommand
-            | ExchangeError::Refused(_) => None,
+            | ExchangeError::Refused(_)
+            | ExchangeError::Denied(_) => None,
             ExchangeError::NotProtocol { received, .. }
             | ExchangeError::Timeout { received, .. }
             | ExchangeError::Idle { received, .. }
@@ -196,6 +201,7 @@ impl fmt::Display for ExchangeError {
         match self {
             ExchangeError::Connect(e) => e.fmt(f),
             ExchangeError::Refused(why) => f.write_str(why),
+            ExchangeError::Denied(why) => write!(f, "the server refused the session: {why}"),
             ExchangeError::NotProtocol { protocol, .. } => write!(
                 f,
                 "after reconnecting, the socket no longer answers like {protocol} ({n} bytes \

@@ -18,6 +18,7 @@ pub mod framing;
 pub mod haproxy;
 pub mod interrupt;
 pub mod lock;
+pub mod service;
 pub mod stream;
 pub mod units;
 

@@ -54,6 +54,10 @@ pub struct Lines<R> {
 }
 
 impl<R: LineRule> Lines<R> {
+    pub fn rule(&self) -> &R {
+        &self.rule
+    }
+
     pub fn new(rule: R) -> Self {
         Lines {
             rule,

@@ -11,6 +11,7 @@
 
 pub mod bird;
 pub mod collectd;
+pub mod doveadm;
 mod eof;
 pub mod lines;
 pub mod memcached;

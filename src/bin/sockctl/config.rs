@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 use sockctl::Exchange;
 use sockctl::units::ByteSize;
 
-use crate::cli::{ExchangeArgs, Global};
+use sockctl::service::{Profile, Proto, Secret};
+
+use crate::cli::{ExchangeArgs, Global, ProtoArgs};
+use crate::exit::UsageError;
 
 /// What every command takes.
 #[derive(Debug, Clone, Copy)]
@@ -100,4 +103,104 @@ impl ExchangeArgs {
             .idle_timeout(self.idle_timeout.and_then(|d| d.limit()))
             .max_bytes(self.max_bytes(default))
     }
+}
+
+impl ProtoArgs {
+    /// The service profile the options describe, with its secret; `None` for HAProxy's
+    /// socket without options (the default: `send`'s half-close and EOF, the shell's prompt
+    /// mode).
+    pub fn profile(&self) -> Result<Option<(Profile, Option<Secret>)>, UsageError> {
+        let options_given = self.ends_with.is_some()
+            || self.greeting.is_some()
+            || !self.say.is_empty()
+            || self.prefix.is_some()
+            || self.crlf
+            || self.end_input.is_some()
+            || self.listen
+            || self.fails_on.is_some();
+        let proto = match (self.proto, options_given) {
+            (None | Some(Proto::Haproxy), false) => return Ok(None),
+            (Some(Proto::Haproxy), true) => {
+                return Err(UsageError(
+                    "--ends-with, --greeting, --say, --prefix, --crlf, --end-input, --listen and \
+                     --fails-on describe another protocol than HAProxy's: use them without \
+                     --proto haproxy"
+                        .into(),
+                ));
+            }
+            (None, true) => Proto::Line,
+            (Some(proto), _) => proto,
+        };
+        let secret = self.secret()?;
+        let mut profile = Profile::of(proto, secret.as_ref());
+        if let Some(pattern) = &self.ends_with {
+            profile.ends_with = Some(pattern.clone());
+        }
+        if let Some(pattern) = &self.greeting {
+            profile.greeting = Some(pattern.clone());
+        }
+        profile
+            .preamble
+            .extend(self.say.iter().map(|line| line.as_bytes().to_vec()));
+        if let Some(prefix) = &self.prefix {
+            profile.prefix = prefix.as_bytes().to_vec();
+        }
+        profile.crlf |= self.crlf;
+        if let Some(bytes) = &self.end_input {
+            profile.end_input =
+                unescape(bytes).map_err(|e| UsageError(format!("--end-input: {e}")))?;
+        }
+        profile.send_nothing |= self.listen;
+        if let Some(pattern) = &self.fails_on {
+            profile.fails_on = Some(pattern.clone());
+        }
+        Ok(Some((profile, secret)))
+    }
+
+    /// The password from --password-file or $SOCKCTL_PASSWORD, or tor's cookie.
+    fn secret(&self) -> Result<Option<Secret>, UsageError> {
+        if let Some(path) = &self.cookie_file {
+            let cookie = std::fs::read(path)
+                .map_err(|e| UsageError(format!("--cookie-file {}: {e}", path.display())))?;
+            return Ok(Some(Secret::Cookie(cookie)));
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read(path)
+                .map_err(|e| UsageError(format!("--password-file {}: {e}", path.display())))?;
+            let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            let first = first.strip_suffix(b"\r").unwrap_or(first);
+            return Ok(Some(Secret::Password(first.to_vec())));
+        }
+        Ok(std::env::var_os("SOCKCTL_PASSWORD")
+            .map(|p| Secret::Password(std::os::unix::ffi::OsStrExt::as_bytes(&*p).to_vec())))
+    }
+}
+
+/// `\n`, `\r`, `\t`, `\\` and `\xNN` in an option's bytes.
+fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let value = std::str::from_utf8(&hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .filter(|_| hex.len() == 2)
+                    .ok_or("\\x takes two hex digits")?;
+                out.push(value);
+            }
+            _ => return Err("unknown escape (\\n, \\r, \\t, \\\\, \\xNN)".into()),
+        }
+    }
+    Ok(out)
 }

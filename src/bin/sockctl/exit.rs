@@ -85,6 +85,8 @@ pub fn for_exchange(e: &ExchangeError) -> Code {
     match e {
         ExchangeError::Connect(c) => for_connect(c),
         ExchangeError::Refused(_) => Code::Usage,
+        // A wrong password is like a permission denied: no session.
+        ExchangeError::Denied(_) => Code::Connect,
         ExchangeError::Timeout { .. } | ExchangeError::Idle { .. } => Code::Timeout,
         ExchangeError::NotProtocol { .. }
         | ExchangeError::Reset { .. }

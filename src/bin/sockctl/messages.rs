@@ -73,6 +73,20 @@ pub fn records(captured: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A command as messages quote it: long ones shortened in the middle, so that a 1 MB command
+/// does not flood the terminal.
+pub fn shortened(command: &Command) -> String {
+    const SHOWN: usize = 120;
+    let text = command.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= SHOWN {
+        return text;
+    }
+    let head: String = chars[..SHOWN / 2].iter().collect();
+    let tail: String = chars[chars.len() - SHOWN / 4..].iter().collect();
+    format!("{head}… ({} bytes) …{tail}", command.as_bytes().len())
+}
+
 /// `-v`: what one exchange did.
 pub fn exchange_facts(to: &mut dyn Write, address: &Address, command: &Command, facts: &Report) {
     let first = facts.first_byte.map_or_else(
@@ -82,8 +96,9 @@ pub fn exchange_facts(to: &mut dyn Write, address: &Address, command: &Command, 
     let _ = line_to(
         to,
         format_args!(
-            "{address}: '{command}' via {}: connected in {}, sent {} B, received {} B, {first}, \
+            "{address}: '{}' via {}: connected in {}, sent {} B, received {} B, {first}, \
              EOF after {}",
+            shortened(command),
             facts.peer,
             format_duration(facts.connected),
             facts.sent,

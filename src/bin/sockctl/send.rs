@@ -7,7 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Context;
 use sockctl::error::Received;
+use sockctl::service::{self, Profile, Secret, Service};
 use sockctl::{Address, Command, Exchange, ExchangeError};
+use std::time::Instant;
 
 use crate::cli::SendArgs;
 use crate::config::Config;
@@ -21,6 +23,7 @@ use crate::output::Output;
 pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
     let verbose = config.verbose;
     let exchange = args.exchange.streaming();
+    let service = args.proto.profile()?;
     let given = &args.targets;
     let many = !given.sockets.is_empty() || given.sockets_file.is_some();
     // With the sockets given as options, every positional argument is a command.
@@ -35,7 +38,15 @@ pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
         let address = Address::from_os_str(address)?;
         (Some(address), args.commands.clone())
     };
-    let from_stdin = arguments.is_empty() || (arguments.len() == 1 && arguments[0] == "-");
+    // A server that writes on connect is read once, with no command.
+    let listen = service.as_ref().is_some_and(|(p, _)| p.send_nothing);
+    let from_stdin =
+        !listen && (arguments.is_empty() || (arguments.len() == 1 && arguments[0] == "-"));
+    let arguments = if listen && arguments.is_empty() {
+        vec![OsString::new()]
+    } else {
+        arguments
+    };
     // Every command given as an argument is checked before anything is sent.
     let mut commands = Vec::new();
     if !from_stdin {
@@ -55,7 +66,8 @@ pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
     let mut output = Output::open(args.output.as_deref())?;
     // One socket, as it always was: replies as they come, unlabelled.
     if !targets.many && !args.json {
-        let run = Run::new(&targets.list[0], &exchange, verbose, args.keep_going);
+        let run = Run::new(&targets.list[0], &exchange, verbose, args.keep_going)
+            .with_service(service.clone(), &args);
         let mut stderr = std::io::stderr();
         let worst = if from_stdin {
             run.stdin(&mut output, &mut stderr)?
@@ -81,7 +93,8 @@ pub fn run(args: SendArgs, config: &Config) -> anyhow::Result<Code> {
         json,
         &mut output,
         |address, buffers| {
-            let mut run = Run::new(address, &exchange, verbose, args.keep_going);
+            let mut run = Run::new(address, &exchange, verbose, args.keep_going)
+                .with_service(service.clone(), &args);
             run.held = held.map(|limit| (limit, 0));
             run.all(&commands, &mut buffers.out, &mut buffers.err)
         },
@@ -123,6 +136,8 @@ struct Run<'a> {
     /// The limit on this socket's replies together and what they took so far, when they are
     /// held in memory (`--json`).
     held: Option<(u64, u64)>,
+    /// Another service's protocol (`--proto`, the line options): its client.
+    service: Option<Service>,
 }
 
 impl<'a> Run<'a> {
@@ -134,7 +149,20 @@ impl<'a> Run<'a> {
             keep_going,
             worst: Code::Ok,
             held: None,
+            service: None,
         }
+    }
+
+    /// Commands go through a client of the service's protocol.
+    fn with_service(mut self, service: Option<(Profile, Option<Secret>)>, args: &SendArgs) -> Self {
+        self.service = service.map(|(profile, secret)| {
+            let options = service::Options {
+                connect_timeout: args.exchange.connect_timeout.limit(),
+                max_bytes: args.exchange.max_bytes(Some(HELD_REPLY_LIMIT)),
+            };
+            Service::new(self.address.clone(), profile, secret, options)
+        });
+        self
     }
 
     fn all(
@@ -205,6 +233,9 @@ impl<'a> Run<'a> {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<bool> {
+        if self.service.is_some() {
+            return self.one_framed(command, out, err);
+        }
         let result = match self.held {
             None => self.exchange.run(self.address, command, out),
             Some((limit, used)) => {
@@ -230,22 +261,80 @@ impl<'a> Run<'a> {
                 if self.verbose {
                     messages::exchange_facts(err, self.address, command, &facts);
                 }
+                if facts.received == 0 {
+                    self.empty(command, err)?;
+                }
                 Ok(true)
             }
-            Err(e) => {
-                let code = exit::for_exchange(&e);
-                let error = anyhow::Error::new(e).context(self.address.to_string());
-                if code == Code::Interrupted || exit::is_broken_pipe(&error) {
-                    return Err(error);
+            Err(e) => self.failed(e, err),
+        }
+    }
+
+    /// An empty reply is never silent: some servers say nothing to a command they did not
+    /// understand (dovecot without its handshake).
+    fn empty(&self, command: &Command, err: &mut dyn Write) -> anyhow::Result<()> {
+        let command = messages::shortened(command);
+        messages::line_to(
+            err,
+            format_args!("{}: '{command}': empty reply (0 bytes)", self.address),
+        )?;
+        Ok(())
+    }
+
+    /// One command through the service's client: its reply, its verdict.
+    fn one_framed(
+        &mut self,
+        command: &Command,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<bool> {
+        let service = self.service.as_mut().expect("a service");
+        let deadline = self.exchange.get_timeout().map(|t| Instant::now() + t);
+        match service.run(command, deadline) {
+            Ok(reply) => {
+                if self.verbose && !reply.aside.is_empty() {
+                    let aside = String::from_utf8_lossy(&reply.aside);
+                    for line in aside.lines() {
+                        messages::line_to(err, format_args!("{}: {line}", self.address))?;
+                    }
                 }
-                messages::error_to(err, &error);
-                self.worst = self.worst.max(code);
+                out.write_all(&reply.body)?;
+                if reply.body.is_empty() {
+                    self.empty(command, err)?;
+                }
+                let Some(failure) = reply.failure else {
+                    return Ok(true);
+                };
+                let shown = messages::shortened(command);
+                messages::line_to(err, format_args!("{}: '{shown}': {failure}", self.address))?;
+                self.worst = self.worst.max(Code::CommandFailed);
                 if self.keep_going {
                     Ok(true)
                 } else {
                     Err(Reported(self.worst).into())
                 }
             }
+            Err(e) => {
+                // What arrived before the failure is shown, as for a streamed reply.
+                out.write_all(e.received().bytes())?;
+                self.failed(e, err)
+            }
+        }
+    }
+
+    /// A command without a complete reply: said on `err`; the run stops unless --keep-going.
+    fn failed(&mut self, e: ExchangeError, err: &mut dyn Write) -> anyhow::Result<bool> {
+        let code = exit::for_exchange(&e);
+        let error = anyhow::Error::new(e).context(self.address.to_string());
+        if code == Code::Interrupted || exit::is_broken_pipe(&error) {
+            return Err(error);
+        }
+        messages::error_to(err, &error);
+        self.worst = self.worst.max(code);
+        if self.keep_going {
+            Ok(true)
+        } else {
+            Err(Reported(self.worst).into())
         }
     }
 }

@@ -4,6 +4,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use regex_lite::Regex;
+use sockctl::service::Proto;
+
 use super::help::*;
 
 use clap::{Args, Parser, Subcommand};
@@ -453,6 +456,59 @@ pub struct ExchangeArgs {
     pub max_bytes: Option<ByteSize>,
 }
 
+/// Which protocol the socket speaks, declared once for `send` and `shell`.
+#[derive(Args, Clone, Default)]
+pub struct ProtoArgs {
+    /// The service behind the socket: haproxy (the default), bird, tor, openvpn, memcached,
+    /// unbound, kea, redis, collectd, dovecot, uwsgi (see docs/services.md)
+    #[arg(long, value_name = "NAME")]
+    pub proto: Option<Proto>,
+
+    /// A reply ends at the first line matching REGEX (no half-close before it), e.g. '^END$'
+    #[arg(long, value_name = "REGEX", value_parser = regex)]
+    pub ends_with: Option<Regex>,
+
+    /// Read the server's greeting first, up to a line matching REGEX
+    #[arg(long, value_name = "REGEX", value_parser = regex)]
+    pub greeting: Option<Regex>,
+
+    /// Send LINE first on every connection (repeatable); secrets go in --password-file
+    #[arg(long = "say", value_name = "LINE")]
+    pub say: Vec<String>,
+
+    /// Put TEXT in front of every command (unbound's is 'UBCT1 ')
+    #[arg(long, value_name = "TEXT")]
+    pub prefix: Option<String>,
+
+    /// End each line with CR LF instead of LF
+    #[arg(long)]
+    pub crlf: bool,
+
+    /// Send BYTES after each command, before the half-close (\n, \r, \t, \xNN escapes)
+    #[arg(long, value_name = "BYTES")]
+    pub end_input: Option<String>,
+
+    /// Send nothing: read what the server writes when a client connects
+    #[arg(long)]
+    pub listen: bool,
+
+    /// A reply line matching REGEX makes the command fail (exit 1)
+    #[arg(long, value_name = "REGEX", value_parser = regex)]
+    pub fails_on: Option<Regex>,
+
+    /// The password (tor, redis, openvpn): the first line of FILE [env: SOCKCTL_PASSWORD]
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// tor: authenticate with the control cookie in FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "password_file")]
+    pub cookie_file: Option<PathBuf>,
+}
+
+fn regex(text: &str) -> Result<Regex, String> {
+    Regex::new(text).map_err(|e| e.to_string())
+}
+
 #[derive(Args)]
 pub struct SendArgs {
     /// The socket (see Addresses below); with -s or --sockets-file, a COMMAND
@@ -473,6 +529,9 @@ pub struct SendArgs {
 
     #[command(flatten)]
     pub exchange: ExchangeArgs,
+
+    #[command(flatten)]
+    pub proto: ProtoArgs,
 
     /// Write the replies to FILE, replaced atomically and only if every exchange succeeded
     #[arg(short, long, value_name = "FILE")]

@@ -1,0 +1,200 @@
+//! Dovecot's doveadm-server protocol (1.2): after the `VERSION` handshake, replies come in
+//! packets of a channel byte (0: output, `L`: log), a 4-byte big-endian length and the data.
+//! The output is tab-ended fields (0x01 escapes: `1`, `t`, `n`, `r`), then `\n` and a result
+//! line: `+` success, `-` or `-CODE` failure.
+
+use super::Framer;
+
+/// A doveadm reply: the output's fields, what the server logged meanwhile, and the result line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DoveadmReply {
+    pub fields: Vec<Vec<u8>>,
+    pub log: Vec<u8>,
+    /// `+`, `-`, `-NOUSER`, … (without its `\n`).
+    pub result: Vec<u8>,
+}
+
+impl DoveadmReply {
+    /// The fields, one per line, as `doveadm -f flow` would show them.
+    pub fn text(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for field in &self.fields {
+            out.extend_from_slice(field);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    pub fn failure(&self) -> Option<String> {
+        self.result.starts_with(b"-").then(|| {
+            let code = String::from_utf8_lossy(&self.result[1..]).into_owned();
+            match code.as_str() {
+                "" => "the command failed".to_string(),
+                code => format!("the command failed ({code})"),
+            }
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Doveadm {
+    buf: Vec<u8>,
+    output: Vec<u8>,
+    log: Vec<u8>,
+    /// The handshake's `VERSION…\n+\n` is still to come.
+    greeting: bool,
+}
+
+impl Doveadm {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The output channel's bytes split into the reply, once the result line is complete.
+fn split(output: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<u8>, usize)> {
+    let newline = output.iter().position(|&b| b == b'\n')?;
+    let end = output[newline + 1..].iter().position(|&b| b == b'\n')? + newline + 1;
+    let fields = output[..newline]
+        .split(|&b| b == b'\t')
+        .filter(|f| !f.is_empty())
+        .map(unescape)
+        .collect();
+    Some((fields, output[newline + 1..end].to_vec(), end + 1))
+}
+
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut bytes = field.iter();
+    while let Some(&b) = bytes.next() {
+        if b != 1 {
+            out.push(b);
+            continue;
+        }
+        out.push(match bytes.next() {
+            Some(b't') => b'\t',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b'1') | None => 1,
+            Some(&other) => other,
+        });
+    }
+    out
+}
+
+impl Framer for Doveadm {
+    type Reply = DoveadmReply;
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    fn next_reply(&mut self) -> Option<DoveadmReply> {
+        if self.greeting {
+            // `VERSION\tdoveadm-client\t1\t2\n+\n`, unframed.
+            let first = self.buf.iter().position(|&b| b == b'\n')?;
+            let second = self.buf[first + 1..].iter().position(|&b| b == b'\n')? + first + 1;
+            let result = self.buf[first + 1..second].to_vec();
+            self.buf.drain(..=second);
+            self.greeting = false;
+            return Some(DoveadmReply {
+                result,
+                ..DoveadmReply::default()
+            });
+        }
+        loop {
+            if let Some((fields, result, used)) = split(&self.output) {
+                self.output.drain(..used);
+                return Some(DoveadmReply {
+                    fields,
+                    log: std::mem::take(&mut self.log),
+                    result,
+                });
+            }
+            if self.buf.len() < 5 {
+                return None;
+            }
+            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
+            let end = 5 + len as usize;
+            if self.buf.len() < end {
+                return None;
+            }
+            let channel = self.buf[0];
+            let data = &self.buf[5..end];
+            if channel == b'L' {
+                // A log line starts with its level byte.
+                self.log
+                    .extend_from_slice(data.get(1..).unwrap_or_default());
+            } else {
+                self.output.extend_from_slice(data);
+            }
+            self.buf.drain(..end);
+        }
+    }
+
+    fn pending_len(&self) -> usize {
+        self.buf.len() + self.output.len()
+    }
+
+    fn take_pending(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.output);
+        bytes.append(&mut self.buf);
+        self.clear();
+        bytes
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.output.clear();
+        self.log.clear();
+        self.greeting = false;
+    }
+
+    /// The handshake's answer comes before the first reply.
+    fn expect_interim(&mut self, count: usize) {
+        self.greeting = count > 0;
+    }
+}
+
+/// The handshake a client sends first.
+pub const HANDSHAKE: &[u8] = b"VERSION\tdoveadm-server\t1\t2\n";
+
+/// A command as doveadm-server reads it: no flags, no user, the words tab-separated.
+pub fn command(line: &[u8]) -> Vec<u8> {
+    let mut out = b"\t".to_vec();
+    for word in line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        out.push(b'\t');
+        out.extend(word.iter().flat_map(|&b| match b {
+            1 => vec![1, b'1'],
+            b'\t' => vec![1, b't'],
+            _ => vec![b],
+        }));
+    }
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_into_replies() {
+        let mut framer = Doveadm::new();
+        framer.expect_interim(1);
+        framer.push(b"VERSION\tdoveadm-client\t1\t2\n+\n");
+        assert_eq!(framer.next_reply().unwrap().result, b"+");
+        framer.push(b"L\0\0\0\x07\x04oh no\n");
+        framer.push(b"\0\0\0\0\x03\n-\n\0\0\0\0\x0aa\tb\x01tc\t\n+\n");
+        let failed = framer.next_reply().unwrap();
+        assert_eq!(failed.log, b"oh no\n");
+        assert_eq!(failed.failure().as_deref(), Some("the command failed"));
+        let ok = framer.next_reply().unwrap();
+        assert_eq!(ok.fields, [b"a".to_vec(), b"b\tc".to_vec()]);
+        assert_eq!(ok.text(), b"a\nb\tc\n");
+        assert_eq!(command(b"process status"), b"\t\tprocess\tstatus\n");
+    }
+}
