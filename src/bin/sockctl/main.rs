@@ -25,7 +25,7 @@ fn main() {
     let cli = parse::parse();
     let config = config::Config::new(&cli.global);
     let result = match cli.command {
-        Commands::Send(args) => send::run(args, &config),
+        Commands::Send(args) => send::run(*args, &config),
         Commands::Completions { shell } => docs::completions(shell),
         Commands::Haproxy(command) => match command {
             HaproxyCommand::SaveState(args) => haproxy::save_state::run(args, &config),

@@ -52,7 +52,7 @@ pub struct Global {
 pub enum Commands {
     /// Send commands to a socket, each on its own connection, and print the replies
     #[command(after_help = SEND_HELP)]
-    Send(SendArgs),
+    Send(Box<SendArgs>),
 
     /// HAProxy: run commands with error detection, typed views, save state, reload
     #[command(subcommand, after_help = HAPROXY_HELP)]
