@@ -146,12 +146,7 @@ impl Profile {
                     profile.preamble.push([&b"AUTH "[..], &quoted(p)].concat());
                 }
             }
-            Proto::Unbound => {
-                profile.prefix = b"UBCT1 ".to_vec();
-                // Commands that read more lines stop at a line holding only 0x04; a half-close
-                // instead makes unbound loop for ever.
-                profile.end_input = b"\x04\n".to_vec();
-            }
+            Proto::Unbound => profile.prefix = b"UBCT1 ".to_vec(),
             Proto::Uwsgi => profile.send_nothing = true,
             _ => {}
         }
@@ -208,8 +203,34 @@ impl Profile {
         bytes.extend_from_slice(&body);
         bytes.extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
         bytes.extend_from_slice(&self.end_input);
+        if self.proto == Proto::Unbound && reads_lines(command.as_bytes()) {
+            // These read lines up to one holding only 0x04; a half-close instead makes unbound
+            // loop for ever. Any other command must not get it: unread bytes make unbound reset
+            // the connection after its reply.
+            bytes.extend_from_slice(b"\x04\n");
+        }
         bytes
     }
+}
+
+/// unbound's commands that read data lines after the command line.
+fn reads_lines(command: &[u8]) -> bool {
+    let word = command
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty());
+    matches!(
+        word,
+        Some(
+            b"local_zones"
+                | b"local_zones_remove"
+                | b"local_datas"
+                | b"local_datas_remove"
+                | b"view_local_zones"
+                | b"view_local_zones_remove"
+                | b"view_local_datas"
+                | b"view_local_datas_remove"
+        )
+    )
 }
 
 /// Quoted as tor and redis-cli read a quoted string.

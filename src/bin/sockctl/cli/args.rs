@@ -113,6 +113,9 @@ pub struct ShellArgs {
     /// Neither read nor write the history file
     #[arg(long)]
     pub no_history: bool,
+
+    #[command(flatten)]
+    pub proto: ProtoArgs,
 }
 
 #[derive(Subcommand)]

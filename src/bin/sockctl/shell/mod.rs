@@ -9,6 +9,7 @@ mod completion;
 mod history;
 mod piped;
 mod raw;
+mod service;
 
 use std::collections::VecDeque;
 use std::io::{self};
@@ -49,6 +50,8 @@ pub struct Settings {
     pub max_bytes: Option<u64>,
     pub history: bool,
     pub terminal: Terminal,
+    /// Another service's protocol (`--proto`, the line options).
+    pub service: Option<(sockctl::service::Profile, Option<sockctl::service::Secret>)>,
 }
 
 impl Settings {
@@ -72,6 +75,7 @@ impl Settings {
             max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
             history: !args.no_history,
             terminal: config.terminal,
+            service: args.proto.profile()?,
         })
     }
 
@@ -91,6 +95,14 @@ impl Settings {
 
 pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
     let args = Settings::new(args, config)?;
+    if let Some((profile, secret)) = args.service.clone() {
+        if !args.terminal.stdin {
+            return service::piped(&args, profile, secret);
+        }
+        signals::keep_handling_interrupts();
+        signals::end_shell_on_termination();
+        return service::interactive(&args, profile, secret);
+    }
     if !args.terminal.stdin {
         return piped::run(&args);
     }
@@ -103,11 +115,33 @@ pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
             .with_context(|| args.address.to_string())?;
         return raw::interactive(&args, stream, Vec::new(), false);
     }
+    // Before HAProxy's `prompt` probe, which another service could misread (OpenVPN takes it
+    // for a password), a moment's silence: services that greet are known by their greeting.
+    match greeting(&args)? {
+        Greeting::Silent => {}
+        Greeting::Of(proto) => {
+            note(format!(
+                "{}: a {proto} greeting; {proto} session",
+                args.address
+            ));
+            let profile = sockctl::service::Profile::of(proto, None);
+            return service::interactive(&args, profile, None);
+        }
+        Greeting::Other(stream, received) => {
+            note(format!(
+                "{}: not an HAProxy CLI (it spoke first); raw session (lines are sent as typed)",
+                args.address
+            ));
+            return raw::interactive(&args, stream, received, true);
+        }
+    }
     match Session::open(&args.address, args.session_options()) {
         Ok(session) => Interactive::new(&args, session)?.run(),
         Err(OpenError::NotHaproxy { received, stream }) => {
             note(format!(
-                "{}: not an HAProxy CLI; raw session (lines are sent as typed)",
+                "{}: not an HAProxy CLI; raw session (lines are sent as typed). For another \
+                 service's protocol give --proto NAME (bird, tor, openvpn, memcached, unbound, \
+                 kea, redis, collectd, dovecot, uwsgi)",
                 args.address
             ));
             match stream {
@@ -123,6 +157,57 @@ pub fn run(args: ShellArgs, config: &Config) -> anyhow::Result<Code> {
         Err(OpenError::Interrupted) => Ok(Code::Interrupted),
         Err(e) => Err(anyhow::Error::new(e).context(args.address.to_string())),
     }
+}
+
+/// What a socket says before it is asked anything.
+enum Greeting {
+    /// Nothing: HAProxy, and the services that wait for a command.
+    Silent,
+    /// The greeting of a service sockctl knows.
+    Of(sockctl::service::Proto),
+    /// Something else, and the connection it came on.
+    Other(sockctl::stream::Stream, Vec<u8>),
+}
+
+/// How long a socket may stay silent before it is taken for one that waits for a command.
+const GREETING_WAIT: Duration = Duration::from_millis(150);
+
+fn greeting(args: &Settings) -> anyhow::Result<Greeting> {
+    use sockctl::service::Proto;
+    let stream = sockctl::connect::connect(&args.address, args.connect_timeout)
+        .with_context(|| args.address.to_string())?;
+    let mut buf = [0u8; 512];
+    let received = match stream.read_some(&mut buf, Some(Instant::now() + GREETING_WAIT)) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(sockctl::stream::IoFailure::TimedOut) => return Ok(Greeting::Silent),
+        Err(sockctl::stream::IoFailure::Interrupted) => {
+            return Err(crate::exit::Reported(Code::Interrupted).into());
+        }
+        Err(_) => return Ok(Greeting::Silent),
+    };
+    if received.starts_with(b"ENTER PASSWORD:") {
+        return Err(crate::exit::UsageError(format!(
+            "{}: OpenVPN asks for its management password: run with --proto openvpn \
+             --password-file FILE",
+            args.address
+        ))
+        .into());
+    }
+    let known = if received.starts_with(b"0001 BIRD") {
+        Some(Proto::Bird)
+    } else if received.starts_with(b">INFO:OpenVPN") {
+        Some(Proto::Openvpn)
+    } else if received.starts_with(b"{") {
+        Some(Proto::Uwsgi)
+    } else {
+        None
+    };
+    Ok(match known {
+        // The service gets a connection of its own: OpenVPN serves one client at a time.
+        Some(proto) => Greeting::Of(proto),
+        None if received.is_empty() => Greeting::Silent,
+        None => Greeting::Other(stream, received),
+    })
 }
 
 /// What a reconnect did, in one line.

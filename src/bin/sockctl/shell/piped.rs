@@ -33,7 +33,8 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
         Err(OpenError::NotHaproxy { .. }) => {
             crate::messages::say(format_args!(
                 "{}: not an HAProxy CLI (no HAProxy prompt in answer to 'prompt'); \
-                 use --raw for a line-oriented session",
+                 use --raw for a line-oriented session, or --proto NAME for another service's \
+                 protocol",
                 args.address
             ));
             return Ok(Code::BadReply);

@@ -119,16 +119,38 @@ pub fn piped(args: &Settings) -> anyhow::Result<Code> {
         let _ = done.send(print_all(&reader, escape));
     });
     let mut lines = StdinLines::new();
+    let mut sent = 0;
+    let mut unsent = 0;
     while let Some(mut line) = lines.next_line()? {
         line.push(b'\n');
-        if stream.send_all(&line, args.deadline()).is_err() {
-            break;
+        if unsent > 0 || stream.send_all(&line, args.deadline()).is_err() {
+            unsent += 1;
+            continue;
         }
+        sent += 1;
     }
+    // A server that closed before the end of the input did not wait for all of it: a service
+    // that answers one command per connection runs only the first.
+    let early = match finished.try_recv() {
+        Ok(result) => Some(result),
+        Err(_) => None,
+    };
     let _ = stream.shutdown_write();
-    let result = match args.timeout {
-        Some(limit) => finished.recv_timeout(limit).ok(),
-        None => finished.recv().ok(),
+    if unsent > 0 || (early.is_some() && sent > 1) {
+        note(format!(
+            "{}: the server closed the connection before the end of the input ({sent} lines \
+             sent, {unsent} not sent): commands after its first answer may not have run; for a \
+             service that takes one command per connection give --proto NAME",
+            args.address
+        ));
+        return Ok(Code::BadReply);
+    }
+    let result = match early {
+        Some(result) => Some(result),
+        None => match args.timeout {
+            Some(limit) => finished.recv_timeout(limit).ok(),
+            None => finished.recv().ok(),
+        },
     };
     Ok(match result {
         Some(Ok(())) => Code::Ok,
