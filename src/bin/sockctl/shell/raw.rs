@@ -131,10 +131,7 @@ pub fn piped(args: &Settings) -> anyhow::Result<Code> {
     }
     // A server that closed before the end of the input did not wait for all of it: a service
     // that answers one command per connection runs only the first.
-    let early = match finished.try_recv() {
-        Ok(result) => Some(result),
-        Err(_) => None,
-    };
+    let early = finished.try_recv().ok();
     let _ = stream.shutdown_write();
     if unsent > 0 || (early.is_some() && sent > 1) {
         note(format!(
