@@ -1,8 +1,10 @@
-//! Shared test helpers: the built binary, fake servers, and a throwaway real HAProxy.
+//! Shared test helpers: the built binary, fake servers, a throwaway real HAProxy, and real
+//! servers of other services.
 
 pub mod fake;
 pub mod haproxy;
 pub mod pty;
+pub mod services;
 
 use std::process::Output;
 
