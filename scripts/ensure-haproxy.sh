@@ -19,12 +19,13 @@ ensure_tools() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing ${missing[*]} ($why; apt-get install -y ${missing[*]})..." >&2
+        echo "installing ${missing[*]} ($why; apt-get install -y ${ensure_apt_options:+$ensure_apt_options }${missing[*]})..." >&2
         if [ -z "${ensure_updated:-}" ]; then
             apt-get update -qq >&2 || return 1
             ensure_updated=1
         fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+        # shellcheck disable=SC2086 # ensure_apt_options is a list of words, or empty
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${ensure_apt_options:-} "${missing[@]}" >&2
         return $?
     fi
     echo "missing: ${missing[*]} ($why): run 'sudo apt-get install ${missing[*]}' (or your system's equivalent)" >&2
@@ -33,6 +34,26 @@ ensure_tools() {
 
 ensure_haproxy() {
     ensure_tools "a real HAProxy to run against" haproxy:haproxy
+}
+
+# The servers of other services whose admin sockets the tests talk to (tests/support/services.rs
+# starts each one in a temp dir), and openssl for OpenVPN's throwaway certificate. Debian's
+# packages start their system service on install where they can; the tests need none of them,
+# so while installing, a policy-rc.d that denies every start is in place (unless the machine
+# already has one, as containers do), and no recommended packages come along (pcscd, logrotate,
+# tor-geoipdb, easy-rsa...).
+ensure_services() {
+    local policy=/usr/sbin/policy-rc.d added="" rc=0
+    local ensure_apt_options=--no-install-recommends
+    if [ "$(id -u)" = 0 ] && [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# Temporary, from sockctl scripts/ensure-haproxy.sh: no service starts while installing.\nexit 101\n' >"$policy" &&
+            chmod 755 "$policy" && added=1
+    fi
+    ensure_tools "the servers of the services tests" redis-server:redis-server memcached:memcached \
+        unbound:unbound bird:bird2 tor:tor openvpn:openvpn kea-dhcp4:kea-dhcp4-server \
+        collectd:collectd-core uwsgi:uwsgi-core dovecot:dovecot-core openssl:openssl || rc=$?
+    [ -n "$added" ] && rm -f "$policy"
+    return $rc
 }
 
 # HAProxy 2.8, the second version the real-HAProxy tests run against: the PyPI package

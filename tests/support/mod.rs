@@ -1,10 +1,11 @@
-//! Shared test helpers: running the built binary and checking how it ended, fake servers, and a
-//! throwaway real HAProxy.
+//! Shared test helpers: running the built binary and checking how it ended, fake servers, a
+//! throwaway real HAProxy, and real servers of other services.
 
 pub mod fake;
 pub mod haproxy;
 pub mod pty;
 mod run;
+pub mod services;
 
 use std::ffi::OsStr;
 use std::path::Path;
