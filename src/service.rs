@@ -401,7 +401,10 @@ impl Framer for ServiceFramer {
             ServiceFramer::Resp(f) => {
                 let reply = f.next_reply()?;
                 let mut body = Vec::new();
-                resp::render(&reply.value, &mut body);
+                // An error reply is the verdict's message, on stderr, not output.
+                if !matches!(reply.value, resp::Value::Error(_)) {
+                    resp::render(&reply.value, &mut body);
+                }
                 Some(ServiceReply {
                     failure: resp::failed(&reply.value),
                     body,

@@ -20,5 +20,6 @@ mod send;
 mod send_faults;
 mod send_haproxy;
 mod services;
+mod services_cli;
 mod session;
 mod shell;
