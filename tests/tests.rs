@@ -21,5 +21,6 @@ mod send_faults;
 mod send_haproxy;
 mod services;
 mod services_cli;
+mod services_docs;
 mod session;
 mod shell;
