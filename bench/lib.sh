@@ -49,15 +49,18 @@ pick_python() {
     py=$("$candidate" -c 'import sys; print(sys.executable)') || die "cannot run $candidate"
 }
 
-# build: sockctl (release profile: LTO, stripped), the Rust helpers and the C floor.
+# build: sockctl (release profile: LTO, stripped), the Rust helpers and the C floors (one
+# exchange, and a batch one command at a time).
 build() {
-    say "building sockctl, the helpers and the floor..."
+    say "building sockctl, the helpers and the floors..."
     cargo build --release --quiet
     cargo build --release --quiet --manifest-path bench/tools/Cargo.toml
     mkdir -p bench/build
     cc -O2 -Wall -o bench/build/floor bench/floor.c
+    cc -O2 -Wall -o bench/build/lockstep bench/lockstep.c
     sockctl=target/release/sockctl
     floor=bench/build/floor
+    lockstep=bench/build/lockstep
     tools=bench/tools/target/release
     client=bench/client.py
 }

@@ -22,6 +22,7 @@ TARGET_RSS_KIB = 4096  # peak RSS under 4 MiB ...
 TARGET_RSS_FLAT = 1.10  # ... and flat: the largest reply's peak at most 10% above the smallest's
 TARGET_BATCH_SOCAT = 100
 TARGET_BATCH_PYTHON = 5
+TARGET_LOCKSTEP = 1.15  # the batch that stops at its first failure within 15% of its floor
 TARGET_SIZE = 1.5 * 1024 * 1024
 
 
@@ -156,9 +157,11 @@ def timing_table(res, tag, base, extra_cols=None):
 def bench_line(res, tag):
     rounds, warmup, runs, tool, extra = (res.benches.get(tag, []) + [""] * 5)[:5]
     if tool == "spawn-bench":
+        block = extra or "10"
+        turns = "run by run" if block == "1" else f"{block} runs at a time"
         how = (
             f"bench/tools `spawn-bench`: {rounds} round(s) of {runs} runs after {warmup} warm-up "
-            "runs, the peers taking turns 10 runs at a time, each program started directly (no "
+            f"runs, the peers taking turns {turns}, each program started directly (no "
             "shell) with its standard input from the command file"
         )
     else:
@@ -295,7 +298,10 @@ def report(res):
         f"Every way was checked first: after it, every server's weight is the last one it set. "
         f"\"pipelined\" is not a way people use but what HAProxy itself allows: all the commands "
         f"on one connection in prompt mode (`prompt` first), sent by `nc -N`, a reference for the "
-        f"batch. "
+        f"batch. \"lockstep floor\" (`bench/lockstep.c`) is the least a batch that stops at its "
+        f"first failure can do: the same exchange (`prompt p`, `set severity-output number`, "
+        f"then one command at a time, each reply read up to its prompt, stopping at a failed "
+        f"reply) with blocking writes and reads. "
         f"{bench_line(res, 'w3')}\n"
     )
     add("| way | commands run | median | per command | for " + f"{loop_n:,}" + " | speed vs socat loop | speed vs python loop |")
@@ -317,6 +323,23 @@ def report(res):
     for name, why in res.skipped("w3"):
         add(f"| {name} | {why} | | | | | |")
     add("")
+    if res.rounds("w3lockstep"):
+        add(
+            "The batch that stops at its first failure against its floor, timed on their own "
+            "and in turns (one round trip per command moves with the load from elsewhere, and "
+            "the table above runs each way's runs back to back). "
+            + bench_line(res, "w3lockstep")
+            + "\n"
+        )
+        add("\n".join(timing_table(res, "w3lockstep", "lockstep floor")) + "\n")
+        r = res.ratio("w3lockstep", "sockctl batch", "lockstep floor")
+        targets.append(
+            (
+                f"{loop_n:,}-command batch stopping at the first failure within 15% of the lockstep floor",
+                f"sockctl batch / lockstep floor = {fmt_ratio(r)}",
+                verdict(r[0] <= TARGET_LOCKSTEP),
+            )
+        )
     if "sockctl batch" in per10k:
         modes = [("stopping at the first failure", per10k["sockctl batch"])]
         if "sockctl batch --keep-going" in per10k:
@@ -398,11 +421,11 @@ def report(res):
         "(the command names the reply size).\n"
     )
     cmds.append(
-        "For w1, `spawn-bench` starts the same program and arguments directly, with the file "
-        "after `<` as standard input; `exec` and `<` only say so in shell terms. w1hf runs the "
-        "commands listed under it with `hyperfine -N`.\n"
+        "For w1 and w3lockstep, `spawn-bench` starts the same program and arguments directly, "
+        "with the file after `<` as standard input; `exec` and `<` only say so in shell terms. "
+        "w1hf runs the commands listed under it with `hyperfine -N`.\n"
     )
-    for tag in ["w1", "w1hf", "w2null", "w2file", "w3", "w4state", "w4reload"]:
+    for tag in ["w1", "w1hf", "w2null", "w2file", "w3", "w3lockstep", "w4state", "w4reload"]:
         rows = [(n, c) for t, n, c in res.commands if t == tag]
         if not rows:
             continue

@@ -163,13 +163,13 @@ bench() {
     done
 }
 
-# bench_spawn TAG ROUNDS WARMUP RUNS: the same with bench/tools' spawn-bench, which starts each
-# program directly (no shell), gives it its standard input from a file, and has the peers take
-# turns 10 runs at a time (run by run, a Python interpreter's start-up would slow down whatever
-# runs after it, and bring every ratio closer to 1).
+# bench_spawn TAG ROUNDS WARMUP RUNS [BLOCK]: the same with bench/tools' spawn-bench, which
+# starts each program directly (no shell), gives it its standard input from a file, and has the
+# peers take turns BLOCK runs at a time (10 by default: run by run, a Python interpreter's
+# start-up would slow down whatever runs after it, and bring every ratio closer to 1).
 bench_spawn() {
-    local tag=$1 rounds=$2 warmup=$3 runs=$4 r i try
-    describe "$tag" "$rounds" "$warmup" "$runs" spawn-bench ""
+    local tag=$1 rounds=$2 warmup=$3 runs=$4 block=${5:-10} r i try
+    describe "$tag" "$rounds" "$warmup" "$runs" spawn-bench "$block"
     : >"$T/$tag.spec"
     for i in "${!names[@]}"; do
         printf '%s\t%s\t%s\n' "${names[$i]}" "${stdins[$i]}" "${argvs[$i]}" >>"$T/$tag.spec"
@@ -178,7 +178,7 @@ bench_spawn() {
         for try in 1 2 3; do
             say "== $tag, round $r/$rounds"
             alive
-            if "$tools/spawn-bench" --warmup "$warmup" --runs "$runs" --block 10 \
+            if "$tools/spawn-bench" --warmup "$warmup" --runs "$runs" --block "$block" \
                 --json "$R/$tag.round$r.json" "$T/$tag.spec" >>"$T/spawn-bench.log" 2>&1; then
                 continue 2
             fi
@@ -398,6 +398,13 @@ if [ $have_nc = 1 ]; then
     files+=("$T/cmds-pipelined.txt")
 fi
 if "$sockctl" haproxy exec --help 2>/dev/null | grep -q -- '--batch'; then
+    # The floor of a batch that stops at its first failure (bench/lockstep.c): the same
+    # exchange (prompt mode, severity tags, one command at a time, stop at a failed reply) with
+    # blocking writes and reads.
+    weights_file "$loop_n" 7 "$T/cmds-lockstep.txt"
+    names+=("lockstep floor")
+    cmds+=("exec $lockstep $admin $T/cmds-lockstep.txt")
+    files+=("$T/cmds-lockstep.txt")
     weights_file "$loop_n" 4 "$T/cmds-batch.txt"
     names+=("sockctl batch")
     cmds+=("exec $sockctl haproxy exec -s $admin --batch $T/cmds-batch.txt")
@@ -414,9 +421,32 @@ for i in "${!names[@]}"; do
     replies=$(sh -c "${cmds[$i]}" | wc -l)
     check_weights "${names[$i]} ($(grep -c "^set " "${files[$i]}") commands, $replies reply lines)" "${files[$i]}"
 done
+# The two that stop at the first failure must not send the command after it.
+weight_of() { "$floor" "$admin" "show servers state be" | awk -v s="$1" '$2 == "be" && $4 == s { print $8 }'; }
+printf 'set server be/s1 weight 11\nset server be/nosuch weight 1\nset server be/s2 weight 77\n' >"$T/cmds-fail.txt"
+for i in "${!names[@]}"; do
+    case ${names[$i]} in "lockstep floor" | "sockctl batch") ;; *) continue ;; esac
+    "$floor" "$admin" "set server be/s2 weight 5" >/dev/null
+    code=0
+    sh -c "${cmds[$i]% *} $T/cmds-fail.txt" >/dev/null 2>&1 || code=$?
+    if [ "$code" != 0 ] && [ "$(weight_of s1)/$(weight_of s2)" = 11/5 ]; then
+        check_ok "w3 ${names[$i]}: stops at a failed command (exit $code), the next one not sent"
+    else
+        check_fail "w3 ${names[$i]}: exit $code on a failed command, weights s1/s2 $(weight_of s1)/$(weight_of s2), not 11/5"
+    fi
+done
 if [ $quick = 0 ]; then
     # The socat loop takes ~5 ms a command: it runs on $socat_n commands, scaled in the report.
     bench w3 3 1 5
+    # The batch that stops at its first failure against its floor, in turns run by run: each
+    # run is one round trip per command, which moves with the load from elsewhere, and
+    # hyperfine's runs of one way back to back would catch a burst of it in one row only.
+    if [ -f "$T/cmds-batch.txt" ]; then
+        names=() stdins=() argvs=() cmds=()
+        add_peer "lockstep floor" "" "$lockstep" "$admin" "$T/cmds-lockstep.txt"
+        add_peer "sockctl batch" "" "$sockctl" haproxy exec -s "$admin" --batch "$T/cmds-batch.txt"
+        bench_spawn w3lockstep 5 2 10 1
+    fi
 fi
 stop_haproxy
 

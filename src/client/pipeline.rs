@@ -79,14 +79,19 @@ impl<'a> Run<'a> {
         };
     }
 
-    /// Puts requests into the outgoing bytes while the window has room (one at a time on a
-    /// half-close framing, where each has its own connection).
-    fn admit<F: Framer>(&mut self, connection: &Connection<F>) {
-        let window = if connection.half_close() {
+    /// How many requests may be unanswered at once: one on a half-close framing, where each
+    /// has its own connection.
+    fn window<F: Framer>(&self, connection: &Connection<F>) -> usize {
+        if connection.half_close() {
             1
         } else {
             self.limits.window.max(1)
-        };
+        }
+    }
+
+    /// Puts requests into the outgoing bytes while the window has room.
+    fn admit<F: Framer>(&mut self, connection: &Connection<F>) {
+        let window = self.window(connection);
         while self.starts.len() < self.requests.len() && self.starts.len() < self.answered + window
         {
             let request = &self.requests[self.starts.len()];
@@ -225,15 +230,19 @@ impl<'a> Run<'a> {
             self.reconnect_if_needed(connection, hook, &mut note)?;
             self.admit(connection);
             let stream = connection.stream.as_ref().expect("connected");
-            let mut progress = false;
+            // The socket took part of what is left to write: try again before waiting.
+            let mut write_more = false;
+            // The last bytes of the admitted requests went out just now.
+            let mut wrote_all = false;
             if !self.out.is_empty() && !self.peer_gone {
                 match stream.send_some(&self.out) {
                     Ok(n) => {
                         self.out.drain(..n);
                         self.written += n as u64;
-                        progress = n > 0;
-                        if progress {
+                        if n > 0 {
                             self.last_sent = Some(Instant::now());
+                            write_more = !self.out.is_empty();
+                            wrote_all = self.out.is_empty();
                         }
                     }
                     Err(IoFailure::Reset(_)) => self.peer_gone = true,
@@ -247,7 +256,16 @@ impl<'a> Run<'a> {
                     Err(failure) => return Err(connection.fail(failure)),
                 }
             }
-            match stream.read_now(&mut buf) {
+            // One request at a time, the reply to the request just written is almost never
+            // there yet: the server has still to be woken up, read it and answer. Waiting
+            // before reading saves a `recv` that would fail with EAGAIN, leaving `send`,
+            // `poll` and `recv` per request; when the reply is there, the wait returns at once.
+            let read = if wrote_all && self.window(connection) == 1 {
+                Ok(None)
+            } else {
+                stream.read_now(&mut buf)
+            };
+            match read {
                 Ok(Some(n)) if n > 0 => {
                     connection.framer.push(&buf);
                     buf.clear();
@@ -279,12 +297,179 @@ impl<'a> Run<'a> {
                 Ok(None) => {}
                 Err(failure) => return Err(connection.fail(failure)),
             }
-            if !progress {
+            // Nothing came in, and nothing more can go out until something does (or the
+            // socket has room again): going round again would only repeat the `recv`.
+            if !write_more {
                 let writing = !self.out.is_empty() && !self.peer_gone;
                 if let Err(failure) = stream.wait_ready(writing, self.reply_deadline) {
                     return Err(connection.fail(failure));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+    use std::thread;
+
+    use super::super::{Broken, Connection, Flow, Limits, Redial, Request};
+    use crate::address::Address;
+    use crate::command::Command;
+    use crate::error::ExchangeError;
+    use crate::framing::Framer;
+
+    use super::*;
+
+    /// Replies end at a newline.
+    #[derive(Default)]
+    struct Lines(Vec<u8>);
+
+    impl Framer for Lines {
+        type Reply = Vec<u8>;
+
+        fn push(&mut self, chunk: &[u8]) {
+            self.0.extend_from_slice(chunk);
+        }
+
+        fn next_reply(&mut self) -> Option<Vec<u8>> {
+            let end = self.0.iter().position(|&b| b == b'\n')? + 1;
+            Some(self.0.drain(..end).collect())
+        }
+
+        fn pending(&self) -> &[u8] {
+            &self.0
+        }
+
+        fn take_pending(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.0)
+        }
+
+        fn clear(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    /// A server on a fresh socket running `serve` on its one connection, and a client
+    /// connection to it.
+    fn serve(
+        serve: impl FnOnce(std::os::unix::net::UnixStream) + Send + 'static,
+    ) -> (Connection<Lines>, thread::JoinHandle<()>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = thread::spawn(move || serve(listener.accept().unwrap().0));
+        let address = Address::Unix(path);
+        let stream = crate::connect::connect(&address, Some(Duration::from_secs(3))).unwrap();
+        (
+            Connection::new(address, Some(stream), Lines::default()),
+            server,
+            dir,
+        )
+    }
+
+    fn requests(lines: &[&str]) -> Vec<Request> {
+        lines
+            .iter()
+            .map(|c| Request::line(&Command::new(*c).unwrap()))
+            .collect()
+    }
+
+    fn run(
+        connection: &mut Connection<Lines>,
+        requests: &[Request],
+        limits: &Limits,
+    ) -> (Vec<Vec<u8>>, Result<(), Broken>) {
+        let mut hook = Redial {
+            connect_timeout: Some(Duration::from_secs(3)),
+        };
+        let mut replies = Vec::new();
+        let result = connection.pipeline(requests, limits, &mut hook, &mut |answer| {
+            replies.push(answer.reply);
+            Flow::Continue
+        });
+        (replies, result)
+    }
+
+    /// One at a time, the client waits for each reply before it writes the next request
+    /// (it waits before its first read, so a late reply must still be found).
+    #[test]
+    fn one_at_a_time_sends_each_request_after_the_reply_before() {
+        let (mut connection, server, _dir) = serve(|mut conn| {
+            let mut buf = [0u8; 64];
+            for _ in 0..3 {
+                let n = conn.read(&mut buf).unwrap();
+                // A client that wrote ahead would have sent the next line during the sleep.
+                thread::sleep(Duration::from_millis(30));
+                assert_eq!(buf[n - 1], b'\n');
+                assert_eq!(buf[..n].iter().filter(|&&b| b == b'\n').count(), 1);
+                conn.write_all(&[b"re: ", &buf[..n]].concat()).unwrap();
+            }
+        });
+        let limits = Limits {
+            reply_timeout: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        };
+        let (replies, result) = run(&mut connection, &requests(&["a", "b", "c"]), &limits);
+        result.unwrap();
+        server.join().unwrap();
+        assert_eq!(replies, [b"re: a\n", b"re: b\n", b"re: c\n"]);
+    }
+
+    /// A server that reads the request and never answers: the wait ends at the reply timeout.
+    #[test]
+    fn one_at_a_time_keeps_the_reply_timeout() {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let (mut connection, server, _dir) = serve(move |mut conn| {
+            let mut buf = [0u8; 64];
+            let _ = conn.read(&mut buf).unwrap();
+            let _ = wait.recv_timeout(Duration::from_secs(10));
+        });
+        let limits = Limits {
+            reply_timeout: Some(Duration::from_millis(200)),
+            ..Limits::default()
+        };
+        let started = Instant::now();
+        let (replies, result) = run(&mut connection, &requests(&["a"]), &limits);
+        let took = started.elapsed();
+        done.send(()).unwrap();
+        server.join().unwrap();
+        assert!(replies.is_empty());
+        let broken = result.unwrap_err();
+        assert!(
+            matches!(broken.error, ExchangeError::Timeout { .. }),
+            "{broken:?}"
+        );
+        assert_eq!((broken.answered, broken.sent), (0, 1));
+        assert!(took >= Duration::from_millis(200), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    /// A reply that never ends is cut at the byte limit.
+    #[test]
+    fn one_at_a_time_keeps_the_byte_limit() {
+        let (mut connection, server, _dir) = serve(|mut conn| {
+            let mut buf = [0u8; 64];
+            let _ = conn.read(&mut buf).unwrap();
+            let chunk = [b'x'; 512];
+            // Until the client hangs up.
+            while conn.write_all(&chunk).is_ok() {}
+        });
+        let limits = Limits {
+            reply_timeout: Some(Duration::from_secs(10)),
+            max_bytes: Some(4096),
+            ..Limits::default()
+        };
+        let (replies, result) = run(&mut connection, &requests(&["a"]), &limits);
+        drop(connection);
+        server.join().unwrap();
+        assert!(replies.is_empty());
+        let broken = result.unwrap_err();
+        assert!(
+            matches!(broken.error, ExchangeError::TooLarge { limit: 4096, .. }),
+            "{broken:?}"
+        );
     }
 }
