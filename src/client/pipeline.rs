@@ -339,8 +339,8 @@ mod tests {
             Some(self.0.drain(..end).collect())
         }
 
-        fn pending(&self) -> &[u8] {
-            &self.0
+        fn pending_len(&self) -> usize {
+            self.0.len()
         }
 
         fn take_pending(&mut self) -> Vec<u8> {
