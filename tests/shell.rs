@@ -248,10 +248,11 @@ fn raw_session_on_a_server_that_is_not_haproxy() {
     pty.expect("connection closed by the server");
     pty.succeeds();
 
-    // Without --raw, the shell notices it is not HAProxy and falls back to the same session.
+    // Without --raw, the shell hears it speak first: not HAProxy, which never does, so it
+    // falls back to the same session without sending HAProxy's `prompt` probe.
     let mut pty = Pty::shell(fake.address(), &[]);
-    pty.expect("not an HAProxy CLI; raw session");
-    pty.expect("echo: prompt p");
+    pty.expect("not an HAProxy CLI (it spoke first); raw session");
+    pty.expect("hello");
     pty.line("ping");
     pty.expect("echo: ping");
     pty.send("\x04");
