@@ -22,5 +22,6 @@ mod send_haproxy;
 mod services;
 mod services_cli;
 mod services_docs;
+mod services_faults;
 mod session;
 mod shell;
