@@ -280,3 +280,37 @@ fn uwsgi_stats_are_read_without_sending() {
     let stats: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert!(stats["workers"].is_array(), "{stats}");
 }
+
+/// A person at the terminal: BIRD is known by its greeting (no HAProxy probe is sent), each
+/// reply is whole before the next prompt, and a failure is said on stderr.
+#[test]
+fn interactive_shell_on_bird_and_memcached() {
+    use crate::support::pty::Pty;
+    let Some(bird) = Bird::start() else { return };
+    let mut pty = Pty::shell(&bird.socket, &[]);
+    pty.expect("a bird greeting; bird session");
+    pty.expect("bird@");
+    pty.line("show status");
+    pty.expect("0013 Daemon is up and running");
+    pty.expect("bird@");
+    pty.line("show nonsense");
+    pty.expect("syntax error");
+    pty.expect("bird@");
+    pty.line("quit");
+    pty.succeeds();
+
+    // A service that does not greet, named with --proto: its replies whole, none erased by
+    // the next prompt (`VERSION` comes without a listing's END).
+    let Some(mc) = Memcached::start() else { return };
+    let mut pty = Pty::shell(&mc.socket, &["--proto", "memcached"]);
+    pty.expect("memcached@");
+    pty.line("version");
+    pty.expect("VERSION 1.6");
+    pty.expect("memcached@");
+    pty.line("stats");
+    pty.expect("STAT pid");
+    pty.expect("END");
+    pty.expect("memcached@");
+    pty.send("\x04");
+    pty.succeeds();
+}

@@ -35,10 +35,18 @@ fn a_greeting_that_never_ends_is_a_timeout_not_a_reply() {
     assert!(fake.received().iter().all(|r| r.bytes.is_empty()));
 
     // The same with a greeting described by an option.
-    sockctl(["send", "--greeting", "^ready$", "--ends-with", "^END$", "--timeout", "500ms"])
-        .arg(fake.address())
-        .arg("list")
-        .fails(4);
+    sockctl([
+        "send",
+        "--greeting",
+        "^ready$",
+        "--ends-with",
+        "^END$",
+        "--timeout",
+        "500ms",
+    ])
+    .arg(fake.address())
+    .arg("list")
+    .fails(4);
 }
 
 #[test]
@@ -78,11 +86,18 @@ fn a_failure_line_is_exit_1_with_the_servers_words() {
         .stdout_is("a\nb\nEND\na\nERR broken\nEND\n")
         .stderr_has("'broken': ERR broken");
     // --keep-going runs the rest and keeps the worst code.
-    sockctl(["send", "--keep-going", "--ends-with", "^END$", "--fails-on", "^ERR "])
-        .arg(fake.address())
-        .args(["broken", "list"])
-        .fails(1)
-        .stdout_has("a\nb\nEND\n");
+    sockctl([
+        "send",
+        "--keep-going",
+        "--ends-with",
+        "^END$",
+        "--fails-on",
+        "^ERR ",
+    ])
+    .arg(fake.address())
+    .args(["broken", "list"])
+    .fails(1)
+    .stdout_has("a\nb\nEND\n");
 }
 
 #[test]
@@ -93,9 +108,15 @@ fn secrets_never_come_from_argv() {
         .arg(fake.address())
         .arg("PING")
         .fails(2);
-    sockctl(["send", "--proto", "redis", "--password-file", "/nonexistent/pw"])
-        .arg(fake.address())
-        .arg("PING")
-        .fails(2)
-        .stderr_has("--password-file /nonexistent/pw");
+    sockctl([
+        "send",
+        "--proto",
+        "redis",
+        "--password-file",
+        "/nonexistent/pw",
+    ])
+    .arg(fake.address())
+    .arg("PING")
+    .fails(2)
+    .stderr_has("--password-file /nonexistent/pw");
 }

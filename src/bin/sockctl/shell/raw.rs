@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{Config, Editor};
+use rustyline::{Config, Editor, ExternalPrinter};
 use sockctl::stream::{IoFailure, Stream};
 
 use super::Settings;
@@ -16,6 +16,18 @@ use crate::lines::StdinLines;
 
 /// Reads from the server until EOF, writing every chunk to stdout at once.
 fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
+    read_all(stream, escape, &mut |bytes| {
+        crate::sanitize::print(bytes, escape)
+    })
+}
+
+/// Reads from the server until EOF, handing every chunk (whole UTF-8 characters when escaped)
+/// to `show`.
+fn read_all(
+    stream: &Stream,
+    escape: bool,
+    show: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(), IoFailure> {
     let mut buf = vec![0u8; 16 * 1024];
     // The start of a UTF-8 character cut by the chunk boundary, kept for the next chunk so
     // that escaping does not mistake it for invalid bytes.
@@ -23,7 +35,9 @@ fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
     loop {
         let n = match stream.read_some(&mut buf, None) {
             Ok(0) => {
-                let _ = crate::sanitize::print(&held, escape);
+                if !held.is_empty() {
+                    let _ = show(&held);
+                }
                 return Ok(());
             }
             Ok(n) => n,
@@ -36,7 +50,7 @@ fn print_all(stream: &Stream, escape: bool) -> Result<(), IoFailure> {
             Err(e) if escape && e.error_len().is_none() => e.valid_up_to(),
             _ => held.len(),
         };
-        if crate::sanitize::print(&held[..complete], escape).is_err() {
+        if complete > 0 && show(&held[..complete]).is_err() {
             return Ok(());
         }
         held.drain(..complete);
@@ -70,8 +84,22 @@ pub fn interactive(
     super::print_reply(&received, escape)?;
     let reader = stream.try_clone()?;
     let address = args.address.to_string();
+    // Server text goes above the line being edited, so that the editor's redraw never erases
+    // a line the server left without its newline, and a late reply never lands after the
+    // prompt.
+    let mut printer = editor.create_external_printer()?;
     std::thread::spawn(move || {
-        let why = match print_all(&reader, escape) {
+        let mut show = |bytes: &[u8]| {
+            let text = if escape {
+                crate::sanitize::bytes(bytes)
+            } else {
+                String::from_utf8_lossy(bytes).into_owned()
+            };
+            printer
+                .print(text)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let why = match read_all(&reader, escape, &mut show) {
             Ok(()) => "connection closed by the server".to_string(),
             Err(e) => format!("connection lost: {}", describe(&e)),
         };
