@@ -10,6 +10,7 @@ mod framing;
 mod haproxy_config;
 mod haproxy_exec;
 mod haproxy_fake;
+mod haproxy_operate;
 mod haproxy_reload;
 mod haproxy_verdicts;
 mod haproxy_views;

@@ -34,6 +34,7 @@ pub mod discover;
 pub mod framing;
 pub mod info;
 pub mod master;
+pub mod operate;
 pub mod outcome;
 pub mod proc_list;
 pub mod reload;

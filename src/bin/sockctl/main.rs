@@ -19,6 +19,7 @@ mod spool;
 mod table;
 
 use crate::cli::{Commands, HaproxyCommand};
+use sockctl::haproxy::operate::Action;
 
 fn main() {
     signals::install();
@@ -35,6 +36,10 @@ fn main() {
             HaproxyCommand::Stat(args) => haproxy::stat::run(args, &config),
             HaproxyCommand::Info(args) => haproxy::info::run(args, &config),
             HaproxyCommand::Servers(args) => haproxy::servers::run(args, &config),
+            HaproxyCommand::Drain(args) => haproxy::operate::run(Action::Drain, args, &config),
+            HaproxyCommand::Maint(args) => haproxy::operate::run(Action::Maint, args, &config),
+            HaproxyCommand::Ready(args) => haproxy::operate::run(Action::Ready, args, &config),
+            HaproxyCommand::Weight(args) => haproxy::operate::weight(args, &config),
         },
         Commands::Shell(args) => shell::run(args, &config),
     };

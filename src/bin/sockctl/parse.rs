@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use clap::{Args, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::{
-    Cli, ExecArgs, Global, InfoArgs, ProcArgs, ReloadArgs, SaveStateArgs, SendArgs, ServersArgs,
-    ShellArgs, StatArgs,
+    Cli, ExecArgs, Global, InfoArgs, OperateArgs, ProcArgs, ReloadArgs, SaveStateArgs, SendArgs,
+    ServersArgs, ShellArgs, StatArgs, WeightArgs,
 };
 
 /// Parses the command line. Building clap's definitions of every subcommand, with all their
@@ -68,6 +68,10 @@ fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
                 "stat" => StatArgs::augment_args(leaf("stat")),
                 "info" => InfoArgs::augment_args(leaf("info")),
                 "servers" => ServersArgs::augment_args(leaf("servers")),
+                "drain" => OperateArgs::augment_args(leaf("drain")),
+                "maint" => OperateArgs::augment_args(leaf("maint")),
+                "ready" => OperateArgs::augment_args(leaf("ready")),
+                "weight" => WeightArgs::augment_args(leaf("weight")),
                 _ => return None,
             };
             leaf("haproxy")

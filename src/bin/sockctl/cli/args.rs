@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use regex_lite::Regex;
+use sockctl::haproxy::operate::ServerName;
 use sockctl::service::Proto;
 
 use super::help::*;
@@ -147,6 +148,80 @@ pub enum HaproxyCommand {
     /// `show servers state` with names for the numeric states
     #[command(after_help = SERVERS_HELP)]
     Servers(ServersArgs),
+
+    /// Drain a server by name, in every backend that has it (or be/name for one)
+    #[command(after_help = OPERATE_HELP)]
+    Drain(OperateArgs),
+
+    /// Put a server by name in maintenance, in every backend that has it (or be/name)
+    #[command(after_help = OPERATE_HELP)]
+    Maint(OperateArgs),
+
+    /// Make a server by name ready again, in every backend that has it (or be/name)
+    #[command(after_help = OPERATE_HELP)]
+    Ready(OperateArgs),
+
+    /// Set a server's weight by name, in every backend that has it (or be/name)
+    #[command(after_help = OPERATE_HELP)]
+    Weight(WeightArgs),
+}
+
+/// What `drain`, `maint` and `ready` take.
+#[derive(Args)]
+pub struct OperateArgs {
+    /// The server: NAME in every backend that has a server of that name, or BACKEND/NAME
+    #[arg(value_name = "SERVER")]
+    pub server: ServerName,
+
+    /// Wait until it is done: no session left on a drained or maintained server (nothing
+    /// queued either); a ready server up per its health check (at once without a check)
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Give up waiting after this long (exit 4, with what is left)
+    #[arg(long, value_name = "DUR", default_value = "5m", requires = "wait")]
+    pub wait_timeout: HumanDuration,
+
+    /// After a drain has completed, put the server in maintenance
+    #[arg(long, value_name = "STATE", value_parser = ["maint"], requires = "wait")]
+    pub then: Option<String>,
+
+    /// After the wait (done or timed out), shut down the sessions still on the server
+    #[arg(long, requires = "wait")]
+    pub shutdown_sessions: bool,
+
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    /// On a master socket: `current` worker (the default), a worker's PID, or `all` current
+    /// and old workers
+    #[arg(long, value_name = "WHICH")]
+    pub worker: Option<WorkerChoice>,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// What `weight` takes.
+#[derive(Args)]
+pub struct WeightArgs {
+    /// The server: NAME in every backend that has it, or BACKEND/NAME
+    #[arg(value_name = "SERVER")]
+    pub server: ServerName,
+
+    /// The weight (0 to 256)
+    #[arg(value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(0..=256))]
+    pub weight: u32,
+
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    /// On a master socket: `current` worker (the default), a worker's PID, or `all`
+    #[arg(long, value_name = "WHICH")]
+    pub worker: Option<WorkerChoice>,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
 }
 
 /// Where to find HAProxy when `-s` is not given.

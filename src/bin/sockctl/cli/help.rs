@@ -190,3 +190,18 @@ Addresses:
 ",
     exit_codes_help!()
 );
+
+pub const OPERATE_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy drain web1 --wait --wait-timeout 2m --then maint
+  sockctl haproxy ready be_app/web1 --wait -s /run/lb1/admin.sock -s /run/lb2/admin.sock
+  sockctl haproxy weight web1 50
+
+A NAME without a backend acts on every backend that has a server of that name; none is exit 1.
+With --wait, progress goes to stderr on a terminal; at --wait-timeout, exit 4 names what is
+left (sessions, queue, status). A server already in the state is done at once.
+
+",
+    exit_codes_help!()
+);

@@ -1,0 +1,218 @@
+//! `sockctl haproxy drain|maint|ready|weight SERVER`: the operator's daily job, by server
+//! name, everywhere it is, with a wait for the result and one verdict.
+
+use std::time::{Duration, Instant};
+
+use sockctl::Address;
+use sockctl::Exchange;
+use sockctl::haproxy::discover::Want;
+use sockctl::haproxy::master;
+use sockctl::haproxy::operate::{Action, Pending, ServerName, pending};
+use sockctl::haproxy::route;
+use sockctl::haproxy::servers_state;
+use sockctl::haproxy::stat;
+
+use super::destination::{self, Destination};
+use super::{at, targets};
+use crate::cli::{OperateArgs, RouteArgs, SocketsArgs, WeightArgs, WorkerChoice};
+use crate::config::{Config, HELD_REPLY_LIMIT, VIEW_REPLY_LIMIT};
+use crate::exit::{Code, Reported};
+use crate::many;
+use crate::messages;
+
+/// How often the state is read while waiting.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What one run does.
+struct Plan<'a> {
+    action: Action,
+    server: &'a ServerName,
+    worker: Option<WorkerChoice>,
+    wait: Option<Duration>,
+    then_maint: bool,
+    shutdown_sessions: bool,
+    progress: bool,
+}
+
+pub fn run(action: Action, args: OperateArgs, config: &Config) -> anyhow::Result<Code> {
+    let plan = Plan {
+        action,
+        server: &args.server,
+        worker: args.worker,
+        wait: args.wait.then_some(args.wait_timeout.0),
+        then_maint: args.then.is_some(),
+        shutdown_sessions: args.shutdown_sessions,
+        progress: config.terminal.stderr,
+    };
+    if plan.then_maint && action != Action::Drain {
+        return Err(crate::exit::UsageError("--then maint follows a drain only".into()).into());
+    }
+    each(&args.socket, &args.exchange, &plan, config)
+}
+
+pub fn weight(args: WeightArgs, config: &Config) -> anyhow::Result<Code> {
+    let plan = Plan {
+        action: Action::Weight(args.weight),
+        server: &args.server,
+        worker: args.worker,
+        wait: None,
+        then_maint: false,
+        shutdown_sessions: false,
+        progress: false,
+    };
+    each(&args.socket, &args.exchange, &plan, config)
+}
+
+fn each(
+    sockets: &SocketsArgs,
+    exchange: &crate::cli::ExchangeArgs,
+    plan: &Plan<'_>,
+    config: &Config,
+) -> anyhow::Result<Code> {
+    let targets = targets(sockets, Want::Any, config.verbose)?;
+    let exchange = exchange.holding(Some(HELD_REPLY_LIMIT));
+    many::each(&targets, sockets.targets.jobs, None, |address, out, err| {
+        one_socket(address, &exchange, plan, out, err)
+    })
+}
+
+/// Runs `command` where `to` says, and gives its output or HAProxy's failure.
+fn run_in(
+    address: &Address,
+    exchange: &Exchange,
+    to: &Destination,
+    command: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let outcome = at(route::run(address, exchange, to.route, command), address)?;
+    outcome
+        .into_result()
+        .map_err(|failure| anyhow::Error::new(failure).context(format!("{address}: '{command}'")))
+}
+
+fn one_socket(
+    address: &Address,
+    exchange: &Exchange,
+    plan: &Plan<'_>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Code> {
+    let kind = at(master::probe(address, exchange), address)?;
+    let route = RouteArgs {
+        worker: plan.worker,
+        master: false,
+    };
+    let destinations = destination::resolve(&kind, &route)?;
+    let mut worst = Code::Ok;
+    for to in &destinations {
+        let place = match destinations.len() {
+            1 => address.to_string(),
+            _ => format!("{address}: {}", to.process),
+        };
+        let state = run_in(address, exchange, to, "show servers state")?;
+        let state = servers_state::parse(&state)
+            .map_err(|e| anyhow::Error::new(e).context(place.clone()))?;
+        let servers = plan.server.resolve(&state);
+        if servers.is_empty() {
+            messages::line_to(
+                err,
+                format_args!("{place}: no server named {}", plan.server),
+            )?;
+            worst = worst.max(Code::CommandFailed);
+            continue;
+        }
+        for (backend, server) in &servers {
+            run_in(address, exchange, to, &plan.action.command(backend, server))?;
+            writeln!(
+                out,
+                "{place}: {backend}/{server}: {}",
+                done_word(plan.action)
+            )?;
+        }
+        let Some(limit) = plan.wait else { continue };
+        let left = wait(address, to, plan, &servers, limit, &place, err)?;
+        if plan.shutdown_sessions {
+            for (backend, server) in &servers {
+                let command = format!("shutdown sessions server {backend}/{server}");
+                run_in(address, exchange, to, &command)?;
+            }
+        }
+        if !left.is_empty() {
+            for pending in &left {
+                messages::line_to(err, format_args!("{place}: still waiting: {pending}"))?;
+            }
+            messages::line_to(
+                err,
+                format_args!(
+                    "{place}: gave up waiting after {}",
+                    sockctl::units::format_duration(limit)
+                ),
+            )?;
+            worst = worst.max(Code::Timeout);
+            continue;
+        }
+        if plan.then_maint {
+            for (backend, server) in &servers {
+                run_in(
+                    address,
+                    exchange,
+                    to,
+                    &Action::Maint.command(backend, server),
+                )?;
+                writeln!(out, "{place}: {backend}/{server}: in maintenance")?;
+            }
+        }
+    }
+    if worst == Code::Ok {
+        Ok(worst)
+    } else {
+        Err(Reported(worst).into())
+    }
+}
+
+fn done_word(action: Action) -> String {
+    match action {
+        Action::Drain => "draining".into(),
+        Action::Ready => "ready".into(),
+        Action::Maint => "in maintenance".into(),
+        Action::Weight(w) => format!("weight {w}"),
+    }
+}
+
+/// Polls `show stat` until nothing is left to wait for, or `limit` passed; returns what is
+/// left.
+fn wait(
+    address: &Address,
+    to: &Destination,
+    plan: &Plan<'_>,
+    servers: &[(String, String)],
+    limit: Duration,
+    place: &str,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Vec<Pending>> {
+    let deadline = Instant::now() + limit;
+    let exchange = Exchange::new()
+        .timeout(Some(Duration::from_secs(10)))
+        .max_bytes(Some(VIEW_REPLY_LIMIT));
+    let mut shown = String::new();
+    loop {
+        let reply = run_in(address, &exchange, to, "show stat -1 4 -1")?;
+        let stat =
+            stat::parse(&reply).map_err(|e| anyhow::Error::new(e).context(place.to_string()))?;
+        let left = pending(plan.action, servers, &stat);
+        if left.is_empty() || Instant::now() >= deadline {
+            return Ok(left);
+        }
+        if plan.progress {
+            let now: Vec<String> = left.iter().map(|p| p.to_string()).collect();
+            let now = now.join("; ");
+            if now != shown {
+                messages::line_to(err, format_args!("{place}: waiting: {now}"))?;
+                shown = now;
+            }
+        }
+        if sockctl::interrupt::requested() {
+            return Err(Reported(Code::Interrupted).into());
+        }
+        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+}
