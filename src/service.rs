@@ -160,7 +160,7 @@ impl Profile {
 
     /// Whether each command needs a connection of its own (the reply ends at EOF).
     pub fn one_per_connection(&self) -> bool {
-        matches!(self.framer(), ServiceFramer::Eof(..))
+        self.framer().ending() == Ending::HalfClose
     }
 
     fn framer(&self) -> ServiceFramer {
@@ -423,6 +423,14 @@ impl Framer for ServiceFramer {
     }
 
     fn end(&mut self) -> Option<ServiceReply> {
+        if let ServiceFramer::Doveadm(f) = self {
+            let reply = f.end()?;
+            return Some(ServiceReply {
+                body: reply.text(),
+                aside: reply.log.clone(),
+                failure: reply.failure(),
+            });
+        }
         let ServiceFramer::Eof(f, proto, fails_on) = self else {
             return None;
         };
@@ -474,7 +482,9 @@ impl Framer for ServiceFramer {
     fn ending(&self) -> Ending {
         match self {
             ServiceFramer::Eof(..) => Ending::HalfClose,
-            _ => Ending::Line,
+            ServiceFramer::Lines(f, _) => f.ending(),
+            ServiceFramer::Resp(f) => f.ending(),
+            ServiceFramer::Doveadm(f) => f.ending(),
         }
     }
 }

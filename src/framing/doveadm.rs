@@ -102,6 +102,12 @@ impl Framer for Doveadm {
                 ..DoveadmReply::default()
             });
         }
+        // The output of a table (`process status`) can come after the result line on a
+        // connection kept open: a reply is whole only at EOF, after the client's half-close.
+        None
+    }
+
+    fn end(&mut self) -> Option<DoveadmReply> {
         loop {
             if let Some((fields, result, used)) = split(&self.output) {
                 self.output.drain(..used);
@@ -150,9 +156,14 @@ impl Framer for Doveadm {
         self.greeting = false;
     }
 
-    /// The handshake's answer comes before the first reply.
+    /// The handshake's answer comes before the reply.
     fn expect_interim(&mut self, count: usize) {
         self.greeting = count > 0;
+    }
+
+    /// One command per connection: its reply ends at EOF.
+    fn ending(&self) -> super::Ending {
+        super::Ending::HalfClose
     }
 }
 
@@ -188,11 +199,13 @@ mod tests {
         framer.push(b"VERSION\tdoveadm-client\t1\t2\n+\n");
         assert_eq!(framer.next_reply().unwrap().result, b"+");
         framer.push(b"L\0\0\0\x07\x04oh no\n");
-        framer.push(b"\0\0\0\0\x03\n-\n\0\0\0\0\x0aa\tb\x01tc\t\n+\n");
-        let failed = framer.next_reply().unwrap();
+        framer.push(b"\0\0\0\0\x03\n-\n");
+        assert_eq!(framer.next_reply(), None);
+        let failed = framer.end().unwrap();
         assert_eq!(failed.log, b"oh no\n");
         assert_eq!(failed.failure().as_deref(), Some("the command failed"));
-        let ok = framer.next_reply().unwrap();
+        framer.push(b"\0\0\0\0\x0aa\tb\x01tc\t\n+\n");
+        let ok = framer.end().unwrap();
         assert_eq!(ok.fields, [b"a".to_vec(), b"b\tc".to_vec()]);
         assert_eq!(ok.text(), b"a\nb\tc\n");
         assert_eq!(command(b"process status"), b"\t\tprocess\tstatus\n");
