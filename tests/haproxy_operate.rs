@@ -108,3 +108,70 @@ fn drain_by_name_everywhere_waits_for_the_sessions() {
         .arg(&ha.admin)
         .fails(2);
 }
+
+#[test]
+fn add_and_delete_safely() {
+    let Some(ha) = Haproxy::start_setup(Setup {
+        backend: BACKENDS,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let app = UnixListener::bind(ha.path("app.sock")).unwrap();
+    let address = format!("unix@{}", ha.path("app.sock").display());
+    // Options before the server: everything after its address is a server keyword.
+    sockctl(["haproxy", "add", "-s"])
+        .arg(&ha.admin)
+        .arg("be_api/web9")
+        .arg(&address)
+        .args(["weight", "5"])
+        .succeeds()
+        .stdout_has("be_api/web9: added, in maintenance")
+        .stderr_has("does not survive a reload");
+    assert_eq!(admin_state(&ha, "be_api", "web9"), "maint");
+    sockctl(["haproxy", "add", "--ready", "-s"])
+        .arg(&ha.admin)
+        .arg("be_api/web10")
+        .arg(&address)
+        .succeeds()
+        .stdout_has("be_api/web10: added, ready");
+    assert_eq!(admin_state(&ha, "be_api", "web10"), "ready");
+    sockctl(["haproxy", "add", "-s"])
+        .arg(&ha.admin)
+        .args(["web9", "10.0.0.1:80"])
+        .fails(2)
+        .stderr_has("BACKEND/NAME");
+
+    // A session on web1: not deleted at the timeout, left in maintenance.
+    let mut client = UnixStream::connect(ha.path("fe.sock")).unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (held, _) = app.accept().unwrap();
+    sockctl([
+        "haproxy",
+        "del",
+        "be_app/web1",
+        "--wait-timeout",
+        "800ms",
+        "-s",
+    ])
+    .arg(&ha.admin)
+    .fails(4)
+    .stderr_has("not deleted (left in maintenance)");
+    assert_eq!(admin_state(&ha, "be_app", "web1"), "maint");
+
+    // Once it ends, deleted everywhere it is.
+    drop(held);
+    drop(client);
+    sockctl(["haproxy", "del", "web1", "--wait-timeout", "10s", "-s"])
+        .arg(&ha.admin)
+        .succeeds()
+        .stdout_has("be_app/web1: deleted")
+        .stdout_has("be_api/web1: deleted");
+    assert_eq!(admin_state(&ha, "be_app", "web1"), "");
+    sockctl(["haproxy", "del", "web1", "-s"])
+        .arg(&ha.admin)
+        .fails(1)
+        .stderr_has("no server named web1");
+}

@@ -40,6 +40,8 @@ fn main() {
             HaproxyCommand::Maint(args) => haproxy::operate::run(Action::Maint, args, &config),
             HaproxyCommand::Ready(args) => haproxy::operate::run(Action::Ready, args, &config),
             HaproxyCommand::Weight(args) => haproxy::operate::weight(args, &config),
+            HaproxyCommand::Add(args) => haproxy::operate::add(args, &config),
+            HaproxyCommand::Del(args) => haproxy::operate::del(args, &config),
         },
         Commands::Shell(args) => shell::run(args, &config),
     };

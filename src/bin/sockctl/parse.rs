@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use clap::{Args, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::{
-    Cli, ExecArgs, Global, InfoArgs, OperateArgs, ProcArgs, ReloadArgs, SaveStateArgs, SendArgs,
-    ServersArgs, ShellArgs, StatArgs, WeightArgs,
+    AddArgs, Cli, DelArgs, ExecArgs, Global, InfoArgs, OperateArgs, ProcArgs, ReloadArgs,
+    SaveStateArgs, SendArgs, ServersArgs, ShellArgs, StatArgs, WeightArgs,
 };
 
 /// Parses the command line. Building clap's definitions of every subcommand, with all their
@@ -72,6 +72,8 @@ fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
                 "maint" => OperateArgs::augment_args(leaf("maint")),
                 "ready" => OperateArgs::augment_args(leaf("ready")),
                 "weight" => WeightArgs::augment_args(leaf("weight")),
+                "add" => AddArgs::augment_args(leaf("add")),
+                "del" => DelArgs::augment_args(leaf("del")),
                 _ => return None,
             };
             leaf("haproxy")

@@ -164,6 +164,69 @@ pub enum HaproxyCommand {
     /// Set a server's weight by name, in every backend that has it (or be/name)
     #[command(after_help = OPERATE_HELP)]
     Weight(WeightArgs),
+
+    /// Add a server at runtime: BACKEND/NAME ADDRESS [KEYWORD…] (it does not survive a reload
+    /// unless it is also in the configuration)
+    #[command(after_help = ADD_DEL_HELP)]
+    Add(AddArgs),
+
+    /// Delete a server safely: maintenance, wait until no session is left, then delete
+    #[command(after_help = ADD_DEL_HELP)]
+    Del(DelArgs),
+}
+
+/// What `add` takes.
+#[derive(Args)]
+pub struct AddArgs {
+    /// The new server, BACKEND/NAME
+    #[arg(value_name = "BACKEND/NAME")]
+    pub server: ServerName,
+
+    /// Its address, as in the configuration (`10.0.0.5:8080`, `unix@/run/app.sock`)
+    #[arg(value_name = "ADDRESS")]
+    pub address: String,
+
+    /// Server keywords as in the configuration (`check`, `weight 10`, `backup`, …); give
+    /// sockctl's own options before the server
+    #[arg(
+        value_name = "KEYWORD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub keywords: Vec<String>,
+
+    /// Make it ready once added (HAProxy adds a server in maintenance)
+    #[arg(long)]
+    pub ready: bool,
+
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// What `del` takes.
+#[derive(Args)]
+pub struct DelArgs {
+    /// The server: NAME in every backend that has it, or BACKEND/NAME
+    #[arg(value_name = "SERVER")]
+    pub server: ServerName,
+
+    /// Give up waiting for its sessions to end after this long (exit 4; the server stays, in
+    /// maintenance)
+    #[arg(long, value_name = "DUR", default_value = "5m")]
+    pub wait_timeout: HumanDuration,
+
+    /// Shut down the sessions still on it at the timeout, then delete it
+    #[arg(long)]
+    pub shutdown_sessions: bool,
+
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
 }
 
 /// What `drain`, `maint` and `ready` take.

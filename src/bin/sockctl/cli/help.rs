@@ -205,3 +205,17 @@ left (sessions, queue, status). A server already in the state is done at once.
 ",
     exit_codes_help!()
 );
+
+pub const ADD_DEL_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy add -s /run/haproxy/admin.sock be_app/web9 10.0.0.9:8080 check weight 10
+  sockctl haproxy del web9 --wait-timeout 2m
+
+`del` puts the server in maintenance (HAProxy deletes only those), waits until no session is
+left on it, and deletes it: one verdict. At --wait-timeout it is exit 4 and the server stays in
+maintenance, unless --shutdown-sessions ends what is left first.
+
+",
+    exit_codes_help!()
+);

@@ -14,9 +14,11 @@ use sockctl::haproxy::stat;
 
 use super::destination::{self, Destination};
 use super::{at, targets};
-use crate::cli::{OperateArgs, RouteArgs, SocketsArgs, WeightArgs, WorkerChoice};
+use sockctl::haproxy::command::{self as syntax, Rules};
+
+use crate::cli::{AddArgs, DelArgs, OperateArgs, RouteArgs, SocketsArgs, WeightArgs, WorkerChoice};
 use crate::config::{Config, HELD_REPLY_LIMIT, VIEW_REPLY_LIMIT};
-use crate::exit::{Code, Reported};
+use crate::exit::{Code, Reported, UsageError};
 use crate::many;
 use crate::messages;
 
@@ -45,7 +47,7 @@ pub fn run(action: Action, args: OperateArgs, config: &Config) -> anyhow::Result
         progress: config.terminal.stderr,
     };
     if plan.then_maint && action != Action::Drain {
-        return Err(crate::exit::UsageError("--then maint follows a drain only".into()).into());
+        return Err(UsageError("--then maint follows a drain only".into()).into());
     }
     each(&args.socket, &args.exchange, &plan, config)
 }
@@ -215,4 +217,162 @@ fn wait(
         }
         std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
     }
+}
+
+pub fn add(args: AddArgs, config: &Config) -> anyhow::Result<Code> {
+    let Some(backend) = &args.server.backend else {
+        return Err(UsageError(format!(
+            "add needs BACKEND/NAME: which backend should {} join?",
+            args.server
+        ))
+        .into());
+    };
+    let mut command = format!(
+        "add server {backend}/{} {}",
+        args.server.server, args.address
+    );
+    for keyword in &args.keywords {
+        command.push(' ');
+        command.push_str(keyword);
+    }
+    // The whole line is checked as any command is: no `;`, no line break, no payload.
+    syntax::check(command.as_bytes(), &Rules::argument(false))
+        .map_err(|why| UsageError(format!("add: {why}")))?;
+    messages::say(
+        "note: a server added at runtime does not survive a reload unless it is also in the \
+         configuration",
+    );
+    let targets = targets(&args.socket, Want::Any, config.verbose)?;
+    let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
+    many::each(
+        &targets,
+        args.socket.targets.jobs,
+        None,
+        |address, out, _| {
+            let kind = at(master::probe(address, &exchange), address)?;
+            let to = current(&kind)?;
+            run_in(address, &exchange, &to, &command)?;
+            if args.ready {
+                let ready = Action::Ready.command(backend, &args.server.server);
+                run_in(address, &exchange, &to, &ready)?;
+                writeln!(out, "{address}: {}: added, ready", args.server)?;
+            } else {
+                writeln!(
+                    out,
+                    "{address}: {}: added, in maintenance (as HAProxy adds servers; --ready to \
+                     serve at once)",
+                    args.server
+                )?;
+            }
+            Ok(Code::Ok)
+        },
+    )
+}
+
+pub fn del(args: DelArgs, config: &Config) -> anyhow::Result<Code> {
+    let targets = targets(&args.socket, Want::Any, config.verbose)?;
+    let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
+    let plan = Plan {
+        action: Action::Maint,
+        server: &args.server,
+        worker: None,
+        wait: Some(args.wait_timeout.0),
+        then_maint: false,
+        shutdown_sessions: args.shutdown_sessions,
+        progress: config.terminal.stderr,
+    };
+    many::each(
+        &targets,
+        args.socket.targets.jobs,
+        None,
+        |address, out, err| {
+            let kind = at(master::probe(address, &exchange), address)?;
+            let to = current(&kind)?;
+            let place = address.to_string();
+            let state = run_in(address, &exchange, &to, "show servers state")?;
+            let state = servers_state::parse(&state)
+                .map_err(|e| anyhow::Error::new(e).context(place.clone()))?;
+            let servers = plan.server.resolve(&state);
+            if servers.is_empty() {
+                messages::line_to(
+                    err,
+                    format_args!("{place}: no server named {}", plan.server),
+                )?;
+                return Err(Reported(Code::CommandFailed).into());
+            }
+            // Only a server in maintenance can be deleted, and only once no session is attached.
+            for (backend, server) in &servers {
+                run_in(
+                    address,
+                    &exchange,
+                    &to,
+                    &Action::Maint.command(backend, server),
+                )?;
+            }
+            let limit = args.wait_timeout.0;
+            let left = wait(address, &to, &plan, &servers, limit, &place, err)?;
+            if !left.is_empty() && !args.shutdown_sessions {
+                for pending in &left {
+                    messages::line_to(err, format_args!("{place}: still waiting: {pending}"))?;
+                }
+                messages::line_to(
+                    err,
+                    format_args!(
+                        "{place}: gave up waiting after {}; not deleted (left in maintenance)",
+                        sockctl::units::format_duration(limit)
+                    ),
+                )?;
+                return Err(Reported(Code::Timeout).into());
+            }
+            for (backend, server) in &servers {
+                if !left.is_empty() {
+                    let shutdown = format!("shutdown sessions server {backend}/{server}");
+                    run_in(address, &exchange, &to, &shutdown)?;
+                }
+                delete(address, &exchange, &to, backend, server)?;
+                writeln!(out, "{place}: {backend}/{server}: deleted")?;
+            }
+            Ok(Code::Ok)
+        },
+    )
+}
+
+/// `del server`, retried for a few seconds while HAProxy still counts a connection that has
+/// just ended (its "Server still has connections attached").
+fn delete(
+    address: &Address,
+    exchange: &Exchange,
+    to: &Destination,
+    backend: &str,
+    server: &str,
+) -> anyhow::Result<()> {
+    let command = format!("del server {backend}/{server}");
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let outcome = at(route::run(address, exchange, to.route, &command), address)?;
+        match outcome.into_result() {
+            Ok(_) => return Ok(()),
+            Err(failure)
+                if failure.message.contains("still has connections")
+                    && Instant::now() < give_up =>
+            {
+                std::thread::sleep(POLL);
+            }
+            Err(failure) => {
+                return Err(anyhow::Error::new(failure).context(format!("{address}: '{command}'")));
+            }
+        }
+    }
+}
+
+/// The current process: the stats socket's, or the master's current worker.
+fn current(kind: &master::SocketKind) -> anyhow::Result<Destination> {
+    let route = RouteArgs {
+        worker: None,
+        master: false,
+    };
+    Ok(destination::resolve(kind, &route)?
+        .into_iter()
+        .next()
+        .expect("one current process"))
 }
