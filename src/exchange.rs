@@ -119,6 +119,26 @@ impl Exchange {
         self.exchange_on(stream, command, sink, Instant::now(), Duration::ZERO)
     }
 
+    /// Passes what the server had sent before it closed on to `sink`, up to the size limit.
+    fn salvage(&self, stream: &Stream, sink: &mut dyn Write, deadline: Option<Instant>) {
+        let mut buf = Vec::with_capacity(self.buffer_size);
+        let mut received: u64 = 0;
+        loop {
+            buf.clear();
+            match stream.read_append(&mut buf, deadline) {
+                Ok(n) if n > 0 => {
+                    received += n as u64;
+                    if self.max_bytes.is_some_and(|limit| received > limit)
+                        || sink.write_all(&buf[..n]).is_err()
+                    {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
     fn exchange_on(
         &self,
         stream: Stream,
@@ -134,19 +154,26 @@ impl Exchange {
             limit: self.timeout,
             received: Received::streamed(received),
         };
-        stream
+        let sent = stream
             .send_all(&line, deadline)
-            .and_then(|()| stream.shutdown_write())
-            .map_err(|failure| match failure {
+            .and_then(|()| stream.shutdown_write());
+        if let Err(failure) = sent {
+            return Err(match failure {
                 IoFailure::TimedOut => timed_out(Phase::Send, 0),
                 IoFailure::Interrupted => ExchangeError::interrupted(),
-                IoFailure::Reset(_) => ExchangeError::ClosedBeforeCommand,
+                IoFailure::Reset(_) => {
+                    // A server that writes on connect and never reads (uwsgi's stats) has
+                    // closed: what it wrote is still there, and is shown with the error.
+                    self.salvage(&stream, sink, deadline);
+                    ExchangeError::ClosedBeforeCommand
+                }
                 IoFailure::Other(source) => ExchangeError::Io {
                     phase: Phase::Send,
                     source,
                     received: Received::default(),
                 },
-            })?;
+            });
+        }
 
         let mut buf = Vec::with_capacity(self.buffer_size);
         let mut received: u64 = 0;

@@ -279,6 +279,22 @@ fn uwsgi_stats_are_read_without_sending() {
     let out = send("uwsgi", &uwsgi.stats).succeeds();
     let stats: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert!(stats["workers"].is_array(), "{stats}");
+    // Without the profile a command is sent, which the server never reads: whether the write
+    // lands before its close (then exit 0) or fails (exit 5, said), what it wrote is shown.
+    for _ in 0..5 {
+        let out = sockctl(["send"]).arg(&uwsgi.stats).arg("x").run();
+        assert!(out.stdout().contains("\"workers\""), "{out}");
+        match out.code() {
+            Some(0) => {}
+            // The server never read the command: it closed, or reset the connection.
+            Some(5) => assert!(
+                out.stderr().contains("before reading the command")
+                    || out.stderr().contains("connection reset by peer"),
+                "{out}"
+            ),
+            _ => panic!("{out}"),
+        }
+    }
 }
 
 /// A person at the terminal: BIRD is known by its greeting (no HAProxy probe is sent), each
