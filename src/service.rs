@@ -572,6 +572,39 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Runs `commands` over one connection, up to `window` written ahead of their replies
+    /// (1: each after the reply before it), and hands each reply to `reply` as it completes.
+    /// A one-command-per-connection protocol runs them one at a time. When the connection
+    /// fails, the error goes to `reply` for the command it cut, and the run ends.
+    pub fn run_many(
+        &mut self,
+        commands: &[Command],
+        window: usize,
+        reply_timeout: Option<Duration>,
+        reply: &mut dyn FnMut(usize, Result<ServiceReply, ExchangeError>) -> crate::client::Flow,
+    ) {
+        let requests: Vec<Request> = commands
+            .iter()
+            .map(|c| Request::new(self.opener.profile.request(c), 0))
+            .collect();
+        let limits = crate::client::Limits {
+            window,
+            deadline: None,
+            reply_timeout,
+            max_bytes: self.opener.options.max_bytes,
+        };
+        let result =
+            self.connection
+                .pipeline(&requests, &limits, &mut self.opener, &mut |answer| {
+                    reply(answer.index, Ok(answer.reply))
+                });
+        if let Err(broken) = result {
+            reply(broken.answered, Err(broken.error));
+        }
+    }
+}
+
 impl Reconnect<ServiceFramer> for Opener {
     type Note = Disconnect;
 

@@ -171,6 +171,14 @@ impl<'a> Run<'a> {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<Code> {
+        if self.keep_going
+            && commands.len() > 1
+            && let Some(service) = &self.service
+            && !service.profile().one_per_connection()
+            && !service.profile().send_nothing
+        {
+            return self.pipelined(commands, out, err);
+        }
         for (i, command) in commands.iter().enumerate() {
             match self.one(command, out, err) {
                 Ok(true) => {}
@@ -185,8 +193,13 @@ impl<'a> Run<'a> {
         Ok(self.worst)
     }
 
-    /// Each command as soon as its line arrives.
+    /// Each command as soon as its line arrives; for a service's batch that runs anyway
+    /// (`--keep-going`), all of them written ahead once the input has ended.
     fn stdin(mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Code> {
+        if self.keep_going && self.service.is_some() {
+            let commands = read_stdin()?;
+            return self.all(&commands, out, err);
+        }
         let mut lines = StdinLines::new();
         let mut next = || -> anyhow::Result<Option<Command>> {
             let Some(line) = lines
@@ -270,6 +283,44 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Every command runs anyway (`--keep-going`): they are written ahead of their replies
+    /// over one connection, which saves a round trip each (a Redis batch).
+    fn pipelined(
+        mut self,
+        commands: &[Command],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<Code> {
+        const WINDOW: usize = 64;
+        let mut service = self.service.take().expect("a service");
+        let mut failure: Option<anyhow::Error> = None;
+        service.run_many(
+            commands,
+            WINDOW,
+            self.exchange.get_timeout(),
+            &mut |i, result| {
+                let step = match result {
+                    Ok(reply) => self.show(&commands[i], reply, out, err),
+                    Err(e) => {
+                        let _ = out.write_all(e.received().bytes());
+                        self.failed(e, err)
+                    }
+                };
+                match step {
+                    Ok(_) => sockctl::client::Flow::Continue,
+                    Err(e) => {
+                        failure = Some(e);
+                        sockctl::client::Flow::Stop
+                    }
+                }
+            },
+        );
+        match failure {
+            Some(e) if !e.is::<Reported>() => Err(e),
+            _ => Ok(self.worst),
+        }
+    }
+
     /// An empty reply is never silent: some servers say nothing to a command they did not
     /// understand (dovecot without its handshake).
     fn empty(&self, command: &Command, err: &mut dyn Write) -> anyhow::Result<()> {
@@ -291,34 +342,43 @@ impl<'a> Run<'a> {
         let service = self.service.as_mut().expect("a service");
         let deadline = self.exchange.get_timeout().map(|t| Instant::now() + t);
         match service.run(command, deadline) {
-            Ok(reply) => {
-                if self.verbose && !reply.aside.is_empty() {
-                    let aside = String::from_utf8_lossy(&reply.aside);
-                    for line in aside.lines() {
-                        messages::line_to(err, format_args!("{}: {line}", self.address))?;
-                    }
-                }
-                out.write_all(&reply.body)?;
-                if reply.body.is_empty() {
-                    self.empty(command, err)?;
-                }
-                let Some(failure) = reply.failure else {
-                    return Ok(true);
-                };
-                let shown = messages::shortened(command);
-                messages::line_to(err, format_args!("{}: '{shown}': {failure}", self.address))?;
-                self.worst = self.worst.max(Code::CommandFailed);
-                if self.keep_going {
-                    Ok(true)
-                } else {
-                    Err(Reported(self.worst).into())
-                }
-            }
+            Ok(reply) => self.show(command, reply, out, err),
             Err(e) => {
                 // What arrived before the failure is shown, as for a streamed reply.
                 out.write_all(e.received().bytes())?;
                 self.failed(e, err)
             }
+        }
+    }
+
+    /// A service's reply: its text on `out`, its notices with -v and its verdict on `err`.
+    fn show(
+        &mut self,
+        command: &Command,
+        reply: sockctl::service::ServiceReply,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<bool> {
+        if self.verbose && !reply.aside.is_empty() {
+            let aside = String::from_utf8_lossy(&reply.aside);
+            for line in aside.lines() {
+                messages::line_to(err, format_args!("{}: {line}", self.address))?;
+            }
+        }
+        out.write_all(&reply.body)?;
+        if reply.body.is_empty() {
+            self.empty(command, err)?;
+        }
+        let Some(failure) = reply.failure else {
+            return Ok(true);
+        };
+        let shown = messages::shortened(command);
+        messages::line_to(err, format_args!("{}: '{shown}': {failure}", self.address))?;
+        self.worst = self.worst.max(Code::CommandFailed);
+        if self.keep_going {
+            Ok(true)
+        } else {
+            Err(Reported(self.worst).into())
         }
     }
 
