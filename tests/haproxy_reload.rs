@@ -106,7 +106,16 @@ fn broken_config_reload_fails_and_the_old_worker_still_serves() {
         config.replacen("global\n", "global\n    no_such_keyword\n", 1),
     )
     .unwrap();
-    let out = reload(&ha).fails(1);
+    // Checked first with the master's own binary: no reload is asked for, HAProxy's own
+    // words say why (2.6 gives none over the master CLI).
+    reload(&ha)
+        .fails(1)
+        .stderr_has("haproxy -c: ")
+        .stderr_has("no_such_keyword")
+        .stderr_has("not reloading: the configuration does not load");
+    assert_eq!(ha.reloads(), 0);
+    // Asked anyway, the master rejects it: the same verdict, from show proc.
+    let out = reload(&ha).arg("--no-check").fails(1);
     let line = out.stdout();
     assert!(
         line.starts_with(

@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 
 use crate::address::Address;
 
+/// What `haproxy -c` said of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub valid: bool,
+    /// HAProxy's own lines (`[ALERT]`, `[WARNING]`, …).
+    pub messages: String,
+}
+
 /// What `/proc` tells about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
@@ -31,6 +39,47 @@ impl Process {
             args,
             cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
         })
+    }
+
+    /// Checks the configuration this master was started with, as HAProxy would load it now:
+    /// its own binary (`/proc/PID/exe`, the running one even if the file was replaced) with
+    /// `-c` on its `-f` files, from its working directory, with its environment (a
+    /// configuration may use `${VAR}`). `None` when the files cannot be told (no `-f`).
+    pub fn check_configuration(&self) -> Option<std::io::Result<Checked>> {
+        let files = self.config_paths()?;
+        let mut command = std::process::Command::new(format!("/proc/{}/exe", self.pid));
+        // In master-worker mode, as the master runs: `program` sections need it.
+        command.arg("-W").arg("-c");
+        for file in &files {
+            command.arg("-f").arg(file);
+        }
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        if let Ok(environ) = std::fs::read(format!("/proc/{}/environ", self.pid)) {
+            command.env_clear();
+            for entry in environ.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+                // HAPROXY_* are the master's own (HAPROXY_MWORKER_REEXEC after a reload makes
+                // a checking process behave as a re-executed master).
+                if let Some(at) = entry.iter().position(|&b| b == b'=')
+                    && !entry.starts_with(b"HAPROXY_")
+                {
+                    command.env(os(&entry[..at]), os(&entry[at + 1..]));
+                }
+            }
+        }
+        let output = command.stdin(std::process::Stdio::null()).output();
+        Some(output.map(|out| {
+            let mut messages =
+                String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+            if !out.status.success() && messages.trim().is_empty() {
+                messages = format!("haproxy -c ended with {}", out.status);
+            }
+            Checked {
+                valid: out.status.success(),
+                messages,
+            }
+        }))
     }
 
     /// Whether the program's name says HAProxy (`haproxy`, `haproxy-2.8`…).

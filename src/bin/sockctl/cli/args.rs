@@ -352,6 +352,11 @@ pub struct ReloadArgs {
     /// Print the outcome as one JSON object
     #[arg(long)]
     pub json: bool,
+
+    /// Do not check the configuration with the running master's own binary (`haproxy -c`)
+    /// before asking it to reload
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 #[derive(Args)]

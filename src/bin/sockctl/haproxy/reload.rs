@@ -53,6 +53,20 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         &address,
     )?;
 
+    if !args.no_check
+        && let Some(messages) = configuration_fails(before.master.pid, verbose)
+    {
+        if args.json {
+            let report = serde_json::json!({
+                "master": address.to_string(),
+                "status": "check_failed",
+                "check": messages,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        return Ok(Code::CommandFailed);
+    }
+
     let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
     if args.save_state {
         let kind = SocketKind::Master(before.clone());
@@ -158,5 +172,44 @@ fn print_human(outcome: &Outcome, state: Option<(&std::path::PathBuf, Option<&Sa
                 ));
             }
         }
+    }
+}
+
+/// Checks the configuration the master will load with its own binary before it is asked to
+/// reload: on 2.6 the master CLI returns no startup log, and this is the only way the user
+/// sees why a reload would fail. HAProxy's messages when it does not load; `None` when it
+/// does, or when the master's process cannot be seen (another host, another PID namespace)
+/// or trusted, which is then said with `-v`.
+fn configuration_fails(pid: u32, verbose: bool) -> Option<String> {
+    let process = sockctl::haproxy::running::Process::read(pid)
+        .filter(|p| p.is_haproxy() && sockctl::haproxy::running::process_trusted(pid));
+    let Some(process) = process else {
+        if verbose {
+            crate::messages::say(format_args!(
+                "the master (pid {pid}) cannot be seen here: its configuration is not checked \
+                 before the reload"
+            ));
+        }
+        return None;
+    };
+    match process.check_configuration() {
+        Some(Ok(checked)) if checked.valid => None,
+        Some(Ok(checked)) => {
+            for line in checked.messages.lines().filter(|l| !l.trim().is_empty()) {
+                crate::messages::say(format_args!("haproxy -c: {line}"));
+            }
+            crate::messages::say(
+                "not reloading: the configuration does not load (checked with the running \
+                 master's binary; --no-check to ask the master anyway)",
+            );
+            Some(checked.messages)
+        }
+        Some(Err(e)) => {
+            crate::messages::warn(format_args!(
+                "could not check the configuration before the reload: {e}"
+            ));
+            None
+        }
+        None => None,
     }
 }
