@@ -210,6 +210,7 @@ pub const ADD_DEL_HELP: &str = concat!(
     "\
 Examples:
   sockctl haproxy add -s /run/haproxy/admin.sock be_app/web9 10.0.0.9:8080 check weight 10
+  sockctl haproxy add --ready -s /run/haproxy/master.sock be_app/web10 unix@/run/app10.sock
   sockctl haproxy del web9 --wait-timeout 2m
 
 `del` puts the server in maintenance (HAProxy deletes only those), waits until no session is
