@@ -526,6 +526,9 @@ fact load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------------------------------------
 
 [ $failures = 0 ] || die "$failures check(s) failed; no results written"
+# Redis and BIRD against redis-cli and birdc (bench/services.sh): its checks only with --quick,
+# otherwise timed too, into its own section of $output.
+if [ $quick = 1 ]; then bench/services.sh --quick; else bench/services.sh --output "$output"; fi
 if [ $quick = 1 ]; then
     # Every path ends at its limit (or streams) against a flooding peer: the exit codes only.
     bench/memory.sh --quick
