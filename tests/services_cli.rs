@@ -35,7 +35,8 @@ fn redis_whole_replies_errors_and_auth() {
         .args(["SET k \"a b\"", "GET k", "INCR k"])
         .fails(1)
         .stdout_is("OK\na b\n")
-        .stderr_has("'INCR k': ERR value is not an integer or out of range");
+        .stderr_has("'INCR k': ERR value is not an integer or out of range")
+        .stderr_lacks("empty reply");
     shell(
         "redis",
         &redis.socket,

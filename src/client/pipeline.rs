@@ -178,7 +178,7 @@ impl<'a> Run<'a> {
             reconnected: note.take(),
         };
         if to(answer) == Flow::Stop {
-            if self.answered < self.sent() || !connection.framer.pending_len() == 0 {
+            if self.answered < self.sent() || connection.framer.pending_len() > 0 {
                 connection.drop_connection(Disconnect::Incomplete);
             }
             return Ok(false);
@@ -207,7 +207,7 @@ impl<'a> Run<'a> {
                 }
             }
             if self.answered == self.requests.len() {
-                if !connection.framer.pending_len() == 0 {
+                if connection.framer.pending_len() > 0 {
                     // More than one reply for a request: whatever it is, the next request
                     // must not read it as its own.
                     connection.drop_connection(Disconnect::Unexpected);
@@ -391,6 +391,29 @@ mod tests {
             Flow::Continue
         });
         (replies, result)
+    }
+
+    /// Bytes after the last reply (the start of a second reply to one request) are no reply
+    /// of the next request: the connection goes, and the next run starts on a new one.
+    #[test]
+    fn bytes_after_the_last_reply_end_the_connection() {
+        let (mut connection, server, _dir) = serve(|mut conn| {
+            let mut buf = [0u8; 64];
+            let _ = conn.read(&mut buf).unwrap();
+            conn.write_all(b"one\nextra").unwrap();
+            let _ = conn.read(&mut buf);
+        });
+        let limits = Limits {
+            reply_timeout: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        };
+        let (replies, result) = run(&mut connection, &requests(&["a"]), &limits);
+        result.unwrap();
+        assert_eq!(replies, [b"one\n"]);
+        // Both lines came in one read: the extra one was there when the run ended.
+        assert!(!connection.is_connected());
+        drop(connection);
+        server.join().unwrap();
     }
 
     /// One at a time, the client waits for each reply before it writes the next request

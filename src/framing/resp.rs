@@ -146,7 +146,10 @@ impl Framer for Resp {
             match value(&self.buf, 0) {
                 Ok((value, end)) => {
                     self.need = 0;
-                    let raw: Vec<u8> = self.buf.drain(..end).collect();
+                    // Handed over, not copied byte by byte: a 20 MB reply is most of the
+                    // buffer.
+                    let rest = self.buf.split_off(end);
+                    let raw = std::mem::replace(&mut self.buf, rest);
                     // RESP3 push messages (`>`) are out of band, not a reply.
                     if raw.first() == Some(&b'>') {
                         continue;

@@ -366,7 +366,7 @@ impl<'a> Run<'a> {
             }
         }
         out.write_all(&reply.body)?;
-        if reply.body.is_empty() {
+        if reply.body.is_empty() && reply.failure.is_none() {
             self.empty(command, err)?;
         }
         let Some(failure) = reply.failure else {
