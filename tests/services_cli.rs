@@ -221,6 +221,14 @@ fn kea_result_is_the_verdict() {
         .arg(r#"{"command": "bogus"}"#)
         .fails(1)
         .stderr_has("result 2: 'bogus' command not supported");
+    shell(
+        "kea",
+        &kea.socket,
+        "{\"command\": \"list-commands\"}\n{\"command\": \"bogus\"}\n",
+    )
+    .fails(1)
+    .stdout_has("\"result\": 0")
+    .stderr_has("result 2");
     kea.set_large_config(2 << 20);
     let out = send("kea", &kea.socket)
         .arg(r#"{"command": "config-get"}"#)
@@ -280,6 +288,8 @@ fn uwsgi_stats_are_read_without_sending() {
     let out = send("uwsgi", &uwsgi.stats).succeeds();
     let stats: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert!(stats["workers"].is_array(), "{stats}");
+    let out = shell("uwsgi", &uwsgi.stats, "\n").succeeds();
+    assert!(out.stdout().contains("\"workers\""), "{out}");
     // Without the profile a command is sent, which the server never reads: whether the write
     // lands before its close (then exit 0) or fails (exit 5, said), what it wrote is shown.
     for _ in 0..5 {

@@ -65,7 +65,13 @@ fn print_whole(bytes: &[u8], escape: bool) -> std::io::Result<()> {
 
 /// Standard input piped: every line a command, the highest exit code of the run.
 pub fn piped(args: &Settings, profile: Profile, secret: Option<Secret>) -> anyhow::Result<Code> {
+    let listen = profile.send_nothing;
     let mut service = client(args, profile, secret);
+    if listen {
+        // Nothing to send: what the server writes on connect, once.
+        let nothing = Command::new("").expect("empty");
+        return Ok(one(args, &mut service, &nothing, args.terminal.stdout));
+    }
     let mut lines = StdinLines::new();
     let mut worst = Code::Ok;
     while let Some(line) = lines.next_command()? {
@@ -102,7 +108,8 @@ pub fn interactive(
                     let _ = history::save(&mut editor, path);
                 }
                 let text = line.trim();
-                if text.is_empty() {
+                // Enter on a server that writes on connect reads it again.
+                if text.is_empty() && !service.profile().send_nothing {
                     continue;
                 }
                 if matches!(text, "quit" | "exit") {
