@@ -110,18 +110,10 @@ fn one_socket(
             1 => address.to_string(),
             _ => format!("{address}: {}", to.process),
         };
-        let state = run_in(address, exchange, to, "show servers state")?;
-        let state = servers_state::parse(&state)
-            .map_err(|e| anyhow::Error::new(e).context(place.clone()))?;
-        let servers = plan.server.resolve(&state);
-        if servers.is_empty() {
-            messages::line_to(
-                err,
-                format_args!("{place}: no server named {}", plan.server),
-            )?;
+        let Some(servers) = named(address, exchange, to, plan.server, &place, err)? else {
             worst = worst.max(Code::CommandFailed);
             continue;
-        }
+        };
         for (backend, server) in &servers {
             run_in(address, exchange, to, &plan.action.command(backend, server))?;
             writeln!(
@@ -169,6 +161,27 @@ fn one_socket(
     } else {
         Err(Reported(worst).into())
     }
+}
+
+/// The `(backend, server)` pairs `server` names in the process `to`, or `None` after saying
+/// that there is none.
+fn named(
+    address: &Address,
+    exchange: &Exchange,
+    to: &Destination,
+    server: &ServerName,
+    place: &str,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Option<Vec<(String, String)>>> {
+    let state = run_in(address, exchange, to, "show servers state")?;
+    let state = servers_state::parse(&state)
+        .map_err(|e| anyhow::Error::new(e).context(place.to_string()))?;
+    let servers = server.resolve(&state);
+    if servers.is_empty() {
+        messages::line_to(err, format_args!("{place}: no server named {server}"))?;
+        return Ok(None);
+    }
+    Ok(Some(servers))
 }
 
 fn done_word(action: Action) -> String {
@@ -289,17 +302,9 @@ pub fn del(args: DelArgs, config: &Config) -> anyhow::Result<Code> {
             let kind = at(master::probe(address, &exchange), address)?;
             let to = current(&kind)?;
             let place = address.to_string();
-            let state = run_in(address, &exchange, &to, "show servers state")?;
-            let state = servers_state::parse(&state)
-                .map_err(|e| anyhow::Error::new(e).context(place.clone()))?;
-            let servers = plan.server.resolve(&state);
-            if servers.is_empty() {
-                messages::line_to(
-                    err,
-                    format_args!("{place}: no server named {}", plan.server),
-                )?;
+            let Some(servers) = named(address, &exchange, &to, plan.server, &place, err)? else {
                 return Err(Reported(Code::CommandFailed).into());
-            }
+            };
             // Only a server in maintenance can be deleted, and only once no session is attached.
             for (backend, server) in &servers {
                 run_in(
