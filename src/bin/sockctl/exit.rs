@@ -186,6 +186,7 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 BatchError::Severity(_) => Code::BadReply,
                 BatchError::Route { .. } => Code::Usage,
                 BatchError::Lost { error, .. } => for_exchange(error),
+                BatchError::Output(_) => Code::Output,
             };
         }
         if let Some(e) = cause.downcast_ref::<OpenError>() {
