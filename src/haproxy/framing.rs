@@ -260,7 +260,12 @@ impl PromptFramer {
                         Some(b'\n') => match_stats(&buf[at + 1..]).map(|n| n + 1),
                         Some(_) => Found::No,
                     },
-                    Flavor::Master => match_master(&buf[at..]),
+                    // Every master prompt starts with `[`, a digit or `m`: most lines are
+                    // passed over on their first byte.
+                    Flavor::Master => match buf.get(at) {
+                        None | Some(b'[' | b'0'..=b'9' | b'm') => match_master(&buf[at..]),
+                        Some(_) => Found::No,
+                    },
                 };
                 match found {
                     Found::Yes(len, target, reload_failed) => {
@@ -283,7 +288,7 @@ impl PromptFramer {
                 }
             }
             // Jump to the next line start.
-            match buf[at..].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &buf[at..]) {
                 Some(i) => at += i + 1,
                 None => {
                     self.scan = buf.len();

@@ -114,6 +114,21 @@ enum Block {
     },
 }
 
+/// Where the first empty line of `bytes` is (its `\n`), `line_start` saying whether the
+/// first byte starts a line.
+fn empty_line(bytes: &[u8], line_start: bool) -> Option<usize> {
+    if line_start && bytes.first() == Some(&b'\n') {
+        return Some(0);
+    }
+    memchr::memmem::find(bytes, b"\n\n").map(|i| i + 1)
+}
+
+/// Appends to `line` what fits of `bytes` under [`LINE_MAX`].
+fn keep(line: &mut Vec<u8>, bytes: &[u8]) {
+    let room = LINE_MAX.saturating_sub(line.len());
+    line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
 /// Looking for `{"errorStr":"…"` in a JSON dump, across chunks.
 #[derive(Default)]
 struct Json {
@@ -188,7 +203,13 @@ impl Flowing {
         out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<()> {
         while !bytes.is_empty() {
-            let piece = match bytes.iter().position(|&b| b == b'\n') {
+            if matches!(self.block, Block::Passing { .. }) {
+                // The bulk of a large reply: up to the block's end at once, not line by line.
+                let taken = self.pass(bytes, out)?;
+                bytes = &bytes[taken..];
+                continue;
+            }
+            let piece = match memchr::memchr(b'\n', bytes) {
                 Some(i) => &bytes[..=i],
                 None => bytes,
             };
@@ -196,6 +217,57 @@ impl Flowing {
             self.take(piece, out)?;
         }
         Ok(())
+    }
+
+    /// Passes on the bytes of a passing block, up to and including the empty line that ends
+    /// it; how many bytes that took.
+    fn pass(
+        &mut self,
+        bytes: &[u8],
+        out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<usize> {
+        let Block::Passing { last, json } = &mut self.block else {
+            return Ok(0);
+        };
+        let end = empty_line(bytes, self.line_start);
+        let piece = end.map_or(bytes, |i| &bytes[..=i]);
+        if let Some(json) = json {
+            json.grow(piece);
+            json.push(piece);
+        }
+        if self.tags == Tags::Plain {
+            // The lines of the block, without the empty line that ends it.
+            let lines = if end.is_some() {
+                &piece[..piece.len() - 1]
+            } else {
+                piece
+            };
+            match memchr::memrchr(b'\n', lines) {
+                None => keep(&mut self.line, lines),
+                Some(j) => {
+                    let from = memchr::memrchr(b'\n', &lines[..j]);
+                    match from {
+                        Some(k) => {
+                            last.clear();
+                            keep(last, &lines[k + 1..=j]);
+                        }
+                        None => {
+                            keep(&mut self.line, &lines[..=j]);
+                            *last = std::mem::take(&mut self.line);
+                        }
+                    }
+                    self.line.clear();
+                    keep(&mut self.line, &lines[j + 1..]);
+                }
+            }
+        }
+        self.line_start = piece.last() == Some(&b'\n');
+        self.streamed += piece.len() as u64;
+        out(piece)?;
+        if end.is_some() {
+            self.end_block();
+        }
+        Ok(piece.len())
     }
 
     /// One piece of a line: all of it up to its `\n`, or what came of it so far.
