@@ -34,6 +34,7 @@ pub mod declared;
 pub mod discover;
 pub mod framing;
 pub mod info;
+pub mod losses;
 pub mod master;
 pub mod operate;
 pub mod outcome;

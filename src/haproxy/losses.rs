@@ -1,0 +1,523 @@
+//! What a reload would lose: the running state that the new worker will not have, found by
+//! comparing what runs (asked through the master CLI) with what the configuration and the
+//! state file will give it.
+//!
+//! - Servers that run but that the configuration does not declare (`add server`): a state file
+//!   does not bring them back; the reload drops them.
+//! - Map and ACL entries that differ from their file (`add map`, `set map`, `del acl`…): the
+//!   reload loads the file.
+//! - A server whose port or address differs between what runs, the configuration and the state
+//!   file. HAProxy applies a saved port whatever the configuration says, so a port changed in
+//!   the configuration is overridden by the state file (HAProxy issues #1412, #2506, #3296);
+//!   2.6 and 2.8 take a literal address from the configuration, not from the state file, so a
+//!   running address set with `set server … addr` is dropped (both seen with those versions).
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::address::Address;
+use crate::atomic_file::AtomicFile;
+use crate::command::Command;
+use crate::error::ExchangeError;
+use crate::exchange::Exchange;
+use crate::haproxy::config::{GlobalSettings, LoadState, ReadError};
+use crate::haproxy::declared::Declared;
+use crate::haproxy::patterns::{self, Difference, Entry, Kind, Unwritable};
+use crate::haproxy::servers_state::{self, ServerState};
+
+/// One thing the reload would lose or override.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Loss {
+    /// A server that runs but is not in the configuration.
+    RuntimeServer {
+        backend: String,
+        server: String,
+        address: String,
+        port: u16,
+    },
+    /// A map or ACL whose running entries differ from its file.
+    RuntimeEntries {
+        #[serde(rename = "type")]
+        kind: Kind,
+        file: PathBuf,
+        #[serde(flatten)]
+        difference: Difference,
+        /// The file was modified after the serving worker loaded it: the difference may be
+        /// edits to the file rather than changes at runtime.
+        file_changed_since_load: bool,
+    },
+    /// A server's port or address: what runs, what the configuration says, and what the new
+    /// worker will have.
+    ServerDiffers {
+        backend: String,
+        server: String,
+        field: Field,
+        running: String,
+        configured: String,
+        after_reload: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    Port,
+    Address,
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loss::RuntimeServer {
+                backend,
+                server,
+                address,
+                port,
+            } => write!(
+                f,
+                "server {backend}/{server} ({address}:{port}) runs but is not in the \
+                 configuration (added with 'add server'?): the reload drops it"
+            ),
+            Loss::RuntimeEntries {
+                kind,
+                file,
+                difference: d,
+                file_changed_since_load,
+            } => {
+                let what = if *kind == Kind::Map {
+                    "entries"
+                } else {
+                    "patterns"
+                };
+                write!(
+                    f,
+                    "{kind} {}: the running {what} differ from the file ({} only running, {} \
+                     only in the file, {} changed): the reload loads the file",
+                    file.display(),
+                    d.only_running,
+                    d.only_in_file,
+                    d.changed
+                )?;
+                if *file_changed_since_load {
+                    f.write_str(" (the file was modified after HAProxy loaded it)")
+                } else {
+                    f.write_str(" (--sync-maps writes the running ones to it first)")
+                }
+            }
+            Loss::ServerDiffers {
+                backend,
+                server,
+                field: Field::Port,
+                running,
+                configured,
+                after_reload,
+            } if after_reload != configured => write!(
+                f,
+                "server {backend}/{server}: the configuration says port {configured} but the \
+                 state file restores port {after_reload} over it (HAProxy applies a saved port \
+                 whatever the configuration says; running: {running})"
+            ),
+            Loss::ServerDiffers {
+                backend,
+                server,
+                field,
+                running,
+                configured,
+                ..
+            } => {
+                let field = match field {
+                    Field::Port => "port",
+                    Field::Address => "address",
+                };
+                write!(
+                    f,
+                    "server {backend}/{server} runs with {field} {running} but the \
+                     configuration says {configured}: the reload moves it to {configured}"
+                )
+            }
+        }
+    }
+}
+
+/// The configuration a reload will load.
+pub struct Plan<'a> {
+    pub paths: &'a [PathBuf],
+    pub settings: &'a GlobalSettings,
+    /// Where relative file names (map files) are taken from: HAProxy's working directory.
+    pub base_dir: Option<&'a Path>,
+    /// What the new worker restores from the state file.
+    pub restored: Restored<'a>,
+    /// When the serving worker started (so loaded its map files), if known.
+    pub worker_started: Option<SystemTime>,
+}
+
+/// The server state the new worker will load.
+pub enum Restored<'a> {
+    /// What runs now: `reload --save-state` saves it first.
+    Running,
+    /// The state file that is there now.
+    File(&'a Path),
+    /// No state: the configuration loads none.
+    Nothing,
+}
+
+/// What was found, and what `--sync-maps` needs to write the map files.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub losses: Vec<Loss>,
+    pub files: Vec<PatternFile>,
+}
+
+/// A map or ACL file whose running entries differ from it.
+#[derive(Debug, Clone)]
+pub struct PatternFile {
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub running: Vec<Entry>,
+    pub changed_since_load: bool,
+}
+
+#[derive(Debug)]
+pub enum LossError {
+    /// A command to the master got no complete reply.
+    Exchange {
+        command: String,
+        source: ExchangeError,
+    },
+    /// A command's reply was not what it should be.
+    Reply { command: String, why: String },
+    /// The configuration cannot be read.
+    Config(ReadError),
+    /// A map or ACL file cannot be read.
+    File { path: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for LossError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LossError::Exchange { command, source } => write!(f, "{command}: {source}"),
+            LossError::Reply { command, why } => write!(f, "{command}: {why}"),
+            LossError::Config(e) => e.fmt(f),
+            LossError::File { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LossError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LossError::Exchange { source, .. } => Some(source),
+            LossError::Config(e) => Some(e),
+            LossError::File { source, .. } => Some(source),
+            LossError::Reply { .. } => None,
+        }
+    }
+}
+
+/// A clock's worth of slack: `show proc` gives uptimes in seconds.
+const CLOCK_SLACK: Duration = Duration::from_secs(2);
+
+/// Compares what runs behind the master socket `address` with what `plan` will load.
+pub fn find(address: &Address, exchange: &Exchange, plan: &Plan) -> Result<Findings, LossError> {
+    let declared = Declared::read_all(plan.paths).map_err(LossError::Config)?;
+    let dump = ask(address, exchange, "show servers state")?;
+    let running = servers_state::parse(&dump).map_err(|e| reply_error("show servers state", e))?;
+    let mut findings = Findings::default();
+    servers(&declared, plan, &running.servers, &mut findings.losses)?;
+    pattern_files(address, exchange, plan, &mut findings)?;
+    Ok(findings)
+}
+
+fn servers(
+    declared: &Declared,
+    plan: &Plan,
+    running: &[ServerState],
+    losses: &mut Vec<Loss>,
+) -> Result<(), LossError> {
+    let saved = match plan.restored {
+        Restored::Running | Restored::Nothing => None,
+        Restored::File(path) => match std::fs::read(path) {
+            Ok(bytes) => servers_state::parse(&bytes).ok().map(|s| s.servers),
+            // No state file (yet): nothing is restored.
+            Err(_) => Some(Vec::new()),
+        },
+    };
+    let loads_global = |backend: &str| {
+        plan.settings
+            .backends
+            .iter()
+            .any(|(name, load)| name == backend && *load == LoadState::Global)
+    };
+    for server in running {
+        let Some(ours) = declared.get(&server.backend, &server.name) else {
+            losses.push(Loss::RuntimeServer {
+                backend: server.backend.clone(),
+                server: server.name.clone(),
+                address: server.address.clone(),
+                port: server.port,
+            });
+            continue;
+        };
+        if ours.ambiguous {
+            continue;
+        }
+        // The port the new worker will have: the state file's when it loads one that has
+        // this server, else the configuration's.
+        let loads_state = !matches!(plan.restored, Restored::Nothing);
+        let restored_port = if loads_state && loads_global(&server.backend) {
+            match &saved {
+                None => Some(server.port),
+                Some(saved) => saved
+                    .iter()
+                    .find(|s| s.backend == server.backend && s.name == server.name)
+                    .map(|s| s.port),
+            }
+        } else {
+            None
+        };
+        if let Some(configured) = ours.port {
+            let after = restored_port.unwrap_or(configured);
+            if server.port != configured || after != configured {
+                losses.push(Loss::ServerDiffers {
+                    backend: server.backend.clone(),
+                    server: server.name.clone(),
+                    field: Field::Port,
+                    running: server.port.to_string(),
+                    configured: configured.to_string(),
+                    after_reload: after.to_string(),
+                });
+            }
+        }
+        if let (Some(configured), Ok(running)) = (ours.ip, server.address.parse::<IpAddr>())
+            && configured != running
+        {
+            losses.push(Loss::ServerDiffers {
+                backend: server.backend.clone(),
+                server: server.name.clone(),
+                field: Field::Address,
+                running: running.to_string(),
+                configured: configured.to_string(),
+                after_reload: configured.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn pattern_files(
+    address: &Address,
+    exchange: &Exchange,
+    plan: &Plan,
+    findings: &mut Findings,
+) -> Result<(), LossError> {
+    let mut seen: Vec<String> = Vec::new();
+    for kind in [Kind::Map, Kind::Acl] {
+        let list = ask(address, exchange, &format!("show {kind}"))?;
+        for listed in patterns::parse_list(&list) {
+            // A file used both as a map and as an ACL is one list in HAProxy.
+            if seen.contains(&listed.file) {
+                continue;
+            }
+            seen.push(listed.file.clone());
+            let command = format!("show {kind} #{}", listed.id);
+            let reply = ask(address, exchange, &command)?;
+            let running =
+                patterns::parse_entries(kind, &reply).map_err(|e| reply_error(&command, e))?;
+            let path = match (Path::new(&listed.file), plan.base_dir) {
+                (p, Some(base)) if p.is_relative() => base.join(p),
+                (p, _) => p.to_path_buf(),
+            };
+            let (text, modified) = match std::fs::read(&path) {
+                Ok(text) => (
+                    text,
+                    std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
+                ),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => (Vec::new(), None),
+                Err(source) => return Err(LossError::File { path, source }),
+            };
+            let in_file = patterns::parse_file(kind, &text);
+            let Some(difference) = Difference::between(&running, &in_file) else {
+                continue;
+            };
+            let changed_since_load = match (modified, plan.worker_started) {
+                (Some(modified), Some(started)) => modified > started + CLOCK_SLACK,
+                _ => false,
+            };
+            findings.losses.push(Loss::RuntimeEntries {
+                kind,
+                file: path.clone(),
+                difference,
+                file_changed_since_load: changed_since_load,
+            });
+            findings.files.push(PatternFile {
+                kind,
+                path,
+                running,
+                changed_since_load,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One command to the current worker, through the master.
+fn ask(address: &Address, exchange: &Exchange, command: &str) -> Result<Vec<u8>, LossError> {
+    let line = format!("@1 {command}");
+    let error = |source| LossError::Exchange {
+        command: command.to_string(),
+        source,
+    };
+    let command_bytes = Command::new(line).map_err(|e| LossError::Reply {
+        command: command.to_string(),
+        why: e.to_string(),
+    })?;
+    let mut reply = Vec::new();
+    exchange
+        .run(address, &command_bytes, &mut reply)
+        .map_err(error)?;
+    Ok(reply)
+}
+
+fn reply_error(command: &str, e: impl fmt::Display) -> LossError {
+    LossError::Reply {
+        command: command.to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// Why a map or ACL file was not written.
+#[derive(Debug)]
+pub enum SyncError {
+    /// The running entries cannot be written in the file's syntax.
+    Unwritable { path: PathBuf, source: Unwritable },
+    /// The file was modified after HAProxy loaded it: writing the running entries would
+    /// throw those edits away.
+    ChangedSinceLoad { path: PathBuf },
+    /// The file cannot be read or written.
+    File { path: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::Unwritable { path, source } => {
+                write!(f, "cannot sync {}: {source}", path.display())
+            }
+            SyncError::ChangedSinceLoad { path } => write!(
+                f,
+                "not syncing {}: the file was modified after HAProxy loaded it, and writing the \
+                 running entries would throw those edits away; merge them by hand (or add the \
+                 edits at runtime) first",
+                path.display()
+            ),
+            SyncError::File { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SyncError::Unwritable { source, .. } => Some(source),
+            SyncError::File { source, .. } => Some(source),
+            SyncError::ChangedSinceLoad { .. } => None,
+        }
+    }
+}
+
+/// The new text of each file, checked before any file is written: either every file can be
+/// written, or none is.
+pub fn prepare_sync(files: &[PatternFile]) -> Result<Vec<(PathBuf, Vec<u8>)>, SyncError> {
+    let mut texts = Vec::new();
+    for file in files {
+        if file.changed_since_load {
+            return Err(SyncError::ChangedSinceLoad {
+                path: file.path.clone(),
+            });
+        }
+        let original = match std::fs::read(&file.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(SyncError::File {
+                    path: file.path.clone(),
+                    source,
+                });
+            }
+        };
+        let text = patterns::synced(file.kind, &original, &file.running).map_err(|source| {
+            SyncError::Unwritable {
+                path: file.path.clone(),
+                source,
+            }
+        })?;
+        texts.push((file.path.clone(), text));
+    }
+    Ok(texts)
+}
+
+/// Replaces the file with `text` atomically, keeping its owner and mode.
+pub fn write_synced(path: &Path, text: &[u8]) -> Result<(), SyncError> {
+    use std::io::Write;
+    let error = |source| SyncError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = AtomicFile::create(path).map_err(error)?;
+    file.write_all(text).map_err(error)?;
+    file.commit().map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_happens() {
+        let port = |after: &str| Loss::ServerDiffers {
+            backend: "be".into(),
+            server: "s1".into(),
+            field: Field::Port,
+            running: "80".into(),
+            configured: "81".into(),
+            after_reload: after.into(),
+        };
+        assert!(
+            port("80")
+                .to_string()
+                .contains("the state file restores port 80 over it")
+        );
+        assert!(port("81").to_string().contains("the reload moves it to 81"));
+        let json = serde_json::to_value(port("80")).unwrap();
+        assert_eq!(json["kind"], "server_differs");
+        assert_eq!(json["field"], "port");
+        let entries = Loss::RuntimeEntries {
+            kind: Kind::Acl,
+            file: "/x.acl".into(),
+            difference: Difference {
+                only_running: 1,
+                only_in_file: 0,
+                changed: 0,
+            },
+            file_changed_since_load: false,
+        };
+        let json = serde_json::to_value(&entries).unwrap();
+        assert_eq!(json["type"], "acl");
+        assert_eq!(json["only_running"], 1);
+        assert!(
+            entries
+                .to_string()
+                .starts_with("acl /x.acl: the running patterns")
+        );
+    }
+}
