@@ -5,8 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::haproxy_reload::{LossDoc, ReloadDoc, reload};
+use crate::support::fake::{reload_3_4_succeeded, scripted_master};
 use crate::support::haproxy::{Haproxy, Setup};
-use crate::support::send;
+use crate::support::{send, sockctl};
 
 const HOSTS_MAP: &str = "\
 # host -> backend
@@ -107,8 +108,12 @@ fn a_server_added_at_runtime_is_reported_and_strict_refuses() {
         "{after:?}"
     );
 
-    // In the JSON record.
+    // In the JSON record, refused or not.
     send(&ha.admin, &["add server be_app/dyn3 127.0.0.1:19299"]);
+    let refused: serde_json::Value = reload(&ha).args(["--strict", "--json"]).fails(2).json();
+    assert_eq!(refused["status"], "refused");
+    assert_eq!(refused["losses"][0]["server"], "dyn3");
+    assert_eq!(ha.reloads(), 1);
     let doc: ReloadDoc = reload(&ha).arg("--json").succeeds().document();
     assert_eq!(
         losses(&doc),
@@ -350,4 +355,37 @@ fn a_map_file_edited_since_it_was_loaded_is_not_overwritten() {
         .arg("--strict")
         .fails(2)
         .stderr_has("(1 only running, 1 only in the file, 0 changed): the reload loads the file (the file was modified after HAProxy loaded it)");
+}
+
+/// A master whose process is not seen here (another host, another PID namespace): its
+/// configuration is not known, so nothing can be compared. A plain reload goes ahead; --strict
+/// and --sync-maps, which promise something about what is lost, refuse.
+#[test]
+fn strict_and_sync_maps_refuse_when_the_configuration_is_not_known() {
+    for option in ["--strict", "--sync-maps"] {
+        let master = scripted_master(reload_3_4_succeeded());
+        let out = sockctl(["haproxy", "reload", option, "-s", master.address()])
+            .fails(2)
+            .stdout_is("");
+        // Why the configuration is not known depends on this machine's /etc/haproxy.
+        let err = out.stderr();
+        assert!(
+            err.starts_with(&format!(
+                "sockctl: refusing to reload ({option}): what runs cannot be compared with the \
+                 configuration: "
+            )),
+            "{out}"
+        );
+        assert!(
+            err.ends_with("; nothing was saved, written or reloaded\n"),
+            "{out}"
+        );
+        assert_eq!(err.lines().count(), 1, "{out}");
+        let sent: Vec<Vec<u8>> = master.received().into_iter().map(|r| r.bytes).collect();
+        assert!(!sent.contains(&b"reload\n".to_vec()), "{sent:?}");
+    }
+    let master = scripted_master(reload_3_4_succeeded());
+    sockctl(["haproxy", "reload", "-s", master.address()])
+        .succeeds()
+        .stderr_is("");
 }

@@ -172,6 +172,8 @@ pub enum Restored<'a> {
 pub struct Findings {
     pub losses: Vec<Loss>,
     pub files: Vec<PatternFile>,
+    /// What could not be compared, and why.
+    pub unchecked: Vec<String>,
 }
 
 /// A map or ACL file whose running entries differ from it.
@@ -250,11 +252,12 @@ fn servers(
             Err(_) => Some(Vec::new()),
         },
     };
-    let loads_global = |backend: &str| {
+    let load_of = |backend: &str| {
         plan.settings
             .backends
             .iter()
-            .any(|(name, load)| name == backend && *load == LoadState::Global)
+            .find(|(name, _)| name == backend)
+            .map_or(LoadState::None, |(_, load)| *load)
     };
     for server in running {
         let Some(ours) = declared.get(&server.backend, &server.name) else {
@@ -271,8 +274,13 @@ fn servers(
         }
         // The port the new worker will have: the state file's when it loads one that has
         // this server, else the configuration's.
+        let load = load_of(&server.backend);
+        if load == LoadState::Local {
+            // A file of the backend's own, which sockctl does not read: its port is unknown.
+            continue;
+        }
         let loads_state = !matches!(plan.restored, Restored::Nothing);
-        let restored_port = if loads_state && loads_global(&server.backend) {
+        let restored_port = if loads_state && load == LoadState::Global {
             match &saved {
                 None => Some(server.port),
                 Some(saved) => saved
@@ -333,6 +341,14 @@ fn pattern_files(
                 patterns::parse_entries(kind, &reply).map_err(|e| reply_error(&command, e))?;
             let path = match (Path::new(&listed.file), plan.base_dir) {
                 (p, Some(base)) if p.is_relative() => base.join(p),
+                (p, None) if p.is_relative() => {
+                    findings.unchecked.push(format!(
+                        "{kind} {}: not compared: the name is relative and HAProxy's working \
+                         directory is not known",
+                        p.display()
+                    ));
+                    continue;
+                }
                 (p, _) => p.to_path_buf(),
             };
             let (text, modified) = match std::fs::read(&path) {

@@ -76,14 +76,19 @@ pub fn review(
 ) -> anyhow::Result<Verdict> {
     let Some(settings) = config.settings() else {
         let why = config.settings.as_ref().err().cloned().unwrap_or_default();
-        if args.strict {
+        if args.strict || args.sync_maps {
+            let option = if args.strict {
+                "--strict"
+            } else {
+                "--sync-maps"
+            };
             messages::say(format_args!(
-                "refusing to reload (--strict): what the reload would lose cannot be checked: \
-                 {why}; nothing was saved or reloaded"
+                "refusing to reload ({option}): what runs cannot be compared with the \
+                 configuration: {why}; nothing was saved, written or reloaded"
             ));
             return Ok(Verdict::Refused(Review::default()));
         }
-        if verbose || args.sync_maps {
+        if verbose {
             messages::warn(format_args!(
                 "what the reload would lose is not checked: {why}"
             ));
@@ -110,6 +115,9 @@ pub fn review(
     };
     let found = losses::find(address, exchange, &plan)
         .with_context(|| format!("{address}: comparing what runs with {config}"))?;
+    for why in &found.unchecked {
+        messages::warn(why);
+    }
     if verbose {
         messages::say(format_args!(
             "compared what runs with {config}: {} to report",
