@@ -389,3 +389,37 @@ fn strict_and_sync_maps_refuse_when_the_configuration_is_not_known() {
         .succeeds()
         .stderr_is("");
 }
+
+/// `show map` prints `KEY VALUE` unescaped: a key with a space (escaped when added) cannot be
+/// told from a value with one, so such an entry is looked up before it is written.
+#[test]
+fn a_map_entry_whose_key_cannot_be_told_is_not_written() {
+    let Some(ha) = start() else { return };
+    let map = ha.path("hosts.map");
+    // A value with a space: `get map` finds key `c`, so it is written as it runs.
+    send(&ha.admin, &[&format!("add map {} c d\\ e", map.display())]);
+    reload(&ha).arg("--sync-maps").succeeds();
+    assert!(
+        std::fs::read_to_string(&map)
+            .unwrap()
+            .ends_with("\nc d e\n"),
+        "{}",
+        std::fs::read_to_string(&map).unwrap()
+    );
+    assert!(running(&ha, "map", "hosts.map").contains(&"c d e".to_string()));
+    assert_eq!(ha.reloads(), 1);
+
+    // A key with a space: written as `a b v`, it would come back as key `a`.
+    let synced = std::fs::read_to_string(&map).unwrap();
+    send(&ha.admin, &[&format!("add map {} a\\ b v", map.display())]);
+    reload(&ha)
+        .arg("--sync-maps")
+        .fails(2)
+        .stderr_has(format!(
+            "sockctl: cannot sync {}: the running entry \"a b v\" has a space in its key or value",
+            map.display()
+        ))
+        .stderr_has("not reloading: no map file was written (--sync-maps)");
+    assert_eq!(std::fs::read_to_string(&map).unwrap(), synced);
+    assert_eq!(ha.reloads(), 1);
+}

@@ -183,6 +183,8 @@ pub struct PatternFile {
     pub path: PathBuf,
     pub running: Vec<Entry>,
     pub changed_since_load: bool,
+    /// Running entries whose key and value cannot be told apart in `show map`'s output.
+    pub ambiguous: Vec<Entry>,
 }
 
 #[derive(Debug)]
@@ -363,6 +365,12 @@ fn pattern_files(
             let Some(difference) = Difference::between(&running, &in_file) else {
                 continue;
             };
+            let mut ambiguous = Vec::new();
+            for entry in running.iter().filter(|e| !in_file.contains(e)) {
+                if !unambiguous(address, exchange, listed.id, entry)? {
+                    ambiguous.push(entry.clone());
+                }
+            }
             let changed_since_load = match (modified, plan.worker_started) {
                 (Some(modified), Some(started)) => modified > started + CLOCK_SLACK,
                 _ => false,
@@ -378,10 +386,38 @@ fn pattern_files(
                 path,
                 running,
                 changed_since_load,
+                ambiguous,
             });
         }
     }
     Ok(())
+}
+
+/// Whether a running map entry is the key and value it was read as. `show map` prints
+/// `KEY VALUE` without escaping, so a key with a space (`add map F a\ b v`) reads as key `a`,
+/// value `b v`: when the value has a blank, `get map #ID KEY` must find that very key.
+fn unambiguous(
+    address: &Address,
+    exchange: &Exchange,
+    id: u32,
+    entry: &Entry,
+) -> Result<bool, LossError> {
+    let Some(value) = &entry.value else {
+        return Ok(true);
+    };
+    if !value.iter().any(|&b| b == b' ' || b == b'\t') {
+        return Ok(true);
+    }
+    // Only a key the CLI takes as one plain word can be asked about.
+    let Ok(key) = std::str::from_utf8(&entry.key) else {
+        return Ok(false);
+    };
+    if key.is_empty() || key.contains(|c: char| c == ';' || c == '\\' || c.is_control()) {
+        return Ok(false);
+    }
+    let reply = ask(address, exchange, &format!("get map #{id} {key}"))?;
+    let reply = String::from_utf8_lossy(&reply);
+    Ok(reply.contains("found=yes") && reply.contains(&format!("key=\"{key}\"")))
 }
 
 /// One command to the current worker, through the master.
@@ -417,6 +453,8 @@ pub enum SyncError {
     /// The file was modified after HAProxy loaded it: writing the running entries would
     /// throw those edits away.
     ChangedSinceLoad { path: PathBuf },
+    /// A running entry whose key and value `show map` does not tell apart.
+    Ambiguous { path: PathBuf, entry: String },
     /// The file cannot be read or written.
     File { path: PathBuf, source: io::Error },
 }
@@ -437,6 +475,12 @@ impl fmt::Display for SyncError {
             SyncError::File { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
             }
+            SyncError::Ambiguous { path, entry } => write!(
+                f,
+                "cannot sync {}: the running entry {entry:?} has a space in its key or value \
+                 (escaped when it was added), and 'show map' does not say where the key ends",
+                path.display()
+            ),
         }
     }
 }
@@ -446,7 +490,7 @@ impl std::error::Error for SyncError {
         match self {
             SyncError::Unwritable { source, .. } => Some(source),
             SyncError::File { source, .. } => Some(source),
-            SyncError::ChangedSinceLoad { .. } => None,
+            SyncError::ChangedSinceLoad { .. } | SyncError::Ambiguous { .. } => None,
         }
     }
 }
@@ -459,6 +503,17 @@ pub fn prepare_sync(files: &[PatternFile]) -> Result<Vec<(PathBuf, Vec<u8>)>, Sy
         if file.changed_since_load {
             return Err(SyncError::ChangedSinceLoad {
                 path: file.path.clone(),
+            });
+        }
+        if let Some(entry) = file.ambiguous.first() {
+            let mut shown = entry.key.clone();
+            if let Some(value) = &entry.value {
+                shown.push(b' ');
+                shown.extend_from_slice(value);
+            }
+            return Err(SyncError::Ambiguous {
+                path: file.path.clone(),
+                entry: String::from_utf8_lossy(&shown).into_owned(),
             });
         }
         let original = match std::fs::read(&file.path) {

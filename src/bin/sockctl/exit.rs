@@ -182,7 +182,9 @@ pub fn for_error(err: &anyhow::Error) -> Code {
         }
         if let Some(e) = cause.downcast_ref::<SyncError>() {
             return match e {
-                SyncError::Unwritable { .. } | SyncError::ChangedSinceLoad { .. } => Code::Usage,
+                SyncError::Unwritable { .. }
+                | SyncError::ChangedSinceLoad { .. }
+                | SyncError::Ambiguous { .. } => Code::Usage,
                 SyncError::File { .. } => Code::Output,
             };
         }
