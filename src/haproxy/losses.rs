@@ -553,6 +553,151 @@ pub fn write_synced(path: &Path, text: &[u8]) -> Result<(), SyncError> {
 mod tests {
     use super::*;
 
+    const HEADER: &str = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state \
+        srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status \
+        srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id \
+        srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr \
+        srv_agent_addr srv_agent_port\n";
+
+    /// A `show servers state` dump of `(backend, server, address, port)`.
+    fn dump(servers: &[(&str, &str, &str, u16)]) -> String {
+        let mut text = HEADER.to_string();
+        for (i, (backend, name, address, port)) in servers.iter().enumerate() {
+            text.push_str(&format!(
+                "3 {backend} {} {name} {address} 2 0 1 1 5 6 3 4 6 0 0 0 - {port} - 0 0 - - 0\n",
+                i + 1
+            ));
+        }
+        text.push('\n');
+        text
+    }
+
+    fn running(servers: &[(&str, &str, &str, u16)]) -> Vec<ServerState> {
+        servers_state::parse(dump(servers).as_bytes())
+            .unwrap()
+            .servers
+    }
+
+    const CONFIG: &str = "global
+  server-state-file /state
+defaults
+  load-server-state-from-file global
+backend be
+  default-server inter 2s
+  server s1 10.0.0.1:80
+  server s2 10.0.0.2:80
+  server-template t 2 app.example.com:81
+backend own
+  load-server-state-from-file local
+  server o1 10.0.0.9:90
+";
+
+    fn compare(restored: Restored, now: &[(&str, &str, &str, u16)]) -> Vec<Loss> {
+        let settings = GlobalSettings::parse(CONFIG);
+        let plan = Plan {
+            paths: &[],
+            settings: &settings,
+            base_dir: None,
+            restored,
+            worker_started: None,
+        };
+        let mut losses = Vec::new();
+        servers(&Declared::parse(CONFIG), &plan, &running(now), &mut losses).unwrap();
+        losses
+    }
+
+    const AS_CONFIGURED: &[(&str, &str, &str, u16)] = &[
+        ("be", "s1", "10.0.0.1", 80),
+        ("be", "s2", "10.0.0.2", 80),
+        ("be", "t1", "10.1.1.1", 81),
+        ("be", "t2", "10.1.1.2", 81),
+        ("own", "o1", "10.0.0.9", 90),
+    ];
+
+    #[test]
+    fn nothing_differs_nothing_is_reported() {
+        assert_eq!(compare(Restored::Running, AS_CONFIGURED), []);
+        assert_eq!(compare(Restored::Nothing, AS_CONFIGURED), []);
+    }
+
+    #[test]
+    fn a_server_only_at_runtime() {
+        let mut now = AS_CONFIGURED.to_vec();
+        now.push(("be", "dyn", "10.0.0.3", 80));
+        now.push(("gone", "x", "10.0.0.4", 80));
+        let servers: Vec<String> = compare(Restored::Running, &now)
+            .iter()
+            .map(|l| match l {
+                Loss::RuntimeServer {
+                    backend, server, ..
+                } => format!("{backend}/{server}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(servers, ["be/dyn", "gone/x"]);
+    }
+
+    #[test]
+    fn ports_follow_what_the_state_restores() {
+        let mut now = AS_CONFIGURED.to_vec();
+        now[0].3 = 8080;
+        // Saved now: the running port comes back over the configuration's.
+        let after = |losses: Vec<Loss>| -> Vec<(String, String)> {
+            losses
+                .into_iter()
+                .map(|l| match l {
+                    Loss::ServerDiffers {
+                        field: Field::Port,
+                        after_reload,
+                        configured,
+                        ..
+                    } => (after_reload, configured),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            after(compare(Restored::Running, &now)),
+            [("8080".into(), "80".into())]
+        );
+        // No state loaded: the configuration's port wins and the running one is lost.
+        assert_eq!(
+            after(compare(Restored::Nothing, &now)),
+            [("80".into(), "80".into())]
+        );
+        // A state file on disk that has s1 on 8080 restores 8080 even when what runs agrees
+        // with the configuration.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state");
+        std::fs::write(&file, dump(&now)).unwrap();
+        assert_eq!(
+            after(compare(Restored::File(&file), AS_CONFIGURED)),
+            [("8080".into(), "80".into())]
+        );
+        // No file yet: nothing restored.
+        assert_eq!(
+            compare(Restored::File(&dir.path().join("none")), AS_CONFIGURED),
+            []
+        );
+        // A backend with a state file of its own is not guessed about.
+        let mut own = AS_CONFIGURED.to_vec();
+        own[4].3 = 9999;
+        assert_eq!(compare(Restored::Running, &own), []);
+    }
+
+    #[test]
+    fn a_literal_address_that_differs() {
+        let mut now = AS_CONFIGURED.to_vec();
+        now[1].2 = "10.0.0.22";
+        let losses = compare(Restored::Running, &now);
+        assert_eq!(losses.len(), 1, "{losses:?}");
+        assert_eq!(
+            losses[0].to_string(),
+            "server be/s2 runs with address 10.0.0.22 but the configuration says 10.0.0.2: the \
+             reload moves it to 10.0.0.2"
+        );
+    }
+
     #[test]
     fn messages_say_what_happens() {
         let port = |after: &str| Loss::ServerDiffers {
