@@ -341,7 +341,24 @@ fn pattern_files(
             let reply = ask(address, exchange, &command)?;
             let running =
                 patterns::parse_entries(kind, &reply).map_err(|e| reply_error(&command, e))?;
-            let path = match (Path::new(&listed.file), plan.base_dir) {
+            // 3.x names a map by a prefix: `virt@` has no file at all, `opt@` and `file@`
+            // one that may be missing.
+            if listed.file.starts_with("virt@") {
+                if !running.is_empty() {
+                    findings.unchecked.push(format!(
+                        "{kind} {}: a virtual {kind} has no file: its {} running entries are \
+                         gone after the reload",
+                        listed.file,
+                        running.len()
+                    ));
+                }
+                continue;
+            }
+            let name = ["opt@", "file@"]
+                .iter()
+                .find_map(|prefix| listed.file.strip_prefix(prefix))
+                .unwrap_or(&listed.file);
+            let path = match (Path::new(name), plan.base_dir) {
                 (p, Some(base)) if p.is_relative() => base.join(p),
                 (p, None) if p.is_relative() => {
                     findings.unchecked.push(format!(
