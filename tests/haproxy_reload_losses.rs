@@ -44,9 +44,29 @@ fn start_with(config_dir: bool) -> Option<Haproxy> {
         backend: BACKEND,
         files: &[("hosts.map", HOSTS_MAP), ("paths.acl", PATHS_ACL)],
         config_dir,
+        extra_sections: OTHER_SERVERS,
         ..Setup::default()
     })
 }
+
+/// Sections with `server` lines that are not a backend's, and servers whose address comes
+/// from DNS: none of them may be reported.
+const OTHER_SERVERS: &str = "
+ring logs
+    format rfc5424
+    maxlen 1200
+    size 32764
+    timeout connect 5s
+    timeout server 10s
+    server syslog 127.0.0.1:19514
+
+resolvers dns
+    nameserver ns1 127.0.0.1:53
+    accepted_payload_size 8192
+
+backend be_dns
+    server-template srv 3 _http._tcp.example.invalid resolvers dns init-addr none
+";
 
 /// The running entries of a map or ACL file, as `show map FILE` lists them (without the
 /// entries' addresses).
@@ -65,7 +85,8 @@ fn losses(doc: &ReloadDoc) -> Vec<LossDoc> {
 
 #[test]
 fn nothing_is_reported_when_nothing_differs() {
-    // Two -f files (a directory), templates, default-server, a listen section, maps in use.
+    // Two -f files (a directory), templates (one resolved from DNS), default-server, a listen
+    // section, a ring with a server, maps in use.
     let Some(ha) = start_with(true) else { return };
     let doc: ReloadDoc = reload(&ha)
         .args(["--save-state", "--strict", "--json"])
@@ -98,7 +119,7 @@ fn a_server_added_at_runtime_is_reported_and_strict_refuses() {
     let out = reload(&ha)
         .arg("--save-state")
         .succeeds()
-        .stdout_has("(8 servers)");
+        .stdout_has("(11 servers)");
     assert_eq!(out.stderr(), warning, "{out}");
     assert_eq!(ha.reloads(), 1);
     let after = ha.servers();
