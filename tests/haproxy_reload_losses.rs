@@ -268,6 +268,11 @@ fn sync_maps_writes_the_files_and_the_reload_keeps_the_entries() {
     let map = ha.path("hosts.map");
     let acl = ha.path("paths.acl");
     std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // Root keeps another user's file theirs (HAProxy's user, say); others cannot give files away.
+    let root = rustix::process::geteuid().is_root();
+    if root {
+        std::os::unix::fs::chown(&map, Some(4321), Some(4322)).unwrap();
+    }
     send(
         &ha.admin,
         &[
@@ -311,8 +316,12 @@ fn sync_maps_writes_the_files_and_the_reload_keeps_the_entries() {
         std::fs::read_to_string(&acl).unwrap(),
         "/admin\n# internal\n  /secret path\n/extra\n"
     );
-    let mode = std::fs::metadata(&map).unwrap().permissions().mode();
-    assert_eq!(mode & 0o7777, 0o640);
+    let meta = std::fs::metadata(&map).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    if root {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+    }
     // The new worker loaded them: the runtime entries survived the reload.
     assert_eq!(running(&ha, "map", "hosts.map"), before_map);
     assert_eq!(running(&ha, "acl", "paths.acl"), before_acl);
