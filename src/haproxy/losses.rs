@@ -248,11 +248,15 @@ fn servers(
 ) -> Result<(), LossError> {
     let saved = match plan.restored {
         Restored::Running | Restored::Nothing => None,
-        Restored::File(path) => match std::fs::read(path) {
-            Ok(bytes) => servers_state::parse(&bytes).ok().map(|s| s.servers),
-            // No state file (yet): nothing is restored.
-            Err(_) => Some(Vec::new()),
-        },
+        // No state file (yet), or one HAProxy ignores whole (a short line): nothing is
+        // restored.
+        Restored::File(path) => Some(
+            std::fs::read(path)
+                .ok()
+                .and_then(|bytes| servers_state::parse(&bytes).ok())
+                .map(|s| s.servers)
+                .unwrap_or_default(),
+        ),
     };
     let load_of = |backend: &str| {
         plan.settings
@@ -691,10 +695,17 @@ backend own
             after(compare(Restored::File(&file), AS_CONFIGURED)),
             [("8080".into(), "80".into())]
         );
-        // No file yet: nothing restored.
+        // No file yet, or a cut one that HAProxy ignores: nothing restored.
         assert_eq!(
             compare(Restored::File(&dir.path().join("none")), AS_CONFIGURED),
             []
+        );
+        let cut = dir.path().join("cut");
+        let text = dump(&now);
+        std::fs::write(&cut, &text[..text.len() - 20]).unwrap();
+        assert_eq!(
+            after(compare(Restored::File(&cut), &now)),
+            [("80".into(), "80".into())]
         );
         // A backend with a state file of its own is not guessed about.
         let mut own = AS_CONFIGURED.to_vec();
