@@ -97,13 +97,20 @@ impl fmt::Display for Loss {
                 };
                 write!(
                     f,
-                    "{kind} {}: the running {what} differ from the file ({} only running, {} \
-                     only in the file, {} changed): the reload loads the file",
-                    file.display(),
-                    d.only_running,
-                    d.only_in_file,
-                    d.changed
+                    "{kind} {}: the running {what} differ from the file (",
+                    file.display()
                 )?;
+                if *d == Difference::default() {
+                    // The same entries in another order: which one matches first changes.
+                    f.write_str("the same ones in another order")?;
+                } else {
+                    write!(
+                        f,
+                        "{} only running, {} only in the file, {} changed",
+                        d.only_running, d.only_in_file, d.changed
+                    )?;
+                }
+                f.write_str("): the reload loads the file")?;
                 if *file_changed_since_load {
                     f.write_str(" (the file was modified after HAProxy loaded it)")
                 } else {
