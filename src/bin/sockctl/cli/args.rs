@@ -358,6 +358,17 @@ pub struct ReloadArgs {
     /// before asking it to reload
     #[arg(long)]
     pub no_check: bool,
+
+    /// Refuse to reload (exit 2, nothing saved or written) when the reload would lose
+    /// something: servers added at runtime, map/ACL entries changed at runtime, a port the
+    /// state file would restore over the configuration's
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Before the reload, write the running entries of each map and ACL file that differs
+    /// from them into the file (atomically, keeping its comments, owner and mode)
+    #[arg(long)]
+    pub sync_maps: bool,
 }
 
 #[derive(Args)]
