@@ -202,46 +202,21 @@ pub fn run_parts(
         judge: None,
         failed_output: None,
         out,
+        tags,
+        hold: options.hold,
     });
     let feed = |step: usize, bytes: &[u8]| -> Flow {
-        let mut reading = reading.borrow_mut();
-        let Reading {
-            judge,
-            failed_output,
-            out,
-        } = &mut *reading;
         let command = &steps[step].entry.command;
-        let judge = judge.get_or_insert_with(|| Judge::new(command, tags, options.hold));
-        match judge.push(bytes, &mut |b| out(step, b)) {
-            Ok(()) => Flow::Continue,
-            Err(e) => {
-                *failed_output = Some(e);
-                Flow::Stop
-            }
-        }
+        reading.borrow_mut().feed(step, command, bytes)
     };
     let finish = |step: usize,
                   reconnected: Option<Reconnected>,
                   done: &mut dyn FnMut(Done) -> Flow|
      -> Flow {
-        let mut reading = reading.borrow_mut();
-        let Reading {
-            judge,
-            failed_output,
-            out,
-        } = &mut *reading;
-        let judge = judge
-            .take()
-            .unwrap_or_else(|| Judge::new(&steps[step].entry.command, tags, options.hold));
-        let outcome = match judge.finish(&mut |b| out(step, b)) {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => {
-                *failed_output = Some(e);
-                return Flow::Stop;
-            }
-            Err(_) => unreachable!("session tags always read"),
+        let command = &steps[step].entry.command;
+        let Some(outcome) = reading.borrow_mut().finish(step, command) else {
+            return Flow::Stop;
         };
-        drop(reading);
         let failed = !outcome.is_ok();
         let flow = done(Done {
             step,
@@ -312,9 +287,47 @@ pub fn run_parts(
 
 /// What the pipeline's callbacks share.
 struct Reading<'o> {
+    /// The judge of the step in progress.
     judge: Option<Judge>,
     failed_output: Option<io::Error>,
     out: &'o mut dyn FnMut(usize, &[u8]) -> io::Result<()>,
+    tags: Tags,
+    hold: usize,
+}
+
+impl Reading<'_> {
+    /// More of step `step`'s reply.
+    fn feed(&mut self, step: usize, command: &str, bytes: &[u8]) -> Flow {
+        let (tags, hold) = (self.tags, self.hold);
+        let judge = self
+            .judge
+            .get_or_insert_with(|| Judge::new(command, tags, hold));
+        let out = &mut self.out;
+        match judge.push(bytes, &mut |b| out(step, b)) {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                self.failed_output = Some(e);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Step `step`'s reply is complete: its outcome, `None` when writing its output failed.
+    fn finish(&mut self, step: usize, command: &str) -> Option<Outcome> {
+        let judge = match self.judge.take() {
+            Some(judge) => judge,
+            None => Judge::new(command, self.tags, self.hold),
+        };
+        let out = &mut self.out;
+        match judge.finish(&mut |b| out(step, b)) {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(e)) => {
+                self.failed_output = Some(e);
+                None
+            }
+            Err(_) => unreachable!("session tags always read"),
+        }
+    }
 }
 
 /// Switches severity tags on for the whole session (and for any reconnect).
