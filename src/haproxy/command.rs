@@ -52,7 +52,7 @@ pub fn is_chain(line: &[u8]) -> bool {
     parts(line).nth(1).is_some()
 }
 
-fn words(command: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
+fn words(command: &[u8]) -> impl Iterator<Item = &[u8]> {
     command
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
@@ -82,14 +82,23 @@ pub fn is_reload(command: &[u8], target: &Target) -> bool {
 
 /// A command that announces a payload: its last word is `<<`.
 pub fn is_payload_command(command: &[u8]) -> bool {
-    words(command).last().is_some_and(|w| w == b"<<")
+    last_word(command) == b"<<"
+}
+
+/// The last word (empty if none), found from the end: a batch checks every line.
+fn last_word(command: &[u8]) -> &[u8] {
+    let trimmed = command.trim_ascii_end();
+    let start = trimmed
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &trimmed[start..]
 }
 
 /// PATTERN when the line's last word is `<<PATTERN`.
 pub fn payload_pattern(line: &[u8]) -> Option<&[u8]> {
-    words(line)
-        .last()
-        .and_then(|w| w.strip_prefix(b"<<"))
+    last_word(line)
+        .strip_prefix(b"<<")
         .filter(|pattern| !pattern.is_empty())
 }
 
@@ -136,16 +145,21 @@ pub const CONNECTION_COMMANDS: &[&str] = &[
 /// The command of [`CONNECTION_COMMANDS`] that `part`, one command of a line, starts with,
 /// word for word (after an `@master` prefix).
 pub fn connection_command(part: &[u8]) -> Option<&'static str> {
-    let mut words = words(part).peekable();
-    if words.peek() == Some(&&b"@master"[..]) {
-        words.next();
+    // The first two words are all any of them has: a batch checks every line, so no more is
+    // looked at, and nothing is allocated.
+    let mut words = words(part);
+    let mut first = words.next()?;
+    if first == b"@master" {
+        first = words.next()?;
     }
-    CONNECTION_COMMANDS.iter().copied().find(|command| {
-        let mut mine = words.clone();
-        command
-            .split(' ')
-            .all(|wanted| mine.next() == Some(wanted.as_bytes()))
-    })
+    let second = words.next();
+    CONNECTION_COMMANDS
+        .iter()
+        .copied()
+        .find(|command| match command.split_once(' ') {
+            None => first == command.as_bytes(),
+            Some((a, b)) => first == a.as_bytes() && second == Some(b.as_bytes()),
+        })
 }
 
 /// What a caller accepts in a command line; everything else is refused by [`check`].
@@ -277,11 +291,12 @@ pub fn check(line: &[u8], rules: &Rules) -> Result<(), Refusal> {
             return Err(Refusal::Empty);
         }
     }
+    let pattern = has_payload_pattern(line);
     // Where no payload can follow, any payload is refused alike.
-    if !rules.payload && (is_payload_command(line) || has_payload_pattern(line)) {
+    if !rules.payload && (pattern || is_payload_command(line)) {
         return Err(Refusal::Payload);
     }
-    if has_payload_pattern(line) {
+    if pattern {
         return Err(Refusal::PayloadPattern);
     }
     if !rules.chaining && is_chain(line) {

@@ -192,8 +192,14 @@ impl std::error::Error for OutcomeError {}
 /// severity) and when the arguments are wrong (at error severity); untagged, as through the
 /// master, only the command tells the two apart.
 pub fn read_for(command: &str, reply: &[u8], tags: Tags) -> Result<Outcome, OutcomeError> {
+    read_knowing(is_wait_with_arguments(command), reply, tags)
+}
+
+/// [`read_for`], told only what it needs of the command.
+fn read_knowing(wait: bool, reply: &[u8], tags: Tags) -> Result<Outcome, OutcomeError> {
     let mut outcome = read(reply, tags)?;
-    if tags == Tags::Plain && outcome.is_ok() && wrong_wait(command, &outcome.output) {
+    if tags == Tags::Plain && wait && outcome.is_ok() && outcome.output.starts_with(b"Usage: wait")
+    {
         let message = String::from_utf8_lossy(outcome.output.trim_ascii_end()).into_owned();
         outcome.output.clear();
         outcome.failures.push(Failure {
@@ -204,11 +210,10 @@ pub fn read_for(command: &str, reply: &[u8], tags: Tags) -> Result<Outcome, Outc
     Ok(outcome)
 }
 
-fn wrong_wait(command: &str, output: &[u8]) -> bool {
+/// `wait` with arguments other than `-h`: its usage text in reply means they were wrong.
+fn is_wait_with_arguments(command: &str) -> bool {
     let mut words = command.split_ascii_whitespace();
-    words.next() == Some("wait")
-        && words.next().is_some_and(|first| first != "-h")
-        && output.starts_with(b"Usage: wait")
+    words.next() == Some("wait") && words.next().is_some_and(|first| first != "-h")
 }
 
 /// Reads the complete reply of a command sent as `framing` says.

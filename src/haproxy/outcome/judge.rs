@@ -1,9 +1,9 @@
 //! Judging a reply as it arrives, so that a large one is never held whole.
 //!
-//! A [`Judge`] holds the reply up to its `hold` size and then reads it exactly as [`read_for`]
+//! A [`Judge`] holds the reply up to its `hold` size and then reads it exactly as [`read_for`](super::read_for)
 //! does. Past that size it passes the output on as it comes and judges each block by what is
 //! known while it passes: the tag and first line, which is where every HAProxy error message
-//! starts, and a JSON dump's `errorStr`. One thing differs from [`read_for`], and only for
+//! starts, and a JSON dump's `errorStr`. One thing differs from [`read_for`](super::read_for), and only for
 //! replies larger than `hold`: an error that HAProxy appends to the end of a block
 //! ([`APPENDED_ERRORS`](super::APPENDED_ERRORS)) is found when the block ends, after its text
 //! was passed on. The verdict is the same; the text is not taken back.
@@ -11,8 +11,8 @@
 use std::io;
 
 use super::{
-    Failure, Outcome, OutcomeError, Tags, fits, json_error, messages::APPENDED_ERRORS, read_for,
-    split_tag,
+    Failure, Outcome, OutcomeError, Tags, fits, is_wait_with_arguments, json_error,
+    messages::APPENDED_ERRORS, read_knowing, split_tag,
 };
 
 /// A line or a failed block's message is kept up to this size to be judged; past it the rest
@@ -23,7 +23,8 @@ const JSON_KEY: &[u8] = b"{\"errorStr\":\"";
 
 /// Reads one reply pushed in chunks.
 pub struct Judge {
-    command: String,
+    /// What the verdict needs of the command (see [`read_for`](super::read_for)).
+    wait: bool,
     tags: Tags,
     hold: usize,
     held: Vec<u8>,
@@ -37,7 +38,7 @@ impl Judge {
     /// A judge for the reply of `command`, sent as `tags` says, holding up to `hold` bytes.
     pub fn new(command: &str, tags: Tags, hold: usize) -> Judge {
         Judge {
-            command: command.to_string(),
+            wait: is_wait_with_arguments(command),
             tags,
             hold,
             held: Vec::new(),
@@ -68,7 +69,7 @@ impl Judge {
                 Some(body) => body,
                 None => {
                     // Judged as a whole: the error names what came instead.
-                    self.refused = read_for(&self.command, &held, self.tags).err();
+                    self.refused = read_knowing(self.wait, &held, self.tags).err();
                     return Ok(());
                 }
             },
@@ -95,7 +96,7 @@ impl Judge {
             return Err(refused);
         }
         match self.flowing {
-            None => read_for(&self.command, &self.held, self.tags).map(Ok),
+            None => read_knowing(self.wait, &self.held, self.tags).map(Ok),
             Some(flowing) => Ok(flowing.finish(out)),
         }
     }
@@ -400,6 +401,7 @@ impl Flowing {
 
 #[cfg(test)]
 mod tests {
+    use super::super::read_for;
     use super::*;
     use proptest::prelude::*;
 
