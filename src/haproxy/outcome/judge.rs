@@ -1,12 +1,13 @@
 //! Judging a reply as it arrives, so that a large one is never held whole.
 //!
-//! A [`Judge`] holds the reply up to its `hold` size and then reads it exactly as [`read_for`](super::read_for)
-//! does. Past that size it passes the output on as it comes and judges each block by what is
-//! known while it passes: the tag and first line, which is where every HAProxy error message
-//! starts, and a JSON dump's `errorStr`. One thing differs from [`read_for`](super::read_for), and only for
-//! replies larger than `hold`: an error that HAProxy appends to the end of a block
-//! ([`APPENDED_ERRORS`](super::APPENDED_ERRORS)) is found when the block ends, after its text
-//! was passed on. The verdict is the same; the text is not taken back.
+//! A [`Judge`] holds the reply up to its `hold` size and then reads it exactly as
+//! [`read_for`](super::read_for) does. Past that size it passes the output on as it comes and
+//! judges each block by what is known while it passes: the tag and first line, which is where
+//! every HAProxy error message starts, and a JSON dump's `errorStr`. One thing differs from
+//! [`read_for`](super::read_for), and only for replies larger than `hold`: an error that HAProxy
+//! appends to the end of a block ([`APPENDED_ERRORS`](super::APPENDED_ERRORS)) is found when
+//! the block ends, after its text was passed on. The verdict is the same; the text is not
+//! taken back.
 
 use std::io;
 
