@@ -23,6 +23,24 @@ pub fn print(bytes: &[u8], escape: bool) -> io::Result<()> {
     out.flush()
 }
 
+/// How many bytes of `bytes` end on a character boundary: all but a UTF-8 sequence cut at
+/// the end.
+pub fn whole_characters(bytes: &[u8]) -> usize {
+    for back in 1..=3.min(bytes.len()) {
+        let at = bytes.len() - back;
+        let lead = bytes[at];
+        let needs = match lead {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            0x80..=0xbf => continue,
+            _ => return bytes.len(),
+        };
+        return if needs > back { at } else { bytes.len() };
+    }
+    bytes.len()
+}
+
 /// For running text from raw bytes: newlines and tabs are kept.
 pub fn bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());

@@ -106,9 +106,9 @@ pub struct ShellArgs {
     #[arg(long, value_name = "DUR", default_value = "3s")]
     pub connect_timeout: HumanDuration,
 
-    /// Fail (exit 5) if a reply is larger than this (0 = none). Default: 64MiB at a terminal
-    /// and for --proto, where each reply is held to its end; none when commands are piped to
-    /// HAProxy or with --raw, where replies pass as they come
+    /// Fail (exit 5) if a reply is larger than this (0 = none). Default: none for HAProxy and
+    /// --raw, whose replies are shown as they come; 64MiB for --proto, where each reply is held
+    /// to its end
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<ByteSize>,
 

@@ -169,7 +169,7 @@ impl<'a> Printer<'a> {
             return self.out.write_all(bytes);
         }
         self.carry.extend_from_slice(bytes);
-        let whole = whole_characters(&self.carry);
+        let whole = sanitize::whole_characters(&self.carry);
         let shown = sanitize::bytes(&self.carry[..whole]);
         self.carry.drain(..whole);
         self.out.write_all(shown.as_bytes())
@@ -255,22 +255,4 @@ impl<'a> Printer<'a> {
         }
         Ok(self.worst)
     }
-}
-
-/// How many bytes of `bytes` end on a character boundary: all but a UTF-8 sequence cut at
-/// the end.
-fn whole_characters(bytes: &[u8]) -> usize {
-    for back in 1..=3.min(bytes.len()) {
-        let at = bytes.len() - back;
-        let lead = bytes[at];
-        let needs = match lead {
-            0xc0..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf7 => 4,
-            0x80..=0xbf => continue,
-            _ => return bytes.len(),
-        };
-        return if needs > back { at } else { bytes.len() };
-    }
-    bytes.len()
 }

@@ -20,6 +20,7 @@ use anyhow::Context;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Editor};
+use sockctl::client::Flow;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{
     Refusal, has_payload_pattern, is_payload_command, payload_pattern,
@@ -69,8 +70,8 @@ impl Settings {
             }
         };
         let service = args.proto.profile()?;
-        // Piped to HAProxy, a reply passes as it comes; elsewhere each is held to its end.
-        let held = config.terminal.stdin || service.is_some();
+        // HAProxy's replies pass as they come; another service's are held to their end.
+        let held = service.is_some();
         Ok(Settings {
             address,
             raw: args.raw,
@@ -238,6 +239,46 @@ pub fn print_reply(body: &[u8], escape: bool) -> io::Result<()> {
         _ => body,
     };
     crate::sanitize::print(shown, escape)
+}
+
+/// A reply shown as it comes: what [`print_reply`] shows of the whole, printed in parts.
+#[derive(Default)]
+struct Shown {
+    /// Not shown yet: at least the last byte, which the end decides about, and a cut
+    /// character.
+    held: Vec<u8>,
+    /// The last byte shown, if any was.
+    last_shown: Option<u8>,
+}
+
+impl Shown {
+    fn part(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.held.extend_from_slice(bytes);
+        let keep_last = self.held.len().saturating_sub(1);
+        let cut = crate::sanitize::whole_characters(&self.held[..keep_last]);
+        if cut == 0 {
+            return Ok(());
+        }
+        crate::sanitize::print(&self.held[..cut], true)?;
+        self.last_shown = Some(self.held[cut - 1]);
+        self.held.drain(..cut);
+        Ok(())
+    }
+
+    /// The rest of the reply, after its last part.
+    fn rest(&mut self, body: &[u8]) -> io::Result<()> {
+        let Some(last) = self.last_shown else {
+            return print_reply(body, true);
+        };
+        let mut tail = std::mem::take(&mut self.held);
+        tail.extend_from_slice(body);
+        // HAProxy's terminating empty line is not shown (see `print_reply`).
+        let ends_blank = tail.ends_with(b"\n\n") || (tail == b"\n" && last == b'\n');
+        if ends_blank {
+            tail.pop();
+        }
+        crate::sanitize::print(&tail, true)
+    }
 }
 
 /// What to say after a 2.6 master answered its own error and closed the connection.
@@ -467,15 +508,28 @@ impl<'a> Interactive<'a> {
     }
 
     fn one(&mut self, command: &Command, payload: &[Command]) -> anyhow::Result<()> {
+        // A large reply is shown as it comes, not held until its prompt.
+        let mut shown = Shown::default();
+        let mut written = Ok(());
+        let mut part = |bytes: &[u8]| {
+            written = shown.part(bytes);
+            if written.is_ok() {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            }
+        };
+        let deadline = self.args.deadline();
         let result = self
             .session
-            .run_payload(command, payload, self.args.deadline());
+            .run_parts(command, payload, deadline, Some(&mut part));
+        written?;
         match result {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
                     note(describe(again));
                 }
-                print_reply(&reply.body, true)?;
+                shown.rest(&reply.body)?;
                 if reload_failed(&reply) {
                     note("the reload failed (Success=0)");
                 }
@@ -494,9 +548,13 @@ impl<'a> Interactive<'a> {
                 crate::messages::say(format_args!("{}: {e}", self.args.address));
             }
             Err(e) => {
-                let received = e.received().bytes();
-                print_reply(received, true)?;
-                if !received.is_empty() && !received.ends_with(b"\n") {
+                let received = [&shown.held[..], e.received().bytes()].concat();
+                let ends_line = match received.last() {
+                    Some(&last) => last == b'\n',
+                    None => shown.last_shown.is_none_or(|b| b == b'\n'),
+                };
+                crate::sanitize::print(&received, true)?;
+                if !ends_line {
                     println!();
                 }
                 match &e {
