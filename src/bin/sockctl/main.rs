@@ -22,6 +22,13 @@ use crate::cli::{Commands, HaproxyCommand};
 use sockctl::haproxy::operate::Action;
 
 fn main() {
+    // The remote end of an ssh:// address, started by ssh on this host: no command line to
+    // parse, no signal handling (ssh going away ends it).
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(sockctl::ssh::RELAY_SUBCOMMAND)) {
+        let rest: Vec<_> = args.collect();
+        std::process::exit(sockctl::ssh::relay::serve(&rest));
+    }
     signals::install();
     let cli = parse::parse();
     let config = config::Config::new(&cli.global);

@@ -60,3 +60,14 @@ where
 {
     result.with_context(|| address.to_string())
 }
+
+/// Refuses a command that writes a file beside HAProxy (its state file) for a socket on
+/// another host: the file would be written here, where that HAProxy never reads it.
+pub fn writes_beside(address: &Address, command: &str) -> crate::exit::UsageError {
+    crate::exit::UsageError(format!(
+        "{address}: {command} over ssh:// is refused: the state file must be written on the \
+         host HAProxy runs on, and this would write it here; run sockctl on that host instead \
+         (ssh HOST sockctl haproxy {command} …), or for a copy here, \
+         'sockctl haproxy exec {address} \"show servers state\" > FILE'"
+    ))
+}

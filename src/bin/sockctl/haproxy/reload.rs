@@ -41,6 +41,9 @@ struct JsonState {
 pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     let verbose = config.verbose;
     let address = socket(&args.socket, Want::Master, verbose)?;
+    if args.save_state && address.is_remote() {
+        return Err(super::writes_beside(&address, "reload --save-state").into());
+    }
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
     let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
@@ -53,7 +56,14 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         &address,
     )?;
 
+    if address.is_remote() && !args.no_check && verbose {
+        crate::messages::say(format_args!(
+            "{address}: the master runs on another host: its configuration is not checked \
+             before the reload (run 'haproxy -c' there)"
+        ));
+    }
     if !args.no_check
+        && !address.is_remote()
         && let Some(messages) = configuration_fails(before.master.pid, verbose)
     {
         if args.json {
