@@ -462,11 +462,53 @@ impl Pump {
         let mut forwarded: u64 = 0;
         let mut written: u64 = 0;
         let mut write_failed = false;
+        let mut ssh_eof = false;
         let mut client_open = true;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             if self.shared.stop.load(Ordering::Relaxed) {
                 return None;
+            }
+            // What ssh has brought, the bytes that came with the connect's record first (a
+            // fast server's whole reply may have).
+            if end.is_none() {
+                loop {
+                    match self.decoder.next_item() {
+                        Ok(None) => break,
+                        Ok(Some(Item::Record(wire::DATA, data))) => down.extend_from_slice(&data),
+                        Ok(Some(Item::Record(wire::WRITE_FAILED, _))) => {
+                            // The server stopped reading: the caller's next writes fail as
+                            // they would on the socket itself.
+                            let _ = rustix::net::shutdown(&self.inner, Shutdown::Read);
+                            write_failed = true;
+                            up.clear();
+                            self.to_ssh = None;
+                        }
+                        Ok(Some(Item::Record(wire::END, payload))) => {
+                            match wire::parse_end(&payload) {
+                                Some((e, count)) => {
+                                    end = Some(e);
+                                    written = count;
+                                }
+                                None => return Some(self.lost("the relay's end does not parse")),
+                            }
+                            break;
+                        }
+                        Ok(Some(Item::Record(kind, _))) => {
+                            return Some(self.lost(&format!(
+                                "the relay sent an unknown '{}' record",
+                                kind.escape_ascii()
+                            )));
+                        }
+                        Ok(Some(Item::Header(_))) => {
+                            return Some(self.lost("the relay sent a second header"));
+                        }
+                        Err(_) => return Some(self.lost("the relay's records do not parse")),
+                    }
+                }
+            }
+            if ssh_eof && end.is_none() {
+                return Some(self.lost(""));
             }
             // Everything decoded has gone to the caller: the end can be told.
             if down.is_empty()
@@ -494,7 +536,7 @@ impl Pump {
             if !down.is_empty() {
                 inner_events |= PollFlags::OUT;
             }
-            let reading_ssh = down.is_empty() && end.is_none();
+            let reading_ssh = down.is_empty() && end.is_none() && !ssh_eof;
             let to_ssh_events = if self.to_ssh.is_some() && !up.is_empty() {
                 PollFlags::OUT
             } else {
@@ -588,44 +630,10 @@ impl Pump {
             }
             if from_ssh_ready {
                 match rustix::io::read(&self.from_ssh, &mut buf[..]) {
-                    Ok(0) => return Some(self.lost("")),
+                    Ok(0) => ssh_eof = true,
                     Ok(n) => self.decoder.feed(&buf[..n]),
                     Err(Errno::AGAIN | Errno::INTR) => {}
                     Err(e) => return Some(self.lost(&format!("reading from ssh: {e}"))),
-                }
-                loop {
-                    match self.decoder.next_item() {
-                        Ok(None) => break,
-                        Ok(Some(Item::Record(wire::DATA, data))) => down.extend_from_slice(&data),
-                        Ok(Some(Item::Record(wire::WRITE_FAILED, _))) => {
-                            // The server stopped reading: the caller's next writes fail as
-                            // they would on the socket itself.
-                            let _ = rustix::net::shutdown(&self.inner, Shutdown::Read);
-                            write_failed = true;
-                            up.clear();
-                            self.to_ssh = None;
-                        }
-                        Ok(Some(Item::Record(wire::END, payload))) => {
-                            match wire::parse_end(&payload) {
-                                Some((e, count)) => {
-                                    end = Some(e);
-                                    written = count;
-                                }
-                                None => return Some(self.lost("the relay's end does not parse")),
-                            }
-                            break;
-                        }
-                        Ok(Some(Item::Record(kind, _))) => {
-                            return Some(self.lost(&format!(
-                                "the relay sent an unknown '{}' record",
-                                kind.escape_ascii()
-                            )));
-                        }
-                        Ok(Some(Item::Header(_))) => {
-                            return Some(self.lost("the relay sent a second header"));
-                        }
-                        Err(_) => return Some(self.lost("the relay's records do not parse")),
-                    }
                 }
             }
         }

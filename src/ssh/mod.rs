@@ -30,6 +30,11 @@ pub const REMOTE_VAR: &str = "SOCKCTL_REMOTE";
 /// The hidden subcommand the remote program is asked to run.
 pub const RELAY_SUBCOMMAND: &str = "__relay";
 
+/// What the short internal limits of a multi-step operation (a reload's polls of `show
+/// proc`) add for a socket on another host, where each connection starts ssh: its TCP connect,
+/// key exchange, authentication and the remote shell.
+pub const SETUP_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Which host to reach, and as whom: what `ssh` is given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
