@@ -395,3 +395,114 @@ fn addresses_that_would_be_ssh_options_are_refused() {
         .fails(2)
         .stderr_has("missing the socket after the host");
 }
+
+#[test]
+fn a_remote_that_is_not_a_relay_of_this_version_is_named() {
+    let Some(sshd) = Sshd::start() else { return };
+    let server = fake("a.sock", Behavior::Reply(b"ok\n".to_vec()));
+    let url = sshd.url(server.address());
+    // Something else on the session's standard output (a login script's words).
+    over(&sshd, &["send", &url, "x"])
+        .env("SOCKCTL_REMOTE", "echo Welcome")
+        .fails(3)
+        .stderr_has("lb wrote something else than a relay's header ('Welcome __relay 1");
+    // A relay of another version.
+    over(&sshd, &["send", &url, "x"])
+        .env("SOCKCTL_REMOTE", r"printf 'sockctl-relay 2\n'")
+        .fails(3)
+        .stderr_has("the sockctl on lb speaks relay version 2, this one 1");
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn a_connection_lost_in_the_middle_of_a_reply_is_5() {
+    let Some(sshd) = Sshd::start() else { return };
+    let server = fake("slow.sock", Behavior::Silent);
+    let child = over(
+        &sshd,
+        &["send", "--timeout", "60s", &sshd.url(server.address()), "x"],
+    )
+    .command()
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // The relay on the other side dies: ssh ends without the relay's end record.
+    let relay = || -> Option<i32> {
+        std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline);
+            let ours = text.contains("__relay") && text.contains(server.address());
+            let is_ssh = text.starts_with("ssh\0");
+            (ours && !is_ssh).then(|| e.file_name().to_str()?.parse().ok())?
+        })
+    };
+    // Once the relay has connected and said so (the server counts the connection; the
+    // record follows at once).
+    wait_for(|| server.connections() >= 1 && relay().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(relay().unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run::new("sockctl send --timeout 60s SSH-URL x", out)
+        .fails(5)
+        .stderr_has("the ssh connection to lb ended before the reply did");
+}
+
+/// The `sockctl` lines of the ```sh blocks, with the exit code each expects.
+fn examples(doc: &str) -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    let mut in_sh = false;
+    for line in doc.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_sh = !in_sh && trimmed == "```sh";
+            continue;
+        }
+        if in_sh && trimmed.contains("sockctl ") {
+            let expected = trimmed
+                .rsplit_once("# exits ")
+                .map_or(0, |(_, n)| n.trim().parse().unwrap());
+            found.push((trimmed.to_string(), expected));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_example_of_the_ssh_page_runs() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/fleet-ssh.md")).unwrap();
+    let Some(sshd) = Sshd::start() else { return };
+    let Some(ha) = Haproxy::start() else { return };
+    let bin = Path::new(env!("CARGO_BIN_EXE_sockctl")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let found = examples(&doc);
+    assert!(found.len() >= 8, "{found:?}");
+    let mut failures = Vec::new();
+    for (example, expected) in &found {
+        let command = example
+            .replace("/run/haproxy/admin.sock", ha.admin.to_str().unwrap())
+            .replace("/run/haproxy/master.sock", ha.master.to_str().unwrap())
+            .replace("/run/haproxy/", &format!("{}/", ha.dir.path().display()));
+        let out = std::process::Command::new("bash")
+            .args(["-o", "pipefail", "-c", &command])
+            .env("PATH", &path)
+            .env("SOCKCTL_SSH", sshd.ssh_command())
+            .env_remove("SOCKCTL_REMOTE")
+            .output()
+            .unwrap();
+        if out.status.code() != Some(*expected) {
+            failures.push(format!(
+                "{example}\n  exit {:?}, expected {expected}\n  {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use super::services::{START_TIMEOUT, binary, required};
 
-/// The host alias the client configuration defines.
+/// The host alias the client configuration defines; `lb1` and `lb2`, the documentation's
+/// hosts, are aliases of the same server.
 pub const HOST: &str = "lb";
 
 pub struct Sshd {
@@ -156,7 +157,7 @@ fn write_configs(d: &Path, port: u16, sockctl_dir: &Path) {
     .unwrap();
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let client = format!(
-        "Host {HOST}\n\
+        "Host {HOST} lb1 lb2\n\
          \x20 HostName 127.0.0.1\n\
          \x20 Port {port}\n\
          \x20 User {user}\n\
