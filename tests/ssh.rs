@@ -506,3 +506,46 @@ fn every_example_of_the_ssh_page_runs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn interactive_shell_through_ssh_and_ctrl_c() {
+    use crate::support::pty::Pty;
+    let Some(sshd) = Sshd::start() else { return };
+    let server = fake(
+        "slow.sock",
+        Behavior::lines(|line| match line {
+            b"prompt" | b"prompt p" => Answer::Reply(b"\n> ".to_vec()),
+            b"hang" => Answer::Reply(Vec::new()),
+            b"show info" => Answer::Reply(b"Name: HAProxy\n\n> ".to_vec()),
+            _ => Answer::Reply(b"Unknown command.\n\n> ".to_vec()),
+        }),
+    );
+    let url = sshd.url(server.address());
+    let ssh = sshd.ssh_command();
+    let mut pty = Pty::sockctl(
+        &["shell", "--timeout", "60s", &url],
+        &[("SOCKCTL_SSH", &ssh)],
+    );
+    pty.expect("lb:slow.sock> ");
+    pty.line("show info");
+    pty.expect("Name: HAProxy");
+    pty.expect("lb:slow.sock> ");
+    pty.line("hang");
+    pty.expect("hang");
+    pty.wait_cooked();
+    // Ctrl-C abandons the reply, as locally (not a lost ssh connection); the next command
+    // starts ssh again.
+    pty.send("\x03");
+    pty.expect("interrupted; the next command reconnects");
+    pty.expect("lb:slow.sock> ");
+    pty.line("show info");
+    pty.expect("reconnected (the previous reply did not complete)");
+    pty.expect("Name: HAProxy");
+    pty.line("quit");
+    pty.succeeds();
+    assert!(
+        !pty.transcript().contains("ssh connection"),
+        "{}",
+        pty.transcript()
+    );
+}

@@ -310,6 +310,17 @@ fn spawn(
         None,
     )
     .map_err(|e| ssh_io(&format!("ssh://{target}"), e.into()))?;
+    // Ctrl-C on the terminal is sockctl's to handle (the shell abandons a reply and goes on):
+    // ssh, in the same process group, keeps an inherited SIG_IGN for SIGINT, and is ended by
+    // sockctl when its stream is dropped.
+    // SAFETY: signal() is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
     let mut child = command
         .stdin(Stdio::from(ssh_stdin))
         .stdout(Stdio::piped())
