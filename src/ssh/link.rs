@@ -219,13 +219,15 @@ pub(crate) fn connect(
         }
     };
 
-    let (ours, theirs) = rustix::net::socketpair(
+    let (ours, theirs) = match rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
-    )
-    .map_err(|e| ssh_io(&shown, e.into()))?;
+    ) {
+        Ok(pair) => pair,
+        Err(e) => return fail(&mut child, ssh_io(&shown, e.into())),
+    };
     let shared = Arc::new(Shared {
         child: Mutex::new(child),
         ended: Mutex::new(None),
@@ -241,10 +243,16 @@ pub(crate) fn connect(
         stderr,
         decoder,
     };
-    let thread = std::thread::Builder::new()
+    let thread = match std::thread::Builder::new()
         .name("ssh-relay".into())
         .spawn(move || pump.run())
-        .map_err(|e| ssh_io(&shown, e))?;
+    {
+        Ok(thread) => thread,
+        Err(e) => {
+            let mut child = shared.child.lock().expect("not poisoned");
+            return fail(&mut child, ssh_io(&shown, e));
+        }
+    };
     let link = Link {
         shared,
         thread: Mutex::new(Some(thread)),
