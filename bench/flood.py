@@ -44,7 +44,8 @@ ROW = (
 
 
 def send_lines(conn, size):
-    left = size
+    # Whole lines, so that a prompt after them starts a line.
+    left = size // len(LINE) * len(LINE)
     while left > 0:
         n = min(left, len(CHUNK))
         conn.sendall(CHUNK[:n])

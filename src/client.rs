@@ -94,6 +94,15 @@ pub struct Answer<Reply, Note> {
     pub reconnected: Option<Note>,
 }
 
+/// Takes the bytes of a large reply as they arrive, so that no reply need be held whole: the
+/// index of the request it answers and the bytes, which the framer says belong to that reply
+/// whatever comes next ([`Framer::take_partial`]). Replies under [`PART_MIN`] bytes come whole,
+/// as [`Answer`]s only. [`Flow::Stop`] ends the run (the connection is dropped).
+pub type Parts<'a> = dyn FnMut(usize, &[u8]) -> Flow + 'a;
+
+/// Pending bytes of a reply are handed to [`Parts`] from this size on.
+pub const PART_MIN: usize = 64 * 1024;
+
 /// Why [`Connection::pipeline`] ended before every request had its reply.
 #[derive(Debug)]
 pub struct Broken {
@@ -282,6 +291,18 @@ impl<F: Framer> Connection<F> {
         deadline: Option<Instant>,
         max_bytes: Option<u64>,
     ) -> Result<F::Reply, ExchangeError> {
+        self.exchange_parts(request, deadline, max_bytes, None)
+    }
+
+    /// [`exchange`](Connection::exchange), handing the reply's bytes to `part` as they come
+    /// once it is large (see [`Parts`]); the reply returned is then only the rest.
+    pub fn exchange_parts<'p>(
+        &mut self,
+        request: &Request,
+        deadline: Option<Instant>,
+        max_bytes: Option<u64>,
+        part: Option<&'p mut Parts<'p>>,
+    ) -> Result<F::Reply, ExchangeError> {
         let limits = Limits {
             deadline,
             max_bytes,
@@ -290,6 +311,7 @@ impl<F: Framer> Connection<F> {
         let mut reply = None;
         let mut run = pipeline::Run::new(std::slice::from_ref(request), &limits);
         run.may_reconnect = false;
+        run.part = part;
         run.go(self, &mut NoReconnect, &mut |answer: Answer<
             F::Reply,
             (),
@@ -297,7 +319,10 @@ impl<F: Framer> Connection<F> {
             reply = Some(answer.reply);
             Flow::Continue
         })?;
-        Ok(reply.expect("a run ends with every reply or an error"))
+        // Only a part that asked to stop ends a run without the reply.
+        reply.ok_or(ExchangeError::Interrupted {
+            received: Received::streamed(run.streamed()),
+        })
     }
 
     /// Sends `requests` in order, at most `limits.window` of them unanswered at a time, and
@@ -313,7 +338,21 @@ impl<F: Framer> Connection<F> {
         hook: &mut H,
         reply: &mut dyn FnMut(Answer<F::Reply, H::Note>) -> Flow,
     ) -> Result<(), Broken> {
+        self.pipeline_parts(requests, limits, hook, None, reply)
+    }
+
+    /// [`pipeline`](Connection::pipeline), handing each large reply's bytes to `part` as they
+    /// come (see [`Parts`]); its [`Answer`] then carries only the rest.
+    pub fn pipeline_parts<'p, H: Reconnect<F>>(
+        &mut self,
+        requests: &[Request],
+        limits: &Limits,
+        hook: &mut H,
+        part: Option<&'p mut Parts<'p>>,
+        reply: &mut dyn FnMut(Answer<F::Reply, H::Note>) -> Flow,
+    ) -> Result<(), Broken> {
         let mut run = pipeline::Run::new(requests, limits);
+        run.part = part;
         match run.go(self, hook, reply) {
             Ok(()) => Ok(()),
             Err(error) => Err(Broken {

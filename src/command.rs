@@ -15,12 +15,18 @@ pub struct CommandError {
 impl Command {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, CommandError> {
         let bytes = bytes.into();
+        Command::check(&bytes)?;
+        Ok(Command(bytes))
+    }
+
+    /// Whether `bytes` can be a command, without making one.
+    pub fn check(bytes: &[u8]) -> Result<(), CommandError> {
         match bytes.iter().position(|b| matches!(b, b'\n' | b'\r' | 0)) {
             Some(offset) => Err(CommandError {
                 byte: bytes[offset],
                 offset,
             }),
-            None => Ok(Command(bytes)),
+            None => Ok(()),
         }
     }
 

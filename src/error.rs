@@ -187,6 +187,14 @@ impl ExchangeError {
         self
     }
 
+    /// The same error counting `count` bytes of the reply that were passed on before it.
+    pub fn after_streamed(mut self, count: u64) -> Self {
+        if let Some(received) = self.received_mut() {
+            received.count += count;
+        }
+        self
+    }
+
     /// Interrupted before any reply byte.
     pub fn interrupted() -> Self {
         ExchangeError::Interrupted {

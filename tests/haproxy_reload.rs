@@ -23,6 +23,47 @@ pub(crate) struct ReloadDoc {
     logs: Option<String>,
     elapsed_ms: f64,
     state: Option<StateDoc>,
+    pub(crate) losses: Option<Vec<LossDoc>>,
+    pub(crate) synced: Vec<String>,
+}
+
+/// One item of `reload --json`'s `losses`, as documented: the fields of every kind.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LossDoc {
+    pub kind: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind_of_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_running: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_in_file: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_changed_since_load: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_reload: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,7 +79,7 @@ pub(crate) struct StateDoc {
 }
 
 /// `haproxy reload -s MASTER`, with more arguments to add.
-fn reload(ha: &Haproxy) -> Sockctl {
+pub(crate) fn reload(ha: &Haproxy) -> Sockctl {
     sockctl(["haproxy", "reload", "-s"]).arg(&ha.master)
 }
 

@@ -12,6 +12,7 @@ mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_operate;
 mod haproxy_reload;
+mod haproxy_reload_losses;
 mod haproxy_verdicts;
 mod haproxy_views;
 mod hardening_files;

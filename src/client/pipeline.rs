@@ -11,13 +11,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Answer, Connection, Disconnect, Flow, Limits, Reconnect, Request};
+use super::{Answer, Connection, Disconnect, Flow, Limits, PART_MIN, Parts, Reconnect, Request};
 use crate::error::{ExchangeError, Received};
 use crate::framing::Framer;
 use crate::stream::IoFailure;
 
 /// The state of one [`Connection::pipeline`] call.
-pub(super) struct Run<'a> {
+pub(super) struct Run<'a, 'p> {
     requests: &'a [Request],
     limits: &'a Limits,
     /// Bytes of admitted requests not written yet.
@@ -41,6 +41,10 @@ pub(super) struct Run<'a> {
     shut: bool,
     /// Whether the connection may be replaced (not while a hook replays its settings).
     pub(super) may_reconnect: bool,
+    /// Takes large replies in parts as they come.
+    pub(super) part: Option<&'p mut Parts<'p>>,
+    /// Bytes of the reply in progress already handed to `part`.
+    partial: u64,
 }
 
 /// A connection idle for less than this is not checked before the next request: servers
@@ -48,7 +52,7 @@ pub(super) struct Run<'a> {
 /// the check costs a system call per request.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-impl<'a> Run<'a> {
+impl<'a, 'p> Run<'a, 'p> {
     pub(super) fn new(requests: &'a [Request], limits: &'a Limits) -> Self {
         Run {
             requests,
@@ -63,7 +67,38 @@ impl<'a> Run<'a> {
             peer_gone: false,
             shut: false,
             may_reconnect: true,
+            part: None,
+            partial: 0,
         }
+    }
+
+    /// Bytes of the reply in progress handed to the caller's parts.
+    pub(super) fn streamed(&self) -> u64 {
+        self.partial
+    }
+
+    /// Hands the safe part of a large pending reply to the caller; `false` if it said stop.
+    fn hand_part<F: Framer>(&mut self, connection: &mut Connection<F>) -> bool {
+        // Bytes with no request to answer are judged when they are framed, not passed on.
+        if self.part.is_none()
+            || connection.framer.pending_len() < PART_MIN
+            || self.answered >= self.sent()
+        {
+            return true;
+        }
+        let Some(part) = self.part.as_mut() else {
+            return true;
+        };
+        let bytes = connection.framer.take_partial();
+        if bytes.is_empty() {
+            return true;
+        }
+        self.partial += bytes.len() as u64;
+        if part(self.answered, &bytes) == Flow::Stop {
+            connection.drop_connection(Disconnect::Incomplete);
+            return false;
+        }
+        true
     }
 
     /// Requests of which at least one byte went out.
@@ -167,6 +202,7 @@ impl<'a> Run<'a> {
             return Err(ExchangeError::Unexpected { received });
         }
         hook.seen(&reply);
+        self.partial = 0;
         let index = self.answered;
         self.answered += 1;
         if let Some(next) = self.requests.get(self.answered) {
@@ -193,6 +229,17 @@ impl<'a> Run<'a> {
         hook: &mut H,
         to: &mut dyn FnMut(Answer<F::Reply, H::Note>) -> Flow,
     ) -> Result<(), ExchangeError> {
+        // What was passed on counts as received too.
+        self.run(connection, hook, to)
+            .map_err(|e| e.after_streamed(self.partial))
+    }
+
+    fn run<F: Framer, H: Reconnect<F>>(
+        &mut self,
+        connection: &mut Connection<F>,
+        hook: &mut H,
+        to: &mut dyn FnMut(Answer<F::Reply, H::Note>) -> Flow,
+    ) -> Result<(), ExchangeError> {
         self.restart_clock();
         let mut note = None;
         if let Some(first) = self.requests.first() {
@@ -214,13 +261,16 @@ impl<'a> Run<'a> {
                 }
                 return Ok(());
             }
+            if !self.hand_part(connection) {
+                return Ok(());
+            }
             // A peer that never stops sending keeps every read busy, so the deadline is
             // checked here, not only when a wait finds nothing to read.
             if self.reply_deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(connection.fail(IoFailure::TimedOut));
             }
             if let Some(limit) = self.limits.max_bytes
-                && connection.framer.pending_len() as u64 > limit
+                && self.partial + connection.framer.pending_len() as u64 > limit
             {
                 // Taken, not copied: a reply at the limit is not held twice.
                 let received = Received::held(connection.framer.take_pending());

@@ -56,6 +56,15 @@ pub trait Framer {
     /// Forgets everything buffered, e.g. after the connection was replaced.
     fn clear(&mut self);
 
+    /// Takes the pending bytes that belong to the reply in progress whatever comes next, so
+    /// that a large reply can be passed on as it arrives; the reply [`next_reply`] gives
+    /// later is then only the rest. Empty when the framing cannot say (the default).
+    ///
+    /// [`next_reply`]: Framer::next_reply
+    fn take_partial(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+
     /// Up to `count` interim answers (HAProxy's `+ ` after each payload line) may come before
     /// the next reply.
     fn expect_interim(&mut self, count: usize) {

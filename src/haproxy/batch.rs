@@ -45,11 +45,13 @@
 //! command that caused them: the master's own error messages on 2.6 (the next command
 //! reconnects), and a master `reload`.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 use super::command;
-use super::outcome::{self, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
+use super::outcome::{self, Judge, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
 use super::route::Route;
 use super::session::{self, Reconnected, Session};
 use crate::client::{Flow, Limits, Request};
@@ -81,6 +83,9 @@ pub struct Options {
     /// A reply larger than this is an error (default
     /// [`DEFAULT_MAX_REPLY`](super::session::DEFAULT_MAX_REPLY)).
     pub max_bytes: Option<u64>,
+    /// A reply is held up to this size to be judged whole; past it, its output goes to
+    /// [`run_parts`]' `out` as it comes (see [`Judge`]). Default: no limit.
+    pub hold: usize,
 }
 
 impl Default for Options {
@@ -90,6 +95,7 @@ impl Default for Options {
             window: 256,
             reply_timeout: Some(Duration::from_secs(10)),
             max_bytes: Some(super::session::DEFAULT_MAX_REPLY),
+            hold: usize::MAX,
         }
     }
 }
@@ -108,6 +114,8 @@ pub enum BatchError {
         sent: usize,
         error: ExchangeError,
     },
+    /// Writing a reply's output failed (see [`run_parts`]); the run stopped there.
+    Output(io::Error),
 }
 
 impl fmt::Display for BatchError {
@@ -116,6 +124,7 @@ impl fmt::Display for BatchError {
             BatchError::Severity(e) => e.fmt(f),
             BatchError::Route { .. } => f.write_str("a command's route does not fit the socket"),
             BatchError::Lost { error, .. } => error.fmt(f),
+            BatchError::Output(e) => write!(f, "writing the output: {e}"),
         }
     }
 }
@@ -125,6 +134,7 @@ impl std::error::Error for BatchError {
         match self {
             BatchError::Severity(e) => Some(e),
             BatchError::Lost { error, .. } => Some(error),
+            BatchError::Output(e) => Some(e),
             _ => None,
         }
     }
@@ -146,6 +156,19 @@ pub fn run(
     session: &mut Session,
     steps: &[Step<'_>],
     options: &Options,
+    done: &mut dyn FnMut(Done) -> Flow,
+) -> Result<(), BatchError> {
+    run_parts(session, steps, options, &mut |_, _| Ok(()), done)
+}
+
+/// [`run`], where the output of a reply larger than [`Options::hold`] goes to `out` (with its
+/// step) as it comes; that step's outcome then has only what came after. An error from `out`
+/// stops the run and is returned as [`BatchError::Output`].
+pub fn run_parts(
+    session: &mut Session,
+    steps: &[Step<'_>],
+    options: &Options,
+    out: &mut dyn FnMut(usize, &[u8]) -> io::Result<()>,
     done: &mut dyn FnMut(Done) -> Flow,
 ) -> Result<(), BatchError> {
     let flavor = session.flavor();
@@ -173,11 +196,27 @@ pub fn run(
         reply_timeout: options.reply_timeout,
         max_bytes: options.max_bytes,
     };
-    let mut body = Vec::new();
-    let mut next = 0;
-    let mut finish = |step: usize, body: &mut Vec<u8>, reconnected: Option<Reconnected>| {
-        let outcome = outcome::read(body, tags).expect("session tags always read");
-        body.clear();
+    // The reply of the step in progress (its commands' replies, in order), and the first
+    // error writing output. Shared by the two callbacks of the pipeline.
+    let reading = RefCell::new(Reading {
+        judge: None,
+        failed_output: None,
+        out,
+        tags,
+        hold: options.hold,
+    });
+    let feed = |step: usize, bytes: &[u8]| -> Flow {
+        let command = &steps[step].entry.command;
+        reading.borrow_mut().feed(step, command, bytes)
+    };
+    let finish = |step: usize,
+                  reconnected: Option<Reconnected>,
+                  done: &mut dyn FnMut(Done) -> Flow|
+     -> Flow {
+        let command = &steps[step].entry.command;
+        let Some(outcome) = reading.borrow_mut().finish(step, command) else {
+            return Flow::Stop;
+        };
         let failed = !outcome.is_ok();
         let flow = done(Done {
             step,
@@ -190,17 +229,27 @@ pub fn run(
             flow
         }
     };
+    let output_failed = || reading.borrow_mut().failed_output.take();
     let mut reconnected = None;
+    let mut next = 0;
     while next < wire.requests.len() {
-        let result = session.pipeline(&wire.requests[next..], &limits, &mut |answer| {
-            let index = next + answer.index;
-            body.extend_from_slice(&answer.reply.body);
-            reconnected = reconnected.take().or(answer.reconnected);
-            if !wire.ends_step(index) {
-                return Flow::Continue;
-            }
-            finish(wire.step_of[index], &mut body, reconnected.take())
-        });
+        let mut part = |index: usize, bytes: &[u8]| feed(wire.step_of[next + index], bytes);
+        let result =
+            session.pipeline_parts(&wire.requests[next..], &limits, &mut part, &mut |answer| {
+                let index = next + answer.index;
+                let step = wire.step_of[index];
+                reconnected = reconnected.take().or(answer.reconnected);
+                if feed(step, &answer.reply.body) == Flow::Stop {
+                    return Flow::Stop;
+                }
+                if !wire.ends_step(index) {
+                    return Flow::Continue;
+                }
+                finish(step, reconnected.take(), done)
+            });
+        if let Some(e) = output_failed() {
+            return Err(BatchError::Output(e));
+        }
         let Err(broken) = result else {
             return Ok(());
         };
@@ -212,8 +261,14 @@ pub fn run(
                 if nothing_after
                     && closes_after(flavor, &wire.requests[index], received.bytes()) =>
             {
-                body.extend_from_slice(received.bytes());
-                if finish(step, &mut body, reconnected.take()) == Flow::Stop {
+                let flow = match feed(step, received.bytes()) {
+                    Flow::Continue => finish(step, reconnected.take(), done),
+                    Flow::Stop => Flow::Stop,
+                };
+                if let Some(e) = output_failed() {
+                    return Err(BatchError::Output(e));
+                }
+                if flow == Flow::Stop {
                     return Ok(());
                 }
                 next = wire.first_of_step(step + 1);
@@ -228,6 +283,51 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// What the pipeline's callbacks share.
+struct Reading<'o> {
+    /// The judge of the step in progress.
+    judge: Option<Judge>,
+    failed_output: Option<io::Error>,
+    out: &'o mut dyn FnMut(usize, &[u8]) -> io::Result<()>,
+    tags: Tags,
+    hold: usize,
+}
+
+impl Reading<'_> {
+    /// More of step `step`'s reply.
+    fn feed(&mut self, step: usize, command: &str, bytes: &[u8]) -> Flow {
+        let (tags, hold) = (self.tags, self.hold);
+        let judge = self
+            .judge
+            .get_or_insert_with(|| Judge::new(command, tags, hold));
+        let out = &mut self.out;
+        match judge.push(bytes, &mut |b| out(step, b)) {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                self.failed_output = Some(e);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Step `step`'s reply is complete: its outcome, `None` when writing its output failed.
+    fn finish(&mut self, step: usize, command: &str) -> Option<Outcome> {
+        let judge = match self.judge.take() {
+            Some(judge) => judge,
+            None => Judge::new(command, self.tags, self.hold),
+        };
+        let out = &mut self.out;
+        match judge.finish(&mut |b| out(step, b)) {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(e)) => {
+                self.failed_output = Some(e);
+                None
+            }
+            Err(_) => unreachable!("session tags always read"),
+        }
+    }
 }
 
 /// Switches severity tags on for the whole session (and for any reconnect).

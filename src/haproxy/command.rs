@@ -11,22 +11,29 @@ use crate::haproxy::framing::Target;
 /// The commands of a line, split where HAProxy splits them: at each `;` that no backslash
 /// escapes. The escapes stay in place for HAProxy to interpret; nothing is trimmed.
 pub fn split(line: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    let mut start = 0;
+    parts(line).collect()
+}
+
+/// [`split`] without collecting: checking a line allocates nothing.
+fn parts(line: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
+    let mut start = Some(0);
     let mut i = 0;
-    while let Some(&b) = line.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b';' => {
-                parts.push(&line[start..i]);
-                start = i + 1;
-                i += 1;
+    std::iter::from_fn(move || {
+        let from = start?;
+        while let Some(&b) = line.get(i) {
+            match b {
+                b'\\' => i += 2,
+                b';' => {
+                    start = Some(i + 1);
+                    i += 1;
+                    return Some(&line[from..i - 1]);
+                }
+                _ => i += 1,
             }
-            _ => i += 1,
         }
-    }
-    parts.push(line.get(start..).unwrap_or_default());
-    parts
+        start = None;
+        Some(line.get(from..).unwrap_or_default())
+    })
 }
 
 /// The commands of a chain as [`split`] cuts them, trimmed, empty ones dropped (on the master,
@@ -42,10 +49,10 @@ pub fn commands(line: &str) -> Vec<&str> {
 
 /// Whether `line` holds a `;` that HAProxy would take as the end of a command.
 pub fn is_chain(line: &[u8]) -> bool {
-    split(line).len() > 1
+    parts(line).nth(1).is_some()
 }
 
-fn words(command: &[u8]) -> impl Iterator<Item = &[u8]> {
+fn words(command: &[u8]) -> impl Iterator<Item = &[u8]> + Clone {
     command
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
@@ -92,9 +99,7 @@ pub fn payload_pattern(line: &[u8]) -> Option<&[u8]> {
 /// frames such a payload in prompt mode, and on a 2.6 server the payload lines would run as
 /// commands.
 pub fn has_payload_pattern(line: &[u8]) -> bool {
-    split(line)
-        .iter()
-        .any(|part| payload_pattern(part).is_some())
+    parts(line).any(|part| payload_pattern(part).is_some())
 }
 
 /// One command line as it goes on the wire, and when it ends in `<<`, the `payload` lines and
@@ -131,13 +136,15 @@ pub const CONNECTION_COMMANDS: &[&str] = &[
 /// The command of [`CONNECTION_COMMANDS`] that `part`, one command of a line, starts with,
 /// word for word (after an `@master` prefix).
 pub fn connection_command(part: &[u8]) -> Option<&'static str> {
-    let mut words: Vec<&[u8]> = words(part).collect();
-    if words.first() == Some(&&b"@master"[..]) {
-        words.remove(0);
+    let mut words = words(part).peekable();
+    if words.peek() == Some(&&b"@master"[..]) {
+        words.next();
     }
     CONNECTION_COMMANDS.iter().copied().find(|command| {
-        let wanted: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
-        words.len() >= wanted.len() && words[..wanted.len()] == wanted[..]
+        let mut mine = words.clone();
+        command
+            .split(' ')
+            .all(|wanted| mine.next() == Some(wanted.as_bytes()))
     })
 }
 
@@ -263,7 +270,7 @@ impl std::error::Error for Refusal {}
 
 /// Checks one command line against `rules`.
 pub fn check(line: &[u8], rules: &Rules) -> Result<(), Refusal> {
-    Command::new(line).map_err(Refusal::Byte)?;
+    Command::check(line).map_err(Refusal::Byte)?;
     if rules.text {
         let text = std::str::from_utf8(line).map_err(|_| Refusal::NotUtf8)?;
         if text.trim().is_empty() {
@@ -280,7 +287,7 @@ pub fn check(line: &[u8], rules: &Rules) -> Result<(), Refusal> {
     if !rules.chaining && is_chain(line) {
         return Err(Refusal::Chain);
     }
-    for part in split(line) {
+    for part in parts(line) {
         if !rules.routing && words(part).next().is_some_and(|w| w.starts_with(b"@")) {
             return Err(Refusal::Routed);
         }

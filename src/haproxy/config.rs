@@ -58,7 +58,7 @@ pub struct StatsSocket {
 }
 
 /// Keywords that start a new section.
-const SECTIONS: &[&str] = &[
+pub(crate) const SECTIONS: &[&str] = &[
     "global",
     "defaults",
     "frontend",
@@ -344,7 +344,7 @@ pub fn same_address(a: &crate::Address, b: &crate::Address) -> bool {
 
 /// Splits a configuration line into words the way HAProxy does for the simple cases: spaces
 /// separate, `#` starts a comment, quotes group, `\` escapes, `${VAR}` expands in double quotes.
-fn split_words(line: &str) -> Vec<String> {
+pub(crate) fn split_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

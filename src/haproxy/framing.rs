@@ -118,6 +118,9 @@ pub struct PromptFramer {
     /// `+ ` prompts that may still precede the next reply.
     payload_allowed: usize,
     payload_seen: usize,
+    /// The reply in progress was partly handed out ([`Framer::take_partial`]) in the middle
+    /// of a line: the first pending byte does not start a line.
+    continued: bool,
 }
 
 impl Framer for PromptFramer {
@@ -147,6 +150,7 @@ impl Framer for PromptFramer {
         self.scan = 0;
         self.payload_allowed = 0;
         self.payload_seen = 0;
+        self.continued = false;
     }
 
     /// Up to `count` `+ ` payload prompts may come before the next reply (one per line of a
@@ -157,30 +161,41 @@ impl Framer for PromptFramer {
 
     /// The next complete reply, if all its bytes and its prompt have arrived.
     fn next_reply(&mut self) -> Option<Framed> {
-        while self.payload_allowed > 0 {
-            let pending = self.pending();
-            if pending.starts_with(b"+ ") {
-                self.start += 2;
-                self.scan = 0;
-                self.payload_allowed -= 1;
-                self.payload_seen += 1;
-            } else if pending.is_empty() || pending == b"+" {
-                return None;
-            } else {
-                break;
-            }
+        if !self.skip_interim() {
+            return None;
         }
         let (body_end, prompt_end, prompt) = self.find_prompt()?;
         let body = self.pending()[..body_end].to_vec();
         self.start += prompt_end;
         self.scan = 0;
         self.payload_allowed = 0;
+        self.continued = false;
         let payload_prompts = std::mem::take(&mut self.payload_seen);
         Some(Framed {
             payload_prompts,
             body,
             prompt,
         })
+    }
+
+    /// The bytes before the first place a prompt could still start: whatever comes next, they
+    /// belong to the reply in progress. Its [`Framed::body`] is then what is left of it.
+    fn take_partial(&mut self) -> Vec<u8> {
+        if !self.skip_interim() || self.find_prompt().is_some() {
+            return Vec::new();
+        }
+        // `find_prompt` stopped at the first place a prompt may start, or at the end.
+        let safe = self.scan;
+        if safe == 0 {
+            return Vec::new();
+        }
+        let part = self.pending()[..safe].to_vec();
+        self.continued = part.last() != Some(&b'\n');
+        self.start += safe;
+        self.scan = 0;
+        // The reply has begun: `+ ` from now on is its own text.
+        self.payload_allowed = 0;
+        part
     }
 }
 
@@ -193,7 +208,27 @@ impl PromptFramer {
             scan: 0,
             payload_allowed: 0,
             payload_seen: 0,
+            continued: false,
         }
+    }
+
+    /// Removes the `+ ` payload prompts before the reply; `false` while it cannot be known
+    /// yet whether more are coming.
+    fn skip_interim(&mut self) -> bool {
+        while self.payload_allowed > 0 {
+            let pending = self.pending();
+            if pending.starts_with(b"+ ") {
+                self.start += 2;
+                self.scan = 0;
+                self.payload_allowed -= 1;
+                self.payload_seen += 1;
+            } else if pending.is_empty() || pending == b"+" {
+                return false;
+            } else {
+                break;
+            }
+        }
+        true
     }
 
     pub fn flavor(&self) -> Flavor {
@@ -212,7 +247,11 @@ impl PromptFramer {
         let mut at = self.scan;
         while at <= buf.len() {
             // A candidate is a line start: the reply's start or just after a `\n`.
-            let line_start = at == 0 || buf[at - 1] == b'\n';
+            let line_start = if at == 0 {
+                !self.continued
+            } else {
+                buf[at - 1] == b'\n'
+            };
             if line_start {
                 let found = match self.flavor {
                     // `\n` then `> ` where the `\n` itself starts a line.
@@ -221,7 +260,12 @@ impl PromptFramer {
                         Some(b'\n') => match_stats(&buf[at + 1..]).map(|n| n + 1),
                         Some(_) => Found::No,
                     },
-                    Flavor::Master => match_master(&buf[at..]),
+                    // Every master prompt starts with `[`, a digit or `m`: most lines are
+                    // passed over on their first byte.
+                    Flavor::Master => match buf.get(at) {
+                        None | Some(b'[' | b'0'..=b'9' | b'm') => match_master(&buf[at..]),
+                        Some(_) => Found::No,
+                    },
                 };
                 match found {
                     Found::Yes(len, target, reload_failed) => {
@@ -244,7 +288,7 @@ impl PromptFramer {
                 }
             }
             // Jump to the next line start.
-            match buf[at..].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &buf[at..]) {
                 Some(i) => at += i + 1,
                 None => {
                     self.scan = buf.len();
@@ -550,5 +594,73 @@ mod tests {
             noninteractive(Flavor::Master, b"+ + Done.\n\nmaster> ", 2).unwrap(),
             b"Done.\n\n"
         );
+    }
+
+    /// A reply taken in parts as it comes, then its rest: the same bytes as taken whole.
+    fn frame_in_parts(flavor: Flavor, interim: usize, data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut framer = PromptFramer::new(flavor);
+        framer.expect_interim(interim);
+        let (mut replies, mut current) = (Vec::new(), Vec::new());
+        let mut rest = data;
+        let mut turn = 0;
+        while !rest.is_empty() {
+            let n = cuts[turn % cuts.len()].clamp(1, rest.len());
+            framer.push(&rest[..n]);
+            rest = &rest[n..];
+            turn += 1;
+            while let Some(reply) = framer.next_reply() {
+                current.extend_from_slice(&reply.body);
+                replies.push(std::mem::take(&mut current));
+            }
+            current.extend(framer.take_partial());
+        }
+        replies
+    }
+
+    #[test]
+    fn parts_of_a_reply_make_the_reply() {
+        let data = b"+ + abc\nde\n\n> x\n> \n\n> ";
+        let whole: Vec<Vec<u8>> = {
+            let mut framer = PromptFramer::new(Flavor::Stats);
+            framer.expect_interim(2);
+            framer.push(data);
+            std::iter::from_fn(|| framer.next_reply())
+                .map(|r| r.body)
+                .collect()
+        };
+        assert_eq!(whole, [b"abc\nde\n\n".to_vec(), b"x\n> \n\n".to_vec()]);
+        for cut in 1..data.len() {
+            assert_eq!(
+                frame_in_parts(Flavor::Stats, 2, data, &[cut]),
+                whole,
+                "{cut}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Taking the safe part of each reply as it comes changes no reply, however the
+        /// stream is cut, for both flavors.
+        #[test]
+        fn taking_parts_changes_no_reply(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"\n"[..], b"> ", b"+ ", b"x", b"yz", b"master> ", b"12> ", b"[0:00:01:32]> ",
+                b"[gone] ", b"master[ReloadFailed]> ", b"\n\n> ", b"+",
+            ]), 0..40),
+            interim in 0usize..3,
+            cuts in proptest::collection::vec(1usize..12, 1..6),
+        ) {
+            let data: Vec<u8> = pieces.concat();
+            for flavor in [Flavor::Stats, Flavor::Master] {
+                let mut framer = PromptFramer::new(flavor);
+                framer.expect_interim(interim);
+                framer.push(&data);
+                let whole: Vec<Vec<u8>> =
+                    std::iter::from_fn(|| framer.next_reply()).map(|r| r.body).collect();
+                proptest::prop_assert_eq!(frame_in_parts(flavor, interim, &data, &cuts), whole);
+            }
+        }
     }
 }

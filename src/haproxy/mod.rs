@@ -30,12 +30,15 @@ macro_rules! reply {
 pub mod batch;
 pub mod command;
 pub mod config;
+pub mod declared;
 pub mod discover;
 pub mod framing;
 pub mod info;
+pub mod losses;
 pub mod master;
 pub mod operate;
 pub mod outcome;
+pub mod patterns;
 pub mod proc_list;
 pub mod reload;
 pub mod route;

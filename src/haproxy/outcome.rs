@@ -91,8 +91,10 @@ pub const ALWAYS_FAILURES: &[&str] = &[
 /// by `--` and the startup log: a failure whichever command sent it.
 pub const RELOAD_FAILED: &str = "Success=0";
 
+mod judge;
 pub mod messages;
 
+pub use judge::Judge;
 pub use messages::{APPENDED_ERRORS, ERROR_MESSAGES};
 
 /// How the command was sent, which says how the reply starts and whether it has tags.
@@ -145,6 +147,9 @@ pub struct Outcome {
     /// blocks of failed messages: on success, byte for byte what the command alone returns.
     pub output: Vec<u8>,
     pub failures: Vec<Failure>,
+    /// Bytes of output already passed on as they came (a [`Judge`] past its hold size); the
+    /// output is then empty.
+    pub streamed: u64,
 }
 
 impl Outcome {
@@ -220,6 +225,7 @@ pub fn read(reply: &[u8], tags: Tags) -> Result<Outcome, OutcomeError> {
     let mut outcome = Outcome {
         output: Vec::with_capacity(body.len()),
         failures: Vec::new(),
+        streamed: 0,
     };
     let mut start = 0;
     while start < body.len() {

@@ -7,13 +7,15 @@
 //! chain is routed by prefixing each of its commands.
 
 use std::fmt;
+use std::io;
 
 use crate::address::Address;
 use crate::command::{Command, CommandError};
 use crate::error::ExchangeError;
 use crate::exchange::Exchange;
+
 use crate::haproxy::command;
-use crate::haproxy::outcome::{self, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
+use crate::haproxy::outcome::{Judge, Outcome, OutcomeError, SEVERITY_PREFIX, Tags};
 
 /// Where a command goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +100,57 @@ pub fn run(
     route: Route,
     command: &str,
 ) -> Result<Outcome, RunError> {
+    run_judged(address, exchange, route, command, usize::MAX, &mut |_| {
+        Ok(())
+    })
+}
+
+/// [`run`], holding at most `hold` bytes of the reply: past that, its output goes to `out` as
+/// it comes (see [`Judge`]) and the outcome's output is empty.
+pub fn run_judged(
+    address: &Address,
+    exchange: &Exchange,
+    route: Route,
+    command: &str,
+    hold: usize,
+    out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<Outcome, RunError> {
     let line = route.line(command).map_err(RunError::Command)?;
-    let mut reply = Vec::new();
-    exchange
-        .run(address, &line, &mut reply)
-        .map_err(RunError::Exchange)?;
-    outcome::read_for(command, &reply, route.tags()).map_err(RunError::Reply)
+    let mut judge = Judge::new(command, route.tags(), hold);
+    let report = exchange.run(
+        address,
+        &line,
+        &mut Judging {
+            judge: &mut judge,
+            out,
+        },
+    );
+    report.map_err(RunError::Exchange)?;
+    match judge.finish(out) {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(source)) => Err(RunError::Exchange(ExchangeError::Sink {
+            source,
+            received: Default::default(),
+        })),
+        Err(e) => Err(RunError::Reply(e)),
+    }
+}
+
+/// The sink of an exchange whose reply a [`Judge`] reads.
+struct Judging<'a, 'o> {
+    judge: &'a mut Judge,
+    out: &'o mut dyn FnMut(&[u8]) -> io::Result<()>,
+}
+
+impl io::Write for Judging<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.judge.push(bytes, self.out)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

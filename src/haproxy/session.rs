@@ -184,6 +184,9 @@ struct State {
     settings: Vec<Command>,
 }
 
+/// Takes the bytes of a large reply as they come (see [`Session::run_parts`]).
+pub type Part<'a> = dyn FnMut(&[u8]) -> Flow + 'a;
+
 impl Session {
     /// Connects and switches the connection to prompt mode.
     pub fn open(address: &Address, options: Options) -> Result<Session, OpenError> {
@@ -267,6 +270,20 @@ impl Session {
         payload: &[Command],
         deadline: Option<Instant>,
     ) -> Result<Reply, ExchangeError> {
+        self.run_parts(command, payload, deadline, None)
+    }
+
+    /// [`run_payload`](Session::run_payload), handing a large reply's bytes to `part` as they
+    /// come, so that it is never held whole (see [`Parts`](crate::client::Parts)); the reply's
+    /// body is then only what came after the last part. [`Flow::Stop`] from `part` ends the
+    /// command with [`ExchangeError::Interrupted`] and drops the connection.
+    pub fn run_parts(
+        &mut self,
+        command: &Command,
+        payload: &[Command],
+        deadline: Option<Instant>,
+        mut part: Option<&mut Part<'_>>,
+    ) -> Result<Reply, ExchangeError> {
         syntax::check(command.as_bytes(), &Rules::session())
             .map_err(|refusal: Refusal| ExchangeError::Refused(refusal.to_string()))?;
         let reconnected = self.reconnect_if_lost(deadline)?;
@@ -274,20 +291,34 @@ impl Session {
         let mut body = Vec::new();
         let mut closed = None;
         let last = parts.len() - 1;
-        for (i, part) in parts.iter().enumerate() {
+        for (i, part_bytes) in parts.iter().enumerate() {
             let lines = if i == last { payload } else { &[] };
             let target = self.state.prompt.target.clone();
+            let parts_wanted = part.is_some();
+            let mut to_part = |_: usize, bytes: &[u8]| {
+                let Some(part) = part.as_mut() else {
+                    return Flow::Continue;
+                };
+                // The replies of the line's earlier commands go first.
+                if !body.is_empty() && part(&std::mem::take(&mut body)) == Flow::Stop {
+                    return Flow::Stop;
+                }
+                part(bytes)
+            };
+            let taking: Option<&mut crate::client::Parts<'_>> =
+                parts_wanted.then_some(&mut to_part);
             match self
                 .state
-                .exchange(&mut self.connection, part, lines, deadline)
+                .exchange(&mut self.connection, part_bytes, lines, deadline, taking)
             {
                 Ok(framed) => {
-                    self.state.remember(part, &framed);
+                    self.state.remember(part_bytes, &framed);
                     body.extend_from_slice(&framed.body);
                 }
                 Err(ExchangeError::Closed { received }) => {
                     let flavor = self.state.flavor;
-                    let Some(why) = protocol_close(flavor, &target, part, received.bytes()) else {
+                    let Some(why) = protocol_close(flavor, &target, part_bytes, received.bytes())
+                    else {
                         return Err(ExchangeError::Closed { received }.after(&body));
                     };
                     let lost = match why {
@@ -333,6 +364,19 @@ impl Session {
     ) -> Result<(), Broken> {
         self.connection
             .pipeline(requests, limits, &mut self.state, reply)
+    }
+
+    /// [`pipeline`](Session::pipeline), handing large replies' bytes to `part` as they come
+    /// (see [`Parts`](crate::client::Parts)).
+    pub fn pipeline_parts<'p>(
+        &mut self,
+        requests: &[Request],
+        limits: &Limits,
+        part: &'p mut crate::client::Parts<'p>,
+        reply: &mut dyn FnMut(Answer) -> Flow,
+    ) -> Result<(), Broken> {
+        self.connection
+            .pipeline_parts(requests, limits, &mut self.state, Some(part), reply)
     }
 
     /// Replaces the connection now, restoring prompt mode, the settings, the level and modes,
@@ -384,7 +428,7 @@ impl Reconnect<PromptFramer> for State {
                 .chain(self.target.clone())
             {
                 let is_target = command.as_bytes().starts_with(b"@");
-                match self.exchange(connection, command.as_bytes(), &[], deadline) {
+                match self.exchange(connection, command.as_bytes(), &[], deadline, None) {
                     Ok(framed)
                         if is_target && !matches!(framed.prompt.target, Target::Worker(_)) =>
                     {
@@ -424,15 +468,16 @@ impl Reconnect<PromptFramer> for State {
 
 impl State {
     /// Sends one command (and its payload) on the open connection and reads its reply.
-    fn exchange(
+    fn exchange<'p>(
         &mut self,
         connection: &mut Connection<PromptFramer>,
         command: &[u8],
         payload: &[Command],
         deadline: Option<Instant>,
+        part: Option<&'p mut crate::client::Parts<'p>>,
     ) -> Result<Framed, ExchangeError> {
         let request = syntax::request(command, payload);
-        let framed = connection.exchange(&request, deadline, self.options.max_bytes)?;
+        let framed = connection.exchange_parts(&request, deadline, self.options.max_bytes, part)?;
         self.prompt = framed.prompt.clone();
         Ok(framed)
     }

@@ -26,7 +26,9 @@ const USAGE: i32 = 2;
 const CONNECT: i32 = 3;
 const LOST: i32 = 5;
 
-/// Runs the relay on this process's standard input and output; returns the exit code.
+/// Runs the relay on this process's standard input and output; returns the exit code. The
+/// caller should ignore SIGPIPE, so that a local side gone away is a failed write (the relay
+/// then ends) rather than a death by signal.
 pub fn serve(args: &[OsString]) -> i32 {
     let stdout = rustix::stdio::stdout();
     let mut out = wire::header();

@@ -415,6 +415,12 @@ fn haproxy_then_flood(mut conn: Conn, master: bool, flood: Option<u64>, stop: &A
             }
             "set severity-output number" => b"\n",
             _ => {
+                // The empty answer of `set severity-output number` first, as HAProxy gives it.
+                if command.starts_with("set severity-output number;")
+                    && conn.write_all(b"\n").is_err()
+                {
+                    return;
+                }
                 let mut left = flood.unwrap_or(u64::MAX);
                 while left > 0 && !stop.load(Ordering::SeqCst) {
                     let n = left.min(chunk.len() as u64) as usize;

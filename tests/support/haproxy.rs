@@ -174,6 +174,8 @@ pub struct Setup<'a> {
     pub config_dir: bool,
     /// No other HAProxy of this test binary runs meanwhile.
     pub alone: bool,
+    /// Files written into the temp dir before HAProxy starts (map and ACL files), by name.
+    pub files: &'a [(&'a str, &'a str)],
 }
 
 pub const DEFAULT_BACKEND: &str = "backend be_app
@@ -232,6 +234,9 @@ impl Haproxy {
             .prefix("sockctl-ha")
             .tempdir()
             .unwrap();
+        for (name, content) in setup.files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         let mut text = config_text(dir.path(), setup.extra_global, setup.backend);
         text.push_str(setup.extra_sections);
         let d = dir.path().display().to_string();

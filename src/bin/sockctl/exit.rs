@@ -8,6 +8,7 @@ use sockctl::connect::ConnectError;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::batch::BatchError;
 use sockctl::haproxy::discover::DiscoverError;
+use sockctl::haproxy::losses::{LossError, SyncError};
 use sockctl::haproxy::master::ProcError;
 use sockctl::haproxy::outcome::{Failure, OutcomeError};
 use sockctl::haproxy::reload::ReloadError;
@@ -174,6 +175,22 @@ pub fn for_error(err: &anyhow::Error) -> Code {
         if let Some(e) = cause.downcast_ref::<ProcError>() {
             return for_proc(e);
         }
+        if let Some(e) = cause.downcast_ref::<LossError>() {
+            return match e {
+                LossError::Exchange { source, .. } => for_exchange(source),
+                LossError::Reply { .. } => Code::BadReply,
+                // Input that cannot be read: refused before anything was done.
+                LossError::Config(_) | LossError::File { .. } => Code::Usage,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<SyncError>() {
+            return match e {
+                SyncError::Unwritable { .. }
+                | SyncError::ChangedSinceLoad { .. }
+                | SyncError::Ambiguous { .. } => Code::Usage,
+                SyncError::File { .. } => Code::Output,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<LockError>() {
             return for_lock(e);
         }
@@ -189,6 +206,7 @@ pub fn for_error(err: &anyhow::Error) -> Code {
                 BatchError::Severity(_) => Code::BadReply,
                 BatchError::Route { .. } => Code::Usage,
                 BatchError::Lost { error, .. } => for_exchange(error),
+                BatchError::Output(_) => Code::Output,
             };
         }
         if let Some(e) = cause.downcast_ref::<OpenError>() {

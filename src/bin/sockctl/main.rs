@@ -1,6 +1,9 @@
 //! The `sockctl` binary: parses the command line, runs one command module, and turns the
 //! outcome into a message and an exit code.
 
+// The C entry point, not std's: see `main` below.
+#![no_main]
+
 mod cli;
 mod config;
 mod docs;
@@ -21,16 +24,39 @@ mod table;
 use crate::cli::{Commands, HaproxyCommand};
 use sockctl::haproxy::operate::Action;
 
-fn main() {
+/// Entered from the C runtime rather than through std's `main`, whose set-up (finding the main
+/// thread's stack through `/proc/self/maps`, a guard page, SIGSEGV and SIGBUS handlers for a
+/// stack overflow message) was a sixth of a one-shot `send`'s work (BENCHMARKS.md,
+/// "Start-up"). What sockctl needs of it, SIGPIPE ignored, `signals::install` does; the
+/// arguments are taken from `argv` here, which std reads only on glibc without its `main`.
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    use std::os::unix::ffi::OsStrExt;
+    let count = usize::try_from(argc).unwrap_or(0);
+    let args = (0..count)
+        .map(|i| {
+            // SAFETY: the C runtime passes `argc` valid, NUL-terminated strings in `argv`.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect();
+    run(args)
+}
+
+fn run(args: Vec<std::ffi::OsString>) -> ! {
     // The remote end of an ssh:// address, started by ssh on this host: no command line to
-    // parse, no signal handling (ssh going away ends it).
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() == Some(std::ffi::OsStr::new(sockctl::ssh::RELAY_SUBCOMMAND)) {
-        let rest: Vec<_> = args.collect();
-        std::process::exit(sockctl::ssh::relay::serve(&rest));
+    // parse, no signal handling of its own (ssh going away ends it).
+    if args.get(1).map(std::ffi::OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(sockctl::ssh::RELAY_SUBCOMMAND))
+    {
+        // SAFETY: setting a signal's disposition, before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        std::process::exit(sockctl::ssh::relay::serve(&args[2..]));
     }
     signals::install();
-    let cli = parse::parse();
+    let cli = parse::parse(args);
     let config = config::Config::new(&cli.global);
     let result = match cli.command {
         Commands::Send(args) => send::run(*args, &config),

@@ -13,8 +13,7 @@ use crate::cli::{
 /// help texts, was most of the work of a one-shot `sockctl send`; only the subcommand named
 /// on the command line is built, unless help, the version or something unknown is asked for,
 /// which gets the whole tree so that those messages stay complete.
-pub fn parse() -> Cli {
-    let args: Vec<OsString> = std::env::args_os().collect();
+pub fn parse(args: Vec<OsString>) -> Cli {
     let mut command = only_the_named_subcommand(&args).unwrap_or_else(Cli::command);
     let matches = command
         .try_get_matches_from_mut(&args)

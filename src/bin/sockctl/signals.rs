@@ -19,6 +19,8 @@ pub fn install() {
     // SAFETY: setting a signal to be ignored has no preconditions.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        // As std's runtime would: a closed pipe is an EPIPE error to handle, not death.
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: a zeroed sigaction is valid; the handler only does atomic stores.

@@ -106,10 +106,11 @@ pub struct ShellArgs {
     #[arg(long, value_name = "DUR", default_value = "3s")]
     pub connect_timeout: HumanDuration,
 
-    /// Fail (exit 5) if a reply is larger than this; each reply is held until its prompt
-    /// (0 = none; --raw streams and has no limit)
-    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
-    pub max_bytes: ByteSize,
+    /// Fail (exit 5) if a reply is larger than this (0 = none). Default: 64MiB at a terminal
+    /// and for --proto, where each reply is held to its end; none when commands are piped to
+    /// HAProxy or with --raw, where replies pass as they come
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes: Option<ByteSize>,
 
     /// Neither read nor write the history file
     #[arg(long)]
@@ -357,6 +358,17 @@ pub struct ReloadArgs {
     /// before asking it to reload
     #[arg(long)]
     pub no_check: bool,
+
+    /// Refuse to reload (exit 2, nothing saved or written) when the reload would lose
+    /// something: servers added at runtime, map/ACL entries changed at runtime, a port the
+    /// state file would restore over the configuration's
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Before the reload, write the running entries of each map and ACL file that differs
+    /// from them into the file (atomically, keeping its comments, owner and mode)
+    #[arg(long)]
+    pub sync_maps: bool,
 }
 
 #[derive(Args)]
@@ -595,9 +607,9 @@ pub struct ExchangeArgs {
     pub idle_timeout: Option<HumanDuration>,
 
     /// Fail (exit 5) if a reply is larger than this (e.g. 64KiB, 1GiB; 0 = none) [default:
-    /// none where replies stream (send to one socket), 64MiB where a reply is held (exec,
-    /// --batch, send --json: per socket), 512MiB for the views that parse it, 16MiB for
-    /// `show proc`]
+    /// none where replies stream (send, exec and --batch with text output), 64MiB where a
+    /// reply is held whole (exec --json, send --json: per socket), 512MiB for the views that
+    /// parse it, 16MiB for `show proc`]
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<ByteSize>,
 }

@@ -87,16 +87,22 @@ Examples:
   sockctl haproxy reload --save-state
   sockctl haproxy reload -s /run/haproxy-master.sock --json
   sockctl haproxy reload --save-state --state-file /var/lib/haproxy/server-state --timeout 10m
+  sockctl haproxy reload --save-state --sync-maps --strict
 
 HAProxy 2.7+ answers 'reload' with Success=1/0 and its startup log; 2.6 answers nothing and
 is verified by polling 'show proc' until the reload counter moves: a higher failure counter
 means the new configuration was rejected, a new worker means it serves. With --save-state,
 the state goes where the running configuration loads it, or the run is refused (exit 2, no
 reload; see save-state --help; --state-file PATH --force writes it anyway).
+Before the reload, what it would lose is said on stderr, one warning each: servers added at
+runtime, map/ACL entries that differ from their files, a port the state file restores over
+the configuration's, a running address the configuration replaces. --strict refuses instead;
+--sync-maps writes the running map/ACL entries to their files first.
 Exit codes: 0 reloaded; 1 reload failed (old worker still serving), HAProxy exited or was left
-without a worker, or refused by HAProxy; 2 state file HAProxy would not load; 3 cannot connect;
-4 no outcome before --timeout; 5 unexpected reply (Success=1 with nothing changed); see
-sockctl --help.";
+without a worker, or refused by HAProxy; 2 state file HAProxy would not load, --strict with
+something to lose, a map file --sync-maps must not overwrite; 3 cannot connect; 4 no outcome
+before --timeout; 5 unexpected reply (Success=1 with nothing changed); 6 a map file that cannot
+be written (no reload); see sockctl --help.";
 
 pub const PROC_HELP: &str = concat!(
     "\

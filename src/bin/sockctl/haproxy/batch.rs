@@ -85,11 +85,20 @@ pub fn run(
         window: WINDOW,
         reply_timeout: args.reply_timeout,
         max_bytes: limit,
+        hold: printer.hold(),
     };
     let mut written = Ok(());
     // The last step shown, and whether it failed.
-    let mut last = (0, false);
-    let result = batch::run(&mut session, &steps, &options, &mut |done| {
+    let last = std::cell::Cell::new((0, false));
+    // Output passed on as it comes goes through the same printer as whole replies; the
+    // RefCell lets both callbacks reach it.
+    let shared = std::cell::RefCell::new(printer);
+    let mut out = |step: usize, bytes: &[u8]| {
+        last.set((step, false));
+        shared.borrow_mut().part(labels[step].process, bytes)
+    };
+    let result = batch::run_parts(&mut session, &steps, &options, &mut out, &mut |done| {
+        let printer = &mut **shared.borrow_mut();
         let step = &steps[done.step];
         if verbose && let Some(again) = &done.reconnected {
             let _ = printer.note(&format!("reconnected ({})", again.reason));
@@ -100,7 +109,7 @@ pub fn run(
             Some(step.entry.line),
         )
         .outcome(done.outcome);
-        last = (done.step, !entry.ok);
+        last.set((done.step, !entry.ok));
         written = printer.show(entry);
         if written.is_ok() {
             Flow::Continue
@@ -108,12 +117,17 @@ pub fn run(
             Flow::Stop
         }
     });
+    let printer = shared.into_inner();
+    let written = match (written, &result) {
+        (Ok(()), Err(BatchError::Output(e))) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        (written, _) => written,
+    };
     match written {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             // What would have run next, had the output stayed open: nothing after a failed
             // step without --keep-going.
-            let (step, failed) = last;
+            let (step, failed) = last.get();
             if failed && !args.keep_going {
                 return Ok(());
             }

@@ -1,11 +1,12 @@
 //! `sockctl haproxy exec`: HAProxy commands with honest exit codes.
 
 use sockctl::Address;
+use sockctl::client::Flow;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{self as syntax, Rules};
 use sockctl::haproxy::discover::Want;
 use sockctl::haproxy::master;
-use sockctl::haproxy::outcome;
+use sockctl::haproxy::outcome::Judge;
 use sockctl::haproxy::reload::{Protocol, Reload, ReloadError, Status};
 use sockctl::haproxy::route::{self, Route, RunError};
 use sockctl::haproxy::session::{self, OpenError, Session};
@@ -32,11 +33,13 @@ pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
     let targets = targets(&args.socket, Want::Any, verbose)?;
     let json = args.json.then_some(Shape::Json);
     let output = Output::new(args.json, args.raw, config.terminal);
+    // Text output passes a large reply on as it comes; JSON embeds it, so holds it, bounded.
+    let held_limit = args.json.then_some(HELD_REPLY_LIMIT);
     let settings = batch::Settings {
         keep_going: args.keep_going,
         connect_timeout: args.exchange.connect_timeout.limit(),
         reply_timeout: args.exchange.timeout.limit(),
-        max_bytes: args.exchange.max_bytes(Some(HELD_REPLY_LIMIT)),
+        max_bytes: args.exchange.max_bytes(held_limit),
     };
     many::each(
         &targets,
@@ -44,7 +47,7 @@ pub fn run(args: ExecArgs, config: &Config) -> anyhow::Result<Code> {
         json,
         |address, out, err| {
             let mut printer = Printer::new(address, output, out, err);
-            let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
+            let exchange = args.exchange.holding(held_limit);
             let kind = at(master::probe(address, &exchange), address)?;
             let processes = destination::resolve(&kind, &args.route)?;
             // Asked for all workers, the reader cannot know how many there will be: always label.
@@ -73,18 +76,20 @@ fn each_alone(
     verbose: bool,
     printer: &mut Printer<'_>,
 ) -> anyhow::Result<()> {
-    let exchange = args.exchange.holding(Some(HELD_REPLY_LIMIT));
+    let exchange = args.exchange.holding(args.json.then_some(HELD_REPLY_LIMIT));
     for (i, command) in args.commands.iter().enumerate() {
         let mut failed = false;
         for (j, target) in processes.iter().enumerate() {
             if verbose && let Ok(line) = target.route.line(command) {
                 printer.note(&format!("{}: sending '{line}'", target.process))?;
             }
-            let entry = one(address, &exchange, target, command)?;
-            failed |= !entry.ok;
-            match printer.show(entry) {
+            let shown = one(address, &exchange, target, command, printer).and_then(|entry| {
+                failed |= !entry.ok;
+                Ok(printer.show(entry)?)
+            });
+            match shown {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Err(e) if is_broken_pipe(&e) => {
                     // What would have run next, had the output stayed open.
                     let stops = failed && !args.keep_going && j + 1 == processes.len();
                     let rest = if stops {
@@ -101,7 +106,7 @@ fn each_alone(
                     };
                     return printer.closed(rest);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         if failed && !args.keep_going {
@@ -109,6 +114,19 @@ fn each_alone(
         }
     }
     Ok(())
+}
+
+/// Standard output was closed while a command's output was being written.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            match cause.downcast_ref::<ExchangeError>() {
+                Some(ExchangeError::Sink { source, .. }) => Some(source),
+                _ => None,
+            }
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A command that did not run, as a message names it.
@@ -138,26 +156,31 @@ fn one(
     exchange: &sockctl::Exchange,
     target: &Destination,
     command: &str,
+    printer: &mut Printer<'_>,
 ) -> anyhow::Result<Entry> {
     let entry = Entry::new(command, target.process, None);
     if target.route == Route::Master && command.trim() == "reload" {
         return verified_reload(address, entry);
     }
     if target.route != Route::Direct {
-        return through_master(address, exchange, target, command, entry);
+        return through_master(address, exchange, target, command, entry, printer);
     }
-    Ok(match route::run(address, exchange, target.route, command) {
-        Ok(outcome) => entry.outcome(outcome),
-        Err(RunError::Exchange(e)) => {
-            let code = exit::for_exchange(&e);
-            if code == Code::Interrupted {
-                return Err(anyhow::Error::new(e).context(address.to_string()));
+    let hold = printer.hold();
+    let mut out = |bytes: &[u8]| printer.part(target.process, bytes);
+    Ok(
+        match route::run_judged(address, exchange, target.route, command, hold, &mut out) {
+            Ok(outcome) => entry.outcome(outcome),
+            Err(RunError::Exchange(e)) => {
+                let code = exit::for_exchange(&e);
+                if code == Code::Interrupted || is_sink_broken(&e) {
+                    return Err(anyhow::Error::new(e).context(address.to_string()));
+                }
+                entry.error(code, e.to_string())
             }
-            entry.error(code, e.to_string())
-        }
-        Err(RunError::Reply(e)) => entry.error(Code::BadReply, e.to_string()),
-        Err(RunError::Command(e)) => entry.error(Code::Usage, e.to_string()),
-    })
+            Err(RunError::Reply(e)) => entry.error(Code::BadReply, e.to_string()),
+            Err(RunError::Command(e)) => entry.error(Code::Usage, e.to_string()),
+        },
+    )
 }
 
 /// `reload` in the master: the verdict `haproxy reload` gives (2.6 answers nothing, so the
@@ -212,6 +235,7 @@ fn through_master(
     target: &Destination,
     command: &str,
     entry: Entry,
+    printer: &mut Printer<'_>,
 ) -> anyhow::Result<Entry> {
     let line = match target.route.line(command) {
         Ok(line) => line,
@@ -238,7 +262,21 @@ fn through_master(
         Err(e) => return Ok(entry.error(Code::BadReply, e.to_string())),
     };
     let deadline = exchange.get_timeout().map(|t| start + t);
-    let body = match session.run(&line, deadline) {
+    let mut judge = Judge::new(command, target.route.tags(), printer.hold());
+    let mut broken = None;
+    let mut part = |bytes: &[u8]| match judge.push(bytes, &mut |b| printer.part(target.process, b))
+    {
+        Ok(()) => Flow::Continue,
+        Err(e) => {
+            broken = Some(e);
+            Flow::Stop
+        }
+    };
+    let result = session.run_parts(&line, &[], deadline, Some(&mut part));
+    if let Some(e) = broken {
+        return Err(anyhow::Error::new(e).context(address.to_string()));
+    }
+    let body = match result {
         // A 2.6 master answers its own errors (an unknown process) and closes: the session
         // gives that as a reply, a failure to report.
         Ok(reply) => reply.body,
@@ -258,10 +296,15 @@ fn through_master(
             return Ok(entry.error(code, message));
         }
     };
-    Ok(
-        match outcome::read_for(command, &body, target.route.tags()) {
-            Ok(outcome) => entry.outcome(outcome),
-            Err(e) => entry.error(Code::BadReply, e.to_string()),
-        },
-    )
+    let mut out = |b: &[u8]| printer.part(target.process, b);
+    judge.push(&body, &mut out)?;
+    Ok(match judge.finish(&mut out) {
+        Ok(outcome) => entry.outcome(outcome?),
+        Err(e) => entry.error(Code::BadReply, e.to_string()),
+    })
+}
+
+/// Writing a reply's output failed: not the command's failure but the output's.
+fn is_sink_broken(e: &ExchangeError) -> bool {
+    matches!(e, ExchangeError::Sink { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -5,6 +5,7 @@ pub mod config;
 mod destination;
 pub mod exec;
 pub mod info;
+mod losses;
 pub mod operate;
 mod printer;
 pub mod proc;

@@ -120,7 +120,15 @@ pub struct Printer<'a> {
     err: &'a mut dyn Write,
     results: Vec<Entry>,
     pub worst: Code,
+    /// Part of the current entry's output went out as it came.
+    flowing: bool,
+    /// The end of the last part, when it cut a UTF-8 character (escaped output only).
+    carry: Vec<u8>,
 }
+
+/// A reply larger than this is passed on as it comes rather than held to be judged whole
+/// (see `Judge`), except for JSON, which embeds it.
+const HOLD: usize = 1 << 20;
 
 impl<'a> Printer<'a> {
     pub fn new(
@@ -139,7 +147,32 @@ impl<'a> Printer<'a> {
             err,
             results: Vec::new(),
             worst: Code::Ok,
+            flowing: false,
+            carry: Vec::new(),
         }
+    }
+
+    /// How much of a reply may be held to be judged whole before it is passed on in parts.
+    pub fn hold(&self) -> usize {
+        if self.json { usize::MAX } else { HOLD }
+    }
+
+    /// Output of the entry in progress, passed on as it comes.
+    pub fn part(&mut self, process: Process, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.flowing {
+            self.flowing = true;
+            if self.labelled {
+                writeln!(self.out, "== {process} ==")?;
+            }
+        }
+        if !self.escape {
+            return self.out.write_all(bytes);
+        }
+        self.carry.extend_from_slice(bytes);
+        let whole = whole_characters(&self.carry);
+        let shown = sanitize::bytes(&self.carry[..whole]);
+        self.carry.drain(..whole);
+        self.out.write_all(shown.as_bytes())
     }
 
     pub fn show(&mut self, entry: Entry) -> std::io::Result<()> {
@@ -167,6 +200,12 @@ impl<'a> Printer<'a> {
         if self.json {
             self.results.push(entry);
             return Ok(());
+        }
+        if std::mem::take(&mut self.flowing) {
+            // The rest after the parts (a cut character, shown escaped, is all there can be).
+            let rest = std::mem::take(&mut self.carry);
+            self.out.write_all(sanitize::bytes(&rest).as_bytes())?;
+            return self.out.write_all(&entry.bytes);
         }
         if self.labelled {
             writeln!(self.out, "== {} ==", entry.process)?;
@@ -216,4 +255,22 @@ impl<'a> Printer<'a> {
         }
         Ok(self.worst)
     }
+}
+
+/// How many bytes of `bytes` end on a character boundary: all but a UTF-8 sequence cut at
+/// the end.
+fn whole_characters(bytes: &[u8]) -> usize {
+    for back in 1..=3.min(bytes.len()) {
+        let at = bytes.len() - back;
+        let lead = bytes[at];
+        let needs = match lead {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            0x80..=0xbf => continue,
+            _ => return bytes.len(),
+        };
+        return if needs > back { at } else { bytes.len() };
+    }
+    bytes.len()
 }

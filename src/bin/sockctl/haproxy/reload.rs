@@ -11,6 +11,7 @@ use sockctl::haproxy::save_state::{Saved, dump_command, save_state};
 use sockctl::units::format_duration;
 
 use super::config::{Configuration, state_file};
+use super::losses::{JsonLoss, Verdict, review};
 use super::{at, socket};
 use crate::cli::ReloadArgs;
 use crate::config::Config;
@@ -24,6 +25,11 @@ struct JsonReport<'a> {
     #[serde(flatten)]
     outcome: &'a Outcome,
     state: Option<JsonState>,
+    /// What the reload would lose, compared before it; `null` when the configuration is not
+    /// known here.
+    losses: Option<Vec<JsonLoss<'a>>>,
+    /// The map and ACL files written with `--sync-maps`.
+    synced: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -77,11 +83,36 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         return Ok(Code::CommandFailed);
     }
 
+    let kind = SocketKind::Master(before.clone());
+    let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
+    // Refusals about the state file come before anything is compared or written.
+    let state_path = if args.save_state {
+        Some(state_file(
+            args.state_file.as_deref(),
+            &config,
+            args.force,
+            verbose,
+        )?)
+    } else {
+        None
+    };
+    let review = match review(&args, &address, &reload.exchange, &config, &before, verbose)? {
+        Verdict::Go(review) => review,
+        Verdict::Refused(review) => {
+            if args.json {
+                let report = serde_json::json!({
+                    "master": address.to_string(),
+                    "status": "refused",
+                    "losses": review.json(),
+                });
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            return Ok(Code::Usage);
+        }
+    };
+
     let mut state: Option<(std::path::PathBuf, Result<Saved, anyhow::Error>, Duration)> = None;
-    if args.save_state {
-        let kind = SocketKind::Master(before.clone());
-        let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
-        let path = state_file(args.state_file.as_deref(), &config, args.force, verbose)?;
+    if let Some(path) = state_path {
         // The whole state: this is the file HAProxy loads for every backend.
         let command = dump_command(&kind, None)?;
         let start = Instant::now();
@@ -129,6 +160,12 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
             master: address.to_string(),
             outcome: &outcome,
             state: json_state,
+            losses: review.json(),
+            synced: review
+                .synced
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

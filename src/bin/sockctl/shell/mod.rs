@@ -26,6 +26,7 @@ use sockctl::haproxy::command::{
 };
 use sockctl::haproxy::framing::{Flavor, Target};
 use sockctl::haproxy::session::{Closed, OpenError, Options, Reconnected, Reply, Session};
+use sockctl::units::ByteSize;
 use sockctl::{Address, Command};
 
 use crate::cli::ShellArgs;
@@ -67,15 +68,22 @@ impl Settings {
                 address
             }
         };
+        let service = args.proto.profile()?;
+        // Piped to HAProxy, a reply passes as it comes; elsewhere each is held to its end.
+        let held = config.terminal.stdin || service.is_some();
         Ok(Settings {
             address,
             raw: args.raw,
             timeout: args.timeout.limit(),
             connect_timeout: args.connect_timeout.limit(),
-            max_bytes: Some(args.max_bytes.0).filter(|&limit| limit > 0),
+            max_bytes: match args.max_bytes {
+                Some(ByteSize(0)) => None,
+                Some(ByteSize(limit)) => Some(limit),
+                None => held.then_some(crate::config::HELD_REPLY_LIMIT),
+            },
             history: !args.no_history,
             terminal: config.terminal,
-            service: args.proto.profile()?,
+            service,
         })
     }
 

@@ -14,15 +14,19 @@
 //! code, and the exit code is the highest of the run.
 
 use anyhow::Context;
+use sockctl::client::Flow;
 use sockctl::error::ExchangeError;
 use sockctl::haproxy::command::{self as syntax, Refusal};
-use sockctl::haproxy::outcome::{self, Tags};
+use sockctl::haproxy::outcome::{Judge, Tags};
 use sockctl::haproxy::session::{OpenError, Session};
 use sockctl::{Address, Command};
 
 use super::{Settings, describe, note, raw, reload_failed};
 use crate::exit::{self, Code, UsageError};
 use crate::lines::StdinLines;
+
+/// A reply larger than this is judged as it passes (see `Judge`), not held.
+const HOLD: usize = 1 << 20;
 
 pub fn run(args: &Settings) -> anyhow::Result<Code> {
     if args.raw {
@@ -70,19 +74,34 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
                 );
             }
         }
-        let code = match session.run_payload(&command, &payload, args.deadline()) {
+        // A large reply is shown as it comes, judged by a judge that holds little of it.
+        let mut judge = Judge::new(&command.to_string(), Tags::Plain, HOLD);
+        let mut shown = Ok(());
+        let mut part = |bytes: &[u8]| {
+            shown = crate::sanitize::print(bytes, escape)
+                .and_then(|()| judge.push(bytes, &mut |_| Ok(())));
+            if shown.is_ok() {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            }
+        };
+        let result = session.run_parts(&command, &payload, args.deadline(), Some(&mut part));
+        shown?;
+        let code = match result {
             Ok(reply) => {
                 if let Some(again) = &reply.reconnected {
                     note(describe(again));
                 }
                 crate::sanitize::print(&reply.body, escape)?;
+                judge.push(&reply.body, &mut |_| Ok(()))?;
                 if reload_failed(&reply) {
                     crate::messages::say(format_args!(
                         "{}: '{command}': the reload failed (Success=0)",
                         args.address
                     ));
                     Code::CommandFailed
-                } else if report_errors(&args.address, number, &command, &reply.body) {
+                } else if report_errors(&args.address, number, &command, judge) {
                     Code::CommandFailed
                 } else {
                     Code::Ok
@@ -108,10 +127,11 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
 
 /// Reports on stderr each of HAProxy's error messages in `reply`, as `haproxy exec --batch`
 /// does; whether there was any.
-fn report_errors(address: &Address, line: usize, command: &Command, reply: &[u8]) -> bool {
-    let failures = outcome::read(reply, Tags::Plain)
-        .map(|outcome| outcome.failures)
-        .unwrap_or_default();
+fn report_errors(address: &Address, line: usize, command: &Command, reply: Judge) -> bool {
+    let failures = match reply.finish(&mut |_| Ok(())) {
+        Ok(Ok(outcome)) => outcome.failures,
+        _ => Vec::new(),
+    };
     for failure in &failures {
         crate::messages::say(format_args!(
             "{address}: line {line}: {}: {}",
