@@ -116,9 +116,12 @@ fn reload_through_a_remote_master() {
     let Some(sshd) = Sshd::start() else { return };
     let Some(ha) = Haproxy::start() else { return };
     let before = ha.reloads();
+    // A configuration file here is not taken for the remote master's.
     over(&sshd, &["haproxy", "reload", "-s", &sshd.url(&ha.master)])
+        .env("SOCKCTL_CONFIG", "/nonexistent/haproxy.cfg")
         .succeeds()
-        .stdout_has("reloaded");
+        .stdout_has("reloaded")
+        .stderr_has("the configuration /nonexistent/haproxy.cfg is not used");
     assert_eq!(ha.reloads(), before + 1);
     // A configuration that does not load: not checked beforehand over ssh (the master's
     // binary is on its host), the master's own rejection is the verdict, as locally.
@@ -382,6 +385,9 @@ fn commands_writing_beside_haproxy_are_refused() {
     over(&sshd, &["haproxy", "reload", "--save-state", "-s", &url])
         .fails(2)
         .stderr_has("reload --save-state over ssh:// is refused");
+    over(&sshd, &["haproxy", "reload", "--sync-maps", "-s", &url])
+        .fails(2)
+        .stderr_has("reload --sync-maps over ssh:// is refused: map files must be written");
     assert!(!file.exists());
     assert_eq!(server.connections(), 0);
 }

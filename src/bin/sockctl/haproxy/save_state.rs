@@ -27,7 +27,7 @@ pub fn run(args: SaveStateArgs, config: &Config) -> anyhow::Result<Code> {
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
     if address.is_remote() {
-        return Err(super::writes_beside(&address, "save-state").into());
+        return Err(super::writes_beside(&address, "save-state", super::STATE_FILE).into());
     }
     let exchange = args.exchange.streaming();
     let kind = at(master::probe(&address, &exchange), &address)?;
