@@ -43,15 +43,29 @@ ensure_haproxy() {
 # already has one, as containers do), and no recommended packages come along (pcscd, logrotate,
 # tor-geoipdb, easy-rsa...).
 ensure_services() {
+    ensure_tools_no_start "the servers of the services tests" redis-server:redis-server \
+        memcached:memcached unbound:unbound bird:bird2 tor:tor openvpn:openvpn \
+        kea-dhcp4:kea-dhcp4-server collectd:collectd-core uwsgi:uwsgi-core dovecot:dovecot-core \
+        openssl:openssl
+}
+
+# OpenSSH's server and client for the ssh:// tests: tests/support/sshd.rs runs an sshd of its
+# own on a free port of 127.0.0.1, configured in a temp dir; the package's service is not
+# started.
+ensure_ssh() {
+    ensure_tools_no_start "the ssh:// tests" sshd:openssh-server ssh:openssh-client \
+        ssh-keygen:openssh-client
+}
+
+# ensure_tools_no_start WHY CHECK:PACKAGE...: ensure_tools with the policy-rc.d above in place.
+ensure_tools_no_start() {
     local policy=/usr/sbin/policy-rc.d added="" rc=0
     local ensure_apt_options=--no-install-recommends
     if [ "$(id -u)" = 0 ] && [ ! -e "$policy" ]; then
         printf '#!/bin/sh\n# Temporary, from sockctl scripts/ensure-haproxy.sh: no service starts while installing.\nexit 101\n' >"$policy" &&
             chmod 755 "$policy" && added=1
     fi
-    ensure_tools "the servers of the services tests" redis-server:redis-server memcached:memcached \
-        unbound:unbound bird:bird2 tor:tor openvpn:openvpn kea-dhcp4:kea-dhcp4-server \
-        collectd:collectd-core uwsgi:uwsgi-core dovecot:dovecot-core openssl:openssl || rc=$?
+    ensure_tools "$@" || rc=$?
     [ -n "$added" ] && rm -f "$policy"
     return $rc
 }

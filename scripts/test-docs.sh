@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every example of the documentation against a throwaway HAProxy: each `sockctl` line of
-# the ```sh blocks in README.md and docs/*.md (but docs/services.md, whose examples the
-# integration tests run against the real servers), the Python and Ansible examples, and the
-# systemd ExecReload= line. The paths the documentation uses (/run/haproxy/…, /run/lb1/…,
-# /var/lib/haproxy/…, /etc/haproxy/haproxy.cfg, lb1.example:9999, abns@haproxy) are mapped into
-# the sandbox, and the files the examples read (weights.txt, lbs.txt) are made there. A line
-# must exit 0 unless its trailing comment says `exits N`. (examples/docker/Dockerfile is checked
-# by scripts/test-packaging.sh, against the tarball it is built from.)
+# the ```sh blocks in README.md and docs/*.md (but docs/services.md and docs/fleet-ssh.md, whose
+# examples the integration tests run against the real servers and an sshd), the Python and
+# Ansible examples, and the systemd ExecReload= line. The paths the documentation uses
+# (/run/haproxy/…, /run/lb1/…, /var/lib/haproxy/…, /etc/haproxy/haproxy.cfg, lb1.example:9999,
+# abns@haproxy) are mapped into the sandbox, and the files the examples read (weights.txt,
+# lbs.txt) are made there. A line must exit 0 unless its trailing comment says `exits N`.
+# (examples/docker/Dockerfile is checked by scripts/test-packaging.sh, against the tarball it is
+# built from.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -100,8 +101,9 @@ PY
 
 while IFS=$'\t' read -r place expected command; do
     check "$place" "$expected" "$(substitute <<<"$command")"
-# docs/services.md needs the other services' servers: tests/services_docs.rs runs its examples.
-done < <(doc_lines README.md $(printf '%s\n' docs/*.md | grep -v '^docs/services.md$'))
+# docs/services.md needs the other services' servers: tests/services_docs.rs runs its examples;
+# docs/fleet-ssh.md needs an sshd: tests/ssh.rs runs its examples.
+done < <(doc_lines README.md $(printf '%s\n' docs/*.md | grep -v -e '^docs/services.md$' -e '^docs/fleet-ssh.md$'))
 
 check "examples/python/haproxy_reload.py" 0 \
     "python3 $root/examples/python/haproxy_reload.py --socket $dir/master.sock --config $dir/lb/haproxy.cfg --server be_app/s2"

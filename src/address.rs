@@ -11,6 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::ssh::{REMOTE_PREFIXES, Target};
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     /// A socket file. Paths longer than `sun_path` are supported (see `connect`).
@@ -23,6 +25,13 @@ pub enum Address {
         host: String,
         port: u16,
         family: Family,
+    },
+    /// A socket on another host, reached through the system's ssh client and a sockctl on
+    /// that host (see [`crate::ssh`]): `ssh://[user@]host[:port]/path/to.sock`, or after the
+    /// host `@NAME`, `abns@NAME`, `tcp:HOST:PORT` (any form above but `ssh://`).
+    Ssh {
+        target: Target,
+        remote: Box<Address>,
     },
 }
 
@@ -46,7 +55,7 @@ pub const ABSTRACT_NAME_MAX: usize = 107;
 /// Shown with every address error so that the fix is on the screen.
 pub const ACCEPTED_FORMS: &str = "accepted forms: /path/to.sock, ./rel.sock, unix:PATH, \
      unix@PATH, @NAME, abstract:NAME, abns@NAME, abnsz@NAME, HOST:PORT, [V6]:PORT, tcp:HOST:PORT, \
-     ipv4@HOST:PORT, ipv6@HOST:PORT";
+     ipv4@HOST:PORT, ipv6@HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH (or /@NAME, /tcp:HOST:PORT)";
 
 impl AddressError {
     fn new(input: &str, reason: &'static str) -> Self {
@@ -98,6 +107,9 @@ impl FromStr for Address {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.is_empty() {
             return Err(AddressError::new(s, "empty"));
+        }
+        if s.starts_with("ssh://") {
+            return ssh(OsStr::new(s));
         }
         for prefix in ["unix:", "unix@"] {
             if let Some(path) = s.strip_prefix(prefix) {
@@ -165,6 +177,9 @@ impl Address {
         if bytes.contains(&0) {
             return error("NUL byte in socket path");
         }
+        if bytes.starts_with(b"ssh://") {
+            return ssh(s);
+        }
         for prefix in [&b"unix:"[..], b"unix@"] {
             if let Some(path) = bytes.strip_prefix(prefix) {
                 return Ok(Address::Unix(PathBuf::from(OsStr::from_bytes(path))));
@@ -205,8 +220,77 @@ impl Address {
                 format!("{prefix}{}", String::from_utf8_lossy(name))
             }
             Address::Tcp { .. } => self.to_string(),
+            Address::Ssh { target, remote } => ssh_form(target, remote, remote.text()),
         }
     }
+
+    /// Whether the socket is on another host (an `ssh://` address).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Address::Ssh { .. })
+    }
+}
+
+/// An ssh address as text, from its remote address `shown` (escaped or not): a path after
+/// the host as it is (with one more `/` if it would read as another form), the other forms
+/// with their prefix.
+fn ssh_form(target: &Target, remote: &Address, shown: String) -> String {
+    match remote {
+        Address::Unix(path) if path.is_absolute() => {
+            let after = &shown[1..];
+            let slash = if REMOTE_PREFIXES.iter().any(|p| after.starts_with(p)) {
+                "/"
+            } else {
+                ""
+            };
+            format!("ssh://{target}{slash}{shown}")
+        }
+        Address::Unix(_) => format!("ssh://{target}/unix:{shown}"),
+        Address::Tcp { .. } if !shown.starts_with("tcp:") => {
+            format!("ssh://{target}/tcp:{shown}")
+        }
+        _ => format!("ssh://{target}/{shown}"),
+    }
+}
+
+/// `ssh://[user@]host[:port]/REST`: REST is a path (made absolute) unless it starts with a
+/// prefix of another form; the host part is text, the path any bytes.
+fn ssh(input: &OsStr) -> Result<Address, AddressError> {
+    let bytes = input.as_bytes();
+    let error = |reason| {
+        Err(AddressError {
+            input: bytes.to_vec(),
+            reason,
+        })
+    };
+    let after = &bytes["ssh://".len()..];
+    let slash = after.iter().position(|&b| b == b'/').unwrap_or(after.len());
+    let Ok(authority) = std::str::from_utf8(&after[..slash]) else {
+        return error("not UTF-8 in the host part");
+    };
+    let rest = after.get(slash + 1..).unwrap_or_default();
+    // The host part is checked alone; the socket after it is any bytes.
+    let placeholder = if rest.is_empty() { "" } else { "x" };
+    let target = match crate::ssh::split(&format!("ssh://{authority}/{placeholder}")) {
+        Ok((target, _)) => target,
+        Err(reason) => return error(reason),
+    };
+    let mut remote_text = Vec::new();
+    if !REMOTE_PREFIXES
+        .iter()
+        .any(|p| rest.starts_with(p.as_bytes()))
+    {
+        remote_text.push(b'/');
+    }
+    remote_text.extend_from_slice(rest);
+    let remote = match Address::from_os_str(OsStr::from_bytes(&remote_text)) {
+        Ok(Address::Ssh { .. }) => return error("an ssh:// address inside another"),
+        Ok(remote) => remote,
+        Err(e) => return error(e.reason),
+    };
+    Ok(Address::Ssh {
+        target,
+        remote: Box::new(remote),
+    })
 }
 
 fn unix(input: &str, path: &str) -> Result<Address, AddressError> {
@@ -283,6 +367,9 @@ impl fmt::Display for Address {
                 write!(f, "tcp:{host}:{port}")
             }
             Address::Tcp { host, port, .. } => write!(f, "{host}:{port}"),
+            Address::Ssh { target, remote } => {
+                f.write_str(&ssh_form(target, remote, remote.to_string()))
+            }
         }
     }
 }
@@ -425,8 +512,40 @@ mod tests {
             "127.0.0.1:80",
             "[::1]:80",
             "tcp:abstract:80",
+            "ssh://lb1/run/haproxy/admin.sock",
+            "ssh://ops@lb1:2222/@haproxy",
+            "ssh://[::1]/abns@haproxy",
+            "ssh://lb1/tcp:127.0.0.1:9999",
+            "ssh://lb1//@dir/x.sock",
+            "ssh://lb1/unix:rel.sock",
         ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
+            assert_eq!(parse(s).unwrap().text(), s);
+        }
+    }
+
+    #[test]
+    fn ssh_forms() {
+        let Ok(Address::Ssh { target, remote }) = parse("ssh://ops@lb1:2222/run/a.sock") else {
+            panic!("not ssh");
+        };
+        assert_eq!(target.user.as_deref(), Some("ops"));
+        assert_eq!(target.port, Some(2222));
+        assert_eq!(*remote, Address::Unix("/run/a.sock".into()));
+        let Ok(Address::Ssh { remote, .. }) = parse("ssh://lb1/@x") else {
+            panic!("not ssh");
+        };
+        assert!(matches!(*remote, Address::Abstract { padded: false, .. }));
+        let os = Address::from_os_str(OsStr::from_bytes(b"ssh://lb1/run/\xff.sock"));
+        assert!(matches!(os, Ok(Address::Ssh { .. })), "{os:?}");
+        for bad in [
+            "ssh://lb1",
+            "ssh://lb1/",
+            "ssh://-oProxyCommand=x/a",
+            "ssh://lb1/@",
+            "ssh://lb1/tcp:x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 }

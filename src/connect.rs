@@ -50,6 +50,8 @@ pub enum ConnectError {
         peer: String,
         source: io::Error,
     },
+    /// A socket on another host was not reached because ssh or the remote sockctl failed.
+    Ssh(crate::ssh::SshError),
 }
 
 impl fmt::Display for ConnectError {
@@ -91,6 +93,7 @@ impl fmt::Display for ConnectError {
             ),
             ConnectError::Interrupted => write!(f, "connect: interrupted"),
             ConnectError::Other { peer, source } => write!(f, "connect to {peer}: {source}"),
+            ConnectError::Ssh(e) => write!(f, "connect: {e}"),
         }
     }
 }
@@ -135,6 +138,9 @@ pub fn connect(addr: &Address, timeout: Option<Duration>) -> Result<Stream, Conn
             (fd, Peer::Abstract(name.clone()))
         }
         Address::Tcp { host, port, family } => tcp(host, *port, *family, timeout)?,
+        Address::Ssh { target, remote } => {
+            return crate::ssh::link::connect(target, remote, timeout);
+        }
     };
     Stream::new(fd, peer).map_err(|source| ConnectError::Other {
         peer: addr.to_string(),

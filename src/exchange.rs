@@ -209,6 +209,12 @@ impl Exchange {
                 Err(IoFailure::Reset(_)) if received == 0 => {
                     return Err(ExchangeError::ClosedBeforeCommand);
                 }
+                // A read never fails with EPIPE on a socket: this is a socket on another host
+                // (`ssh://`) whose server closed without reading the command; what it wrote
+                // first has been passed on, as a salvage would.
+                Err(IoFailure::Reset(rustix::io::Errno::PIPE)) => {
+                    return Err(ExchangeError::ClosedBeforeCommand);
+                }
                 Err(IoFailure::Reset(_)) => {
                     return Err(ExchangeError::Reset {
                         received: Received::streamed(received),

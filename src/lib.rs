@@ -19,6 +19,7 @@ pub mod haproxy;
 pub mod interrupt;
 pub mod lock;
 pub mod service;
+pub mod ssh;
 pub mod stream;
 pub mod units;
 

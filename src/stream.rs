@@ -14,7 +14,10 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 
+use std::sync::Arc;
+
 use crate::interrupt;
+use crate::ssh::link::Link;
 
 /// What a connection ended up talking to, for `-v` and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,12 @@ pub enum Peer {
     Unix(PathBuf),
     Abstract(Vec<u8>),
     Tcp(std::net::SocketAddr),
+    /// A socket on another host, reached over ssh: the host, and the peer as the remote
+    /// relay saw it.
+    Remote {
+        target: String,
+        peer: String,
+    },
 }
 
 impl fmt::Display for Peer {
@@ -30,6 +39,7 @@ impl fmt::Display for Peer {
             Peer::Unix(path) => write!(f, "unix:{}", path.display()),
             Peer::Abstract(name) => write!(f, "abstract:{}", String::from_utf8_lossy(name)),
             Peer::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Peer::Remote { target, peer } => write!(f, "ssh://{target} {peer}"),
         }
     }
 }
@@ -65,13 +75,38 @@ impl From<Errno> for IoFailure {
 pub struct Stream {
     fd: OwnedFd,
     peer: Peer,
+    /// For a socket on another host: the ssh child behind `fd` (one end of a socket pair),
+    /// which says what an EOF on `fd` stands for, and which ends with the last handle.
+    link: Option<Arc<Link>>,
 }
 
 impl Stream {
     /// Takes a connected socket and switches it to non-blocking mode.
     pub(crate) fn new(fd: OwnedFd, peer: Peer) -> io::Result<Self> {
         rustix::io::ioctl_fionbio(&fd, true)?;
-        Ok(Stream { fd, peer })
+        Ok(Stream {
+            fd,
+            peer,
+            link: None,
+        })
+    }
+
+    /// One end of a socket pair whose other end a thread serves for `link`.
+    pub(crate) fn linked(fd: OwnedFd, peer: Peer, link: Arc<Link>) -> io::Result<Self> {
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        Ok(Stream {
+            fd,
+            peer,
+            link: Some(link),
+        })
+    }
+
+    /// An EOF read from `fd`: the server's clean EOF, unless the link says otherwise.
+    fn at_eof(&self) -> Result<(), IoFailure> {
+        match self.link.as_ref().and_then(|link| link.failure_at_eof()) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 
     pub fn peer(&self) -> &Peer {
@@ -85,6 +120,7 @@ impl Stream {
         Ok(Stream {
             fd,
             peer: self.peer.clone(),
+            link: self.link.clone(),
         })
     }
 
@@ -131,6 +167,7 @@ impl Stream {
             rustix::buffer::spare_capacity(buf),
             RecvFlags::empty(),
         ) {
+            Ok((_, 0)) => self.at_eof().map(|()| Some(0)),
             Ok((_, n)) => Ok(Some(n)),
             Err(Errno::AGAIN | Errno::INTR) => Ok(None),
             Err(e) => Err(e.into()),
@@ -177,6 +214,7 @@ impl Stream {
             // flag on every turn, not only after EINTR.
             interrupt::check()?;
             match recv(self.fd.as_fd()) {
+                Ok((_, 0)) => return self.at_eof().map(|()| 0),
                 Ok((_, n)) => return Ok(n),
                 Err(Errno::AGAIN) => wait(self.fd.as_fd(), PollFlags::IN, deadline)?,
                 Err(Errno::INTR) => interrupt::check()?,

@@ -27,3 +27,4 @@ mod services_docs;
 mod services_faults;
 mod session;
 mod shell;
+mod ssh;

@@ -138,6 +138,16 @@ pub fn lock_path(address: &Address) -> Result<std::path::PathBuf, crate::lock::L
     crate::lock::reload_lock_path(address)
 }
 
+/// The time a connection to `address` takes beyond a local socket's: ssh's setup for one on
+/// another host.
+fn setup_allowance(address: &Address) -> Duration {
+    if address.is_remote() {
+        crate::ssh::SETUP_ALLOWANCE
+    } else {
+        Duration::ZERO
+    }
+}
+
 pub struct Reload<'a> {
     pub address: &'a Address,
     /// Limits for each `show proc` (connect and reply). A re-executing master may accept a
@@ -152,11 +162,13 @@ pub struct Reload<'a> {
 
 impl<'a> Reload<'a> {
     pub fn new(address: &'a Address, timeout: Duration) -> Self {
+        // On another host, each poll starts ssh first: that is given its own time.
+        let poll_limit = Duration::from_secs(2) + setup_allowance(address);
         Reload {
             address,
             exchange: Exchange::new()
-                .timeout(Some(Duration::from_secs(2)))
-                .connect_timeout(Some(Duration::from_secs(2))),
+                .timeout(Some(poll_limit))
+                .connect_timeout(Some(poll_limit)),
             timeout,
             poll_every: Duration::from_millis(10),
         }
@@ -238,7 +250,8 @@ impl<'a> Reload<'a> {
             let after = if ok {
                 // The new worker is up when 2.7+ answers: what show proc says must agree.
                 // A short wait, for a master that answers before its counters move.
-                let soon = deadline.min(Instant::now() + Duration::from_secs(2));
+                let soon = deadline
+                    .min(Instant::now() + Duration::from_secs(2) + setup_allowance(self.address));
                 match self.poll_until(master, soon, |now| changed(&before, now)) {
                     Err(ReloadError::GaveUp { last_seen, .. }) => {
                         return Err(ReloadError::NoChange { last_seen });

@@ -6,6 +6,7 @@ pub mod haproxy;
 pub mod pty;
 mod run;
 pub mod services;
+pub mod sshd;
 
 use std::ffi::OsStr;
 use std::path::Path;

@@ -105,6 +105,9 @@ pub fn for_connect(e: &ConnectError) -> Code {
     match e {
         ConnectError::TimedOut { .. } => Code::Timeout,
         ConnectError::Interrupted => Code::Interrupted,
+        ConnectError::Ssh(e) if e.is_usage() => Code::Usage,
+        ConnectError::Ssh(e) if e.is_timeout() => Code::Timeout,
+        ConnectError::Ssh(_) => Code::Connect,
         ConnectError::NotFound(_)
         | ConnectError::Stale(_)
         | ConnectError::NotASocket { .. }

@@ -44,6 +44,17 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
 }
 
 fn run(args: Vec<std::ffi::OsString>) -> ! {
+    // The remote end of an ssh:// address, started by ssh on this host: no command line to
+    // parse, no signal handling of its own (ssh going away ends it).
+    if args.get(1).map(std::ffi::OsString::as_os_str)
+        == Some(std::ffi::OsStr::new(sockctl::ssh::RELAY_SUBCOMMAND))
+    {
+        // SAFETY: setting a signal's disposition, before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        std::process::exit(sockctl::ssh::relay::serve(&args[2..]));
+    }
     signals::install();
     let cli = parse::parse(args);
     let config = config::Config::new(&cli.global);

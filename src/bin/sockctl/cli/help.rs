@@ -192,6 +192,8 @@ Addresses:
   @NAME, abstract:NAME, abnsz@NAME                  abstract socket, the name exactly
   HOST:PORT, [V6]:PORT, tcp:HOST:PORT               TCP (every resolved address is tried)
   ipv4@HOST:PORT, ipv6@HOST:PORT                    TCP, one address family only
+  ssh://[USER@]HOST[:PORT]/PATH                     on another host, through ssh and its sockctl
+  ssh://HOST/@NAME, ssh://HOST/tcp:HOST:PORT        (ssh's options in $SOCKCTL_SSH)
 
 ",
     exit_codes_help!()

@@ -61,3 +61,22 @@ where
 {
     result.with_context(|| address.to_string())
 }
+
+/// Refuses a command that writes files HAProxy reads (`what`: its state file, its map files)
+/// for a socket on another host: they would be written here, where that HAProxy never reads
+/// them.
+pub fn writes_beside(address: &Address, command: &str, what: &str) -> crate::exit::UsageError {
+    let copy = if what == STATE_FILE {
+        format!("; for a copy here, sockctl haproxy exec -s {address} 'show servers state' > FILE")
+    } else {
+        String::new()
+    };
+    crate::exit::UsageError(format!(
+        "{address}: {command} over ssh:// is refused: {what} must be written on the host \
+         HAProxy runs on, and this would write here; run sockctl on that host instead \
+         (ssh HOST sockctl haproxy {command} …){copy}"
+    ))
+}
+
+/// What `save-state` and `reload --save-state` write, for [`writes_beside`].
+pub const STATE_FILE: &str = "the state file";

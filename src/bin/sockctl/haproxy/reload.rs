@@ -47,6 +47,16 @@ struct JsonState {
 pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     let verbose = config.verbose;
     let address = socket(&args.socket, Want::Master, verbose)?;
+    if address.is_remote() {
+        if args.save_state {
+            let e = super::writes_beside(&address, "reload --save-state", super::STATE_FILE);
+            return Err(e.into());
+        }
+        if args.sync_maps {
+            let e = super::writes_beside(&address, "reload --sync-maps", "map files");
+            return Err(e.into());
+        }
+    }
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
     let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
@@ -59,7 +69,14 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         &address,
     )?;
 
+    if address.is_remote() && !args.no_check && verbose {
+        crate::messages::say(format_args!(
+            "{address}: the master runs on another host: its configuration is not checked \
+             before the reload (run 'haproxy -c' there)"
+        ));
+    }
     if !args.no_check
+        && !address.is_remote()
         && let Some(messages) = configuration_fails(before.master.pid, verbose)
     {
         if args.json {
@@ -74,7 +91,20 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     }
 
     let kind = SocketKind::Master(before.clone());
-    let config = Configuration::find(args.socket.config.path.as_deref(), &address, &kind);
+    // The configuration of a master on another host is on that host: a file here would be
+    // compared with what runs there as if it were its own.
+    let config_path = match args.socket.config.path.as_deref() {
+        Some(path) if address.is_remote() => {
+            crate::messages::warn(format_args!(
+                "{address}: the configuration {} is not used: it is a file here, and this \
+                 master runs on another host",
+                path.display()
+            ));
+            None
+        }
+        path => path,
+    };
+    let config = Configuration::find(config_path, &address, &kind);
     // Refusals about the state file come before anything is compared or written.
     let state_path = if args.save_state {
         Some(state_file(

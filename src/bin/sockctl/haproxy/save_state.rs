@@ -26,6 +26,9 @@ pub fn run(args: SaveStateArgs, config: &Config) -> anyhow::Result<Code> {
         return Err(one_backend_only(backend).into());
     }
     let address = socket(&args.socket, Want::Any, verbose)?;
+    if address.is_remote() {
+        return Err(super::writes_beside(&address, "save-state", super::STATE_FILE).into());
+    }
     let exchange = args.exchange.streaming();
     let kind = at(master::probe(&address, &exchange), &address)?;
     let config = || Configuration::find(args.socket.config.path.as_deref(), &address, &kind);

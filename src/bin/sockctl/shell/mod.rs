@@ -369,12 +369,11 @@ impl<'a> Interactive<'a> {
         match self.session.flavor() {
             Flavor::Stats => {
                 let name = match &self.args.address {
-                    // The line editor prints its prompt as it is: no control characters.
-                    Address::Unix(path) => path.file_name().map_or_else(
-                        || self.args.address.to_string(),
-                        |n| crate::sanitize::cell(&n.to_string_lossy()).into_owned(),
-                    ),
-                    other => other.to_string(),
+                    // On another host: `lb1:admin.sock> `.
+                    Address::Ssh { target, remote } => {
+                        format!("{}:{}", target.host, short_name(remote))
+                    }
+                    other => short_name(other),
                 };
                 format!("{name}> ")
             }
@@ -571,5 +570,17 @@ impl<'a> Interactive<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// A socket file's name, else the whole address. The line editor prints its prompt as it is:
+/// no control characters.
+fn short_name(address: &Address) -> String {
+    match address {
+        Address::Unix(path) => path.file_name().map_or_else(
+            || address.to_string(),
+            |n| crate::sanitize::cell(&n.to_string_lossy()).into_owned(),
+        ),
+        other => other.to_string(),
     }
 }
