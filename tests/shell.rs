@@ -1,6 +1,7 @@
 //! `sockctl shell` on a pseudo-terminal against a real HAProxy 2.6 and 2.8 (stats socket and
 //! master CLI) and against fake servers, and with standard input piped.
 
+use std::io::Write;
 use std::time::Duration;
 
 use crate::support::fake::{Answer, Behavior, FakeServer, master_3_4};
@@ -370,6 +371,29 @@ fn piped_failed_reload_on_a_3_4_master_is_exit_code_1() {
         text.ends_with("Success=0\n--\n[ALERT] bad config\n\n"),
         "{out}"
     );
+}
+
+#[test]
+fn piped_raw_says_when_the_server_closed_before_reading_the_rest() {
+    // The server closes on `bye`; the line after it is still to come when it does.
+    let fake = echo_socket();
+    let mut command = sockctl(["shell", "--raw", fake.address()]).command();
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"ping\nbye\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stdin.write_all(b"late\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("(2 lines sent, 1 not sent)"), "{stderr}");
+    // A close after the last line is the server's answer to all of it (below).
 }
 
 #[test]

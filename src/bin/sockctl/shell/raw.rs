@@ -149,19 +149,24 @@ pub fn piped(args: &Settings) -> anyhow::Result<Code> {
     let mut lines = StdinLines::new();
     let mut sent = 0;
     let mut unsent = 0;
+    // The server's close, if it came before a line was sent: that line and the rest were never
+    // read. (A close after the last line is the server's answer to all of it.)
+    let mut early = None;
     while let Some(mut line) = lines.next_line()? {
         line.push(b'\n');
-        if unsent > 0 || stream.send_all(&line, args.deadline()).is_err() {
+        if sent > 0 && early.is_none() {
+            early = finished.try_recv().ok();
+        }
+        if early.is_some() || unsent > 0 || stream.send_all(&line, args.deadline()).is_err() {
             unsent += 1;
             continue;
         }
         sent += 1;
     }
+    let _ = stream.shutdown_write();
     // A server that closed before the end of the input did not wait for all of it: a service
     // that answers one command per connection runs only the first.
-    let early = finished.try_recv().ok();
-    let _ = stream.shutdown_write();
-    if unsent > 0 || (early.is_some() && sent > 1) {
+    if unsent > 0 {
         note(format!(
             "{}: the server closed the connection before the end of the input ({sent} lines \
              sent, {unsent} not sent): commands after its first answer may not have run; for a \
