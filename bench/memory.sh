@@ -128,7 +128,7 @@ case_ "haproxy exec --batch" "$passes" 0 $target 'show info\n' \
     haproxy exec "${slow[@]}" -s "$T/stats.sock" --batch -
 case_ "shell, piped" "$passes" 0 $target 'show info\n' \
     shell "${slow[@]}" "$T/stats.sock"
-case_ "haproxy exec --json" "64 MiB per reply" 5 $target "" \
+case_ "haproxy exec --json" "64 MiB per reply; past 1 MiB it waits in a temporary file" 5 $target "" \
     haproxy exec "${slow[@]}" --json "${held[@]}" -s "$T/stats.sock" 'show info'
 case_ "haproxy stat --json, a $(human $((stat_size / 1024))) \`show stat\`" "512 MiB" 0 $stat_target "" \
     haproxy stat "${slow[@]}" --json -s "$T/stats.sock"

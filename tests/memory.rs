@@ -194,6 +194,28 @@ fn exec_passes_a_large_reply_on_in_bounded_memory() {
 }
 
 #[test]
+fn exec_json_keeps_a_large_output_out_of_memory() {
+    // The document embeds the reply: past 1 MiB it waits in a temporary file, and is copied
+    // into the document a chunk at a time. Before, it was held (and copied) whole.
+    let size = whole_lines(40);
+    let s = flooder(false, Some(size));
+    let args = [
+        "haproxy",
+        "exec",
+        "-s",
+        s.address(),
+        "--json",
+        "--max-bytes",
+        "0",
+    ];
+    let out = run_capped(24 * MIB, &[&args[..], &["show info"]].concat()).succeeds();
+    let doc: serde_json::Value = serde_json::from_slice(out.stdout_bytes()).unwrap();
+    let output = doc["results"][0]["output"].as_str().unwrap();
+    assert!(is_flood(output.as_bytes(), size), "{} bytes", output.len());
+    assert_eq!(doc["ok"], true);
+}
+
+#[test]
 fn exec_json_holds_at_most_64_mib_by_default() {
     // JSON embeds the reply, so holds it: within its limit.
     let s = flooder(false, Some(65 * MIB));

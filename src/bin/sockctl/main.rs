@@ -2,7 +2,7 @@
 //! outcome into a message and an exit code.
 
 // The C entry point, not std's: see `main` below.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
 mod config;
@@ -29,6 +29,8 @@ use sockctl::haproxy::operate::Action;
 /// stack overflow message) was a sixth of a one-shot `send`'s work (BENCHMARKS.md,
 /// "Start-up"). What sockctl needs of it, SIGPIPE ignored, `signals::install` does; the
 /// arguments are taken from `argv` here, which std reads only on glibc without its `main`.
+// Not in the unit tests, whose harness has its own `main`.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     use std::os::unix::ffi::OsStrExt;
@@ -43,6 +45,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     run(args)
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn run(args: Vec<std::ffi::OsString>) -> ! {
     // The remote end of an ssh:// address, started by ssh on this host: no command line to
     // parse, no signal handling of its own (ssh going away ends it).

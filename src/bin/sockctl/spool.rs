@@ -178,16 +178,39 @@ fn writable(fd: BorrowedFd<'_>) -> bool {
     }
 }
 
-/// An unnamed file in the temp directory, gone when closed.
-fn temporary() -> io::Result<File> {
-    use rustix::fs::{Mode, OFlags};
+/// A file in the temporary directory that has no name, so that nothing is left behind
+/// however the process ends (`O_TMPFILE`; where the file system lacks it, a file created
+/// exclusively, mode 0600, and unlinked at once).
+pub(crate) fn temporary() -> io::Result<std::fs::File> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
     let dir = std::env::temp_dir();
-    let fd = rustix::fs::open(
+    let flags = OFlags::RDWR | OFlags::CLOEXEC;
+    match openat(
+        CWD,
         &dir,
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        flags | OFlags::TMPFILE,
         Mode::from_raw_mode(0o600),
-    )?;
-    Ok(File::from(fd))
+    ) {
+        Ok(fd) => return Ok(std::fs::File::from(fd)),
+        Err(e) if !matches!(e, rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
+            return Err(e.into());
+        }
+        Err(_) => {}
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.join(format!(".sockctl-spool.{}.{n}", std::process::id()));
+        let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        match openat(CWD, &path, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(std::fs::File::from(fd));
+            }
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct Entry {
     output: String,
     #[serde(skip)]
     bytes: Vec<u8>,
+    /// Where the output is in the printer's temporary file, when it was passed on in parts
+    /// (`--json` with a reply over the hold size): offset and length.
+    #[serde(skip)]
+    spooled: Option<(u64, u64)>,
     errors: Vec<EntryError>,
     #[serde(skip)]
     process: Process,
@@ -62,6 +66,7 @@ impl Entry {
             ok: true,
             output: String::new(),
             bytes: Vec::new(),
+            spooled: None,
             errors: Vec::new(),
             process,
         }
@@ -122,6 +127,11 @@ pub struct Printer<'a> {
     pub worst: Code,
     /// Part of the current entry's output went out as it came.
     flowing: bool,
+    /// `--json`: the outputs passed on in parts, kept out of memory until the document is
+    /// written; its length, and where the current entry's output starts in it.
+    spool: Option<std::fs::File>,
+    spool_len: u64,
+    part_start: Option<u64>,
     /// The end of the last part, when it cut a UTF-8 character (escaped output only).
     carry: Vec<u8>,
 }
@@ -149,16 +159,30 @@ impl<'a> Printer<'a> {
             worst: Code::Ok,
             flowing: false,
             carry: Vec::new(),
+            spool: None,
+            spool_len: 0,
+            part_start: None,
         }
     }
 
     /// How much of a reply may be held to be judged whole before it is passed on in parts.
     pub fn hold(&self) -> usize {
-        if self.json { usize::MAX } else { HOLD }
+        HOLD
     }
 
-    /// Output of the entry in progress, passed on as it comes.
+    /// Output of the entry in progress, passed on as it comes (with `--json`, into a
+    /// temporary file until the document is written).
     pub fn part(&mut self, process: Process, bytes: &[u8]) -> std::io::Result<()> {
+        if self.json {
+            let spool = match &mut self.spool {
+                Some(file) => file,
+                None => self.spool.insert(crate::spool::temporary()?),
+            };
+            spool.write_all(bytes)?;
+            self.part_start.get_or_insert(self.spool_len);
+            self.spool_len += bytes.len() as u64;
+            return Ok(());
+        }
         if !self.flowing {
             self.flowing = true;
             if self.labelled {
@@ -198,6 +222,10 @@ impl<'a> Printer<'a> {
             )?;
         }
         if self.json {
+            let mut entry = entry;
+            if let Some(start) = self.part_start.take() {
+                entry.spooled = Some((start, self.spool_len - start));
+            }
             self.results.push(entry);
             return Ok(());
         }
@@ -239,20 +267,110 @@ impl<'a> Printer<'a> {
         )
     }
 
-    pub fn finish(self) -> anyhow::Result<Code> {
+    pub fn finish(mut self) -> anyhow::Result<Code> {
         if self.json {
-            let report = Report {
-                ok: self.results.iter().all(|r| r.ok),
-                results: self.results,
+            let written = match self.spool.take() {
+                None => {
+                    let report = Report {
+                        ok: self.results.iter().all(|r| r.ok),
+                        results: std::mem::take(&mut self.results),
+                    };
+                    let mut text = serde_json::to_vec_pretty(&report)?;
+                    text.push(b'\n');
+                    self.out.write_all(&text)
+                }
+                Some(spool) => write_report(&self.results, spool, &mut self.out),
             };
-            let mut text = serde_json::to_vec_pretty(&report)?;
-            text.push(b'\n');
-            match self.out.write_all(&text) {
+            match written {
                 // Every command ran: the reader went away, the exit code stands.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 written => written?,
             }
         }
         Ok(self.worst)
+    }
+}
+
+/// The `--json` document of `results`, as `serde_json::to_vec_pretty` writes a [`Report`],
+/// with each spooled output copied from `spool` a chunk at a time.
+fn write_report(
+    results: &[Entry],
+    mut spool: std::fs::File,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let ok = results.iter().all(|r| r.ok);
+    write!(out, "{{\n  \"ok\": {ok},\n  \"results\": [")?;
+    for (i, entry) in results.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        let text = serde_json::to_string_pretty(entry)?;
+        let text = text.replace('\n', "\n    ");
+        let (before, after) = match entry.spooled {
+            // The field written empty, as no string value can hold this (its quotes would be
+            // escaped).
+            Some(_) => text
+                .split_once("\"output\": \"\"")
+                .expect("the output field"),
+            None => (text.as_str(), ""),
+        };
+        write!(out, "    {before}")?;
+        if let Some((offset, len)) = entry.spooled {
+            out.write_all(b"\"output\": \"")?;
+            spool.seek(SeekFrom::Start(offset))?;
+            let mut left = len;
+            let mut carry = Vec::new();
+            let mut chunk = vec![0; 64 * 1024];
+            while left > 0 {
+                let n = chunk.len().min(left as usize);
+                spool.read_exact(&mut chunk[..n])?;
+                left -= n as u64;
+                carry.extend_from_slice(&chunk[..n]);
+                let keep = crate::many::escape_utf8(&carry, false, out)?;
+                carry.drain(..carry.len() - keep);
+            }
+            crate::many::escape_utf8(&carry, true, out)?;
+            write!(out, "\"{after}")?;
+        }
+    }
+    if results.is_empty() {
+        out.write_all(b"]\n}\n")
+    } else {
+        out.write_all(b"\n  ]\n}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without spooled outputs, the document written by hand is serde's to the byte.
+    #[test]
+    fn the_report_by_hand_is_serdes() {
+        for count in [0, 1, 3] {
+            let results: Vec<Entry> = (0..count)
+                .map(|i| {
+                    let entry = Entry::new(&format!("show \"x\" {i}"), Process::Socket, Some(i));
+                    let entry = entry.output(format!("a\n\tb\u{1b}[0m {i}\n"));
+                    if i == 1 {
+                        entry.error(Code::CommandFailed, "No such server.".into())
+                    } else {
+                        entry
+                    }
+                })
+                .collect();
+            let mut by_hand = Vec::new();
+            let spool = crate::spool::temporary().unwrap();
+            write_report(&results, spool, &mut by_hand).unwrap();
+            let report = Report {
+                ok: results.iter().all(|r| r.ok),
+                results,
+            };
+            let mut serde = serde_json::to_vec_pretty(&report).unwrap();
+            serde.push(b'\n');
+            assert_eq!(
+                String::from_utf8(by_hand).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+        }
     }
 }

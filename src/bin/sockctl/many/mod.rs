@@ -144,7 +144,7 @@ impl Spool {
 impl Write for Spool {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.file.is_none() && self.spills && self.memory.len() + data.len() > SPILL_AT {
-            let mut file = temporary_file()?;
+            let mut file = crate::spool::temporary()?;
             file.write_all(&self.memory)?;
             self.memory = Vec::new();
             self.file = Some(file);
@@ -158,41 +158,6 @@ impl Write for Spool {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// A file in the temporary directory that has no name, so that nothing is left behind
-/// however the process ends (`O_TMPFILE`; where the file system lacks it, a file created
-/// exclusively, mode 0600, and unlinked at once).
-fn temporary_file() -> io::Result<std::fs::File> {
-    use rustix::fs::{CWD, Mode, OFlags, openat};
-    let dir = std::env::temp_dir();
-    let flags = OFlags::RDWR | OFlags::CLOEXEC;
-    match openat(
-        CWD,
-        &dir,
-        flags | OFlags::TMPFILE,
-        Mode::from_raw_mode(0o600),
-    ) {
-        Ok(fd) => return Ok(std::fs::File::from(fd)),
-        Err(e) if !matches!(e, rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
-            return Err(e.into());
-        }
-        Err(_) => {}
-    }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    loop {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let path = dir.join(format!(".sockctl-spool.{}.{n}", std::process::id()));
-        let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
-        match openat(CWD, &path, flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => {
-                let _ = std::fs::remove_file(&path);
-                return Ok(std::fs::File::from(fd));
-            }
-            Err(rustix::io::Errno::EXIST) => continue,
-            Err(e) => return Err(e.into()),
-        }
     }
 }
 
@@ -228,7 +193,7 @@ impl Store {
         fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<(u64, u64)> {
         if self.file.is_none() {
-            self.file = Some(temporary_file()?);
+            self.file = Some(crate::spool::temporary()?);
         }
         let file = self.file.as_mut().expect("just made");
         let mut counted = Counted {
@@ -565,7 +530,7 @@ impl Result_ {
 /// Writes `bytes` as the inside of a JSON string, invalid UTF-8 replaced as
 /// `String::from_utf8_lossy` does; returns how many bytes at the end were held back because
 /// they may be the start of a character the next chunk completes (none when `last`).
-fn escape_utf8(mut bytes: &[u8], last: bool, to: &mut dyn Write) -> io::Result<usize> {
+pub(crate) fn escape_utf8(mut bytes: &[u8], last: bool, to: &mut dyn Write) -> io::Result<usize> {
     let escape = |text: &str, to: &mut dyn Write| -> io::Result<()> {
         let quoted = serde_json::to_string(text).expect("strings serialize");
         to.write_all(&quoted.as_bytes()[1..quoted.len() - 1])
