@@ -253,6 +253,15 @@ pub struct OperateArgs {
     #[arg(long, requires = "wait")]
     pub shutdown_sessions: bool,
 
+    /// Change nothing: read each server's state and say what the command would change
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors, and each
+    /// server's state before and after
+    #[arg(long)]
+    pub json: bool,
+
     #[command(flatten)]
     pub socket: SocketsArgs,
 
@@ -275,6 +284,15 @@ pub struct WeightArgs {
     /// The weight (0 to 256)
     #[arg(value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(0..=256))]
     pub weight: u32,
+
+    /// Change nothing: read each server's weight and say what the command would change
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors, and each
+    /// server's state before and after
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub socket: SocketsArgs,
