@@ -367,6 +367,11 @@ pub struct ReloadArgs {
     #[arg(long, value_name = "DUR", default_value = "5m")]
     pub timeout: HumanDuration,
 
+    /// Only check the configuration with the running master's own binary (`haproxy -c`):
+    /// exit 0 if it loads, 1 with HAProxy's lines if not; no reload, nothing saved
+    #[arg(long, conflicts_with_all = ["save_state", "no_check"])]
+    pub check_only: bool,
+
     /// Print the outcome as one JSON object
     #[arg(long)]
     pub json: bool,

@@ -53,6 +53,9 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         &address,
     )?;
 
+    if args.check_only {
+        return check_only(&address, before.master.pid, args.json);
+    }
     if !args.no_check
         && let Some(messages) = configuration_fails(before.master.pid, verbose)
     {
@@ -212,4 +215,55 @@ fn configuration_fails(pid: u32, verbose: bool) -> Option<String> {
         }
         None => None,
     }
+}
+
+/// `reload --check-only`: the check a reload starts with, and its verdict alone. A master whose
+/// process cannot be seen here is not checked: that is exit 2, never a success.
+fn check_only(address: &sockctl::Address, pid: u32, json: bool) -> anyhow::Result<Code> {
+    let process = sockctl::haproxy::running::Process::read(pid)
+        .filter(|p| p.is_haproxy() && sockctl::haproxy::running::process_trusted(pid));
+    let Some(process) = process else {
+        return Err(exit::UsageError(format!(
+            "{address}: cannot check the configuration: the master (pid {pid}) cannot be seen \
+             here (another host or PID namespace)"
+        ))
+        .into());
+    };
+    let checked = match process.check_configuration() {
+        Some(Ok(checked)) => checked,
+        Some(Err(e)) => {
+            return Err(exit::UsageError(format!(
+                "{address}: cannot check the configuration: {e}"
+            ))
+            .into());
+        }
+        None => {
+            return Err(exit::UsageError(format!(
+                "{address}: cannot check the configuration: the master's command line names \
+                 no configuration"
+            ))
+            .into());
+        }
+    };
+    if json {
+        let report = serde_json::json!({
+            "master": address.to_string(),
+            "status": if checked.valid { "check_ok" } else { "check_failed" },
+            "check": checked.messages,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if checked.valid {
+        if !json {
+            println!("configuration loads (checked with the running master's binary)");
+        }
+        return Ok(Code::Ok);
+    }
+    for line in checked.messages.lines().filter(|l| !l.trim().is_empty()) {
+        crate::messages::say(format_args!("haproxy -c: {line}"));
+    }
+    crate::messages::say(
+        "the configuration does not load (checked with the running master's binary)",
+    );
+    Ok(Code::CommandFailed)
 }
