@@ -98,7 +98,7 @@ UsePAM no
 Subsystem sftp internal-sftp
 CFG
 # sshd's privilege-separation directory; Debian's service makes it at start.
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd
+[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 0755 /run/sshd; }
 "$sshd_bin" -f "$tmp/ssh/sshd_config" -E "$tmp/ssh/sshd.log"
 ssh_opts=(-o "UserKnownHostsFile=$tmp/ssh/known_hosts" -o StrictHostKeyChecking=yes
     -o IdentitiesOnly=yes -o BatchMode=yes -i "$tmp/ssh/id_ed25519" -p "$port")
@@ -167,8 +167,7 @@ CFG
     pids+=($!)
     haproxy -W -S "$d/master.sock" -f "$d/haproxy.cfg" 2>"$d/haproxy.log" &
     pids+=($!)
-    local i
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         if printf 'show proc\n' | sandbox_ask "$d/master.sock" | grep -q '^# workers' &&
             printf 'show servers state be_app\n' | sandbox_ask "$d/admin.sock" |
             grep -q ' down 127.0.0.1 0 '; then
