@@ -97,8 +97,11 @@ options:
       - A reply line matching this regular expression makes the command fail.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sockctl.haproxy.sockctl
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: partial
     details: Commands run in check mode only when O(read_only=true).

@@ -37,9 +37,13 @@ options:
       - Only the servers of this backend.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
   - sockctl.haproxy.sockctl
   - sockctl.haproxy.sockctl.haproxy
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: full
   diff_mode:

@@ -57,9 +57,12 @@ options:
       - How long to wait for the outcome of the reload (V(5m) by default, as sockctl's).
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sockctl.haproxy.sockctl
   - sockctl.haproxy.sockctl.haproxy
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: full
     details: Runs the configuration check only.
@@ -166,7 +169,7 @@ def main():
         output.update(changed=True, old_worker=doc.get("old_worker"), new_worker=doc.get("new_worker"))
         module.exit_json(**output)
     if status == "check_failed":
-        lines = [l for l in (doc.get("check") or "").splitlines() if l.strip()]
+        lines = [line for line in (doc.get("check") or "").splitlines() if line.strip()]
         module.fail_json(
             msg="the configuration does not load; nothing was reloaded: %s" % " | ".join(lines),
             haproxy_lines=lines,
@@ -175,10 +178,10 @@ def main():
         )
     if status == "failed":
         logs = doc.get("logs")
-        lines = [l for l in (logs or "").splitlines() if l.strip()]
+        lines = [line for line in (logs or "").splitlines() if line.strip()]
         if not lines:
             # 2.6 gives no startup log over the master CLI: sockctl's messages say what it knows.
-            lines = [l[len("haproxy -c: "):] for l in errors if l.startswith("haproxy -c: ")]
+            lines = [e[len("haproxy -c: "):] for e in errors if e.startswith("haproxy -c: ")]
         module.fail_json(
             msg="HAProxy rejected the new configuration; worker %s still serves%s"
             % (doc.get("new_worker"), (": " + " | ".join(lines)) if lines else ""),

@@ -86,9 +86,12 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - sockctl.haproxy.sockctl
   - sockctl.haproxy.sockctl.haproxy
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: full
   diff_mode:
