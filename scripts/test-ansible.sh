@@ -13,8 +13,11 @@ root=$PWD
 started=$SECONDS
 . scripts/ensure-haproxy.sh
 . scripts/sandbox.sh
+export PATH="$PATH:/usr/sbin"
+# memcached: a service other than HAProxy for admin_socket's profiles (started here on a Unix
+# socket in the temp dir; its package's own service is not needed).
 ensure_tools "the Ansible tests" haproxy:haproxy python3:python3 py.ensurepip:python3-venv \
-    sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client
+    sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client memcached:memcached
 if [ "$(id -u)" != 0 ]; then
     # The managed hosts are reached as root, as an operator's load balancers are.
     echo "FAIL: scripts/test-ansible.sh runs sshd and logs in as root: run it as root" >&2
@@ -65,15 +68,15 @@ export HOME=$tmp/home ANSIBLE_COLLECTIONS_PATH=$tmp/collections \
 (cd ansible/ansible_collections/sockctl/haproxy &&
     "$venv/ansible-galaxy" collection build --output-path "$tmp/build" >/dev/null)
 "$venv/ansible-galaxy" collection install -p "$tmp/collections" "$tmp"/build/sockctl-haproxy-*.tar.gz >/dev/null
-for module in haproxy_server haproxy_reload haproxy_facts admin_socket; do
-    if "$venv/ansible-doc" "sockctl.haproxy.$module" >"$tmp/doc.txt" 2>&1 &&
-        grep -q "^RETURN VALUES" "$tmp/doc.txt" && grep -q "EXAMPLES" "$tmp/doc.txt"; then
-        ok "ansible-doc sockctl.haproxy.$module"
-    else
-        fail "ansible-doc sockctl.haproxy.$module"
-        head -n 20 "$tmp/doc.txt"
-    fi
-done
+modules=(haproxy_server haproxy_reload haproxy_facts admin_socket)
+doc_ok=$("$venv/ansible-doc" "${modules[@]/#/sockctl.haproxy.}" 2>"$tmp/doc.err" |
+    grep -c -E '^(> MODULE sockctl\.haproxy\.|RETURN VALUES|EXAMPLES)') || true
+if [ "$doc_ok" = $((3 * ${#modules[@]})) ] && [ ! -s "$tmp/doc.err" ]; then
+    ok "ansible-doc renders ${modules[*]}"
+else
+    fail "ansible-doc: $doc_ok of $((3 * ${#modules[@]})) headings"
+    cat "$tmp/doc.err"
+fi
 
 # --- sshd on 127.0.0.1, a free port, keys of this run only
 step "sshd and three HAProxy masters"
@@ -182,6 +185,12 @@ CFG
 }
 for lb in lb1 lb2 lb3; do
     start_lb "$lb"
+done
+memcached -s "$tmp/lb1/memcached.sock" -a 0600 -U 0 -u root 2>"$tmp/memcached.log" &
+pids+=($!)
+for _ in $(seq 100); do
+    [ -S "$tmp/lb1/memcached.sock" ] && break
+    sleep 0.05
 done
 ok "$(haproxy_version haproxy) as lb1, lb2, lb3"
 
