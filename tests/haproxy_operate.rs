@@ -376,3 +376,33 @@ fn answers_down(ha: &Haproxy) -> bool {
         .iter()
         .any(|s| s["name"] == "down" && s["op_state_name"] == "stopped")
 }
+
+#[test]
+fn json_says_which_servers_were_done_before_haproxy_refused_one() {
+    // A static algorithm takes only 0% or 100%: HAProxy refuses weight 5 there.
+    let Some(ha) = Haproxy::start_setup(Setup {
+        backend: "backend be_app
+    server web1 127.0.0.1:19261
+
+backend be_static
+    balance static-rr
+    server web1 127.0.0.1:19261
+",
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let doc: serde_json::Value = sockctl(["haproxy", "weight", "web1", "5", "--json", "-s"])
+        .arg(&ha.admin)
+        .fails(1)
+        .json();
+    let e = entry(&doc, &ha);
+    assert_eq!(e["code"], 1);
+    assert!(e["errors"][0].as_str().unwrap().contains("static"), "{e}");
+    let done = record(e, "be_app", "web1");
+    assert_eq!(done["verdict"], "done", "{done}");
+    let refused = record(e, "be_static", "web1");
+    assert_eq!(refused["verdict"], "failed", "{refused}");
+    assert_eq!(refused["after"], serde_json::Value::Null);
+    assert_eq!(refused["before"]["weight"], 1);
+}

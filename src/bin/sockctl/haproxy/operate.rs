@@ -132,7 +132,8 @@ struct Record {
     before: Option<Snapshot>,
     after: Option<Snapshot>,
     changed: bool,
-    /// `done`, `timeout` (the wait ended with this server not there yet), or `dry-run`.
+    /// `done`, `timeout` (the wait ended with this server not there yet), `dry-run`, or
+    /// `failed` (its command was not done).
     verdict: &'static str,
     /// At a timeout: what was left on the server.
     left: Option<Left>,
@@ -293,7 +294,8 @@ fn one_socket(
                 before: before.clone(),
                 after: None,
                 changed: false,
-                verdict: "done",
+                // Until its command is done.
+                verdict: "failed",
                 left: None,
             });
         }
@@ -303,12 +305,12 @@ fn one_socket(
                 actions.push(Action::Maint);
             }
             for record in &mut report.servers[first..] {
+                record.verdict = "dry-run";
                 let Some(before) = &record.before else {
                     continue;
                 };
                 let after = predicted(before, &actions);
                 record.changed = differs(before, &after);
-                record.verdict = "dry-run";
                 writeln!(
                     out,
                     "{place}: {}/{}: {} (dry run: {})",
@@ -326,8 +328,9 @@ fn one_socket(
             }
             continue;
         }
-        for (backend, server) in &servers {
+        for (i, (backend, server)) in servers.iter().enumerate() {
             run_in(address, exchange, to, &plan.action.command(backend, server))?;
+            report.servers[first + i].verdict = "done";
             writeln!(
                 out,
                 "{place}: {backend}/{server}: {}",
