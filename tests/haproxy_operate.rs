@@ -401,6 +401,9 @@ backend be_static
     assert!(e["errors"][0].as_str().unwrap().contains("static"), "{e}");
     let done = record(e, "be_app", "web1");
     assert_eq!(done["verdict"], "done", "{done}");
+    // Its weight changed before the failure: said, though the state was not read again.
+    assert_eq!(done["changed"], true, "{done}");
+    assert_eq!(e["result"]["changed"], true);
     let refused = record(e, "be_static", "web1");
     assert_eq!(refused["verdict"], "failed", "{refused}");
     assert_eq!(refused["after"], serde_json::Value::Null);

@@ -94,6 +94,7 @@ fn each(
                 let mut report = Report::new(plan);
                 let (mut text, err) = (std::io::sink(), &mut buffers.err);
                 let result = one_socket(address, &exchange, plan, &mut report, &mut text, err);
+                report.settle();
                 // What was done before a failure is said too; a socket never reached has no
                 // result.
                 if report.reached {
@@ -120,6 +121,9 @@ struct Report {
     /// Whether the socket answered.
     #[serde(skip)]
     reached: bool,
+    /// Whether `--shutdown-sessions` ended sessions.
+    #[serde(skip)]
+    ended_sessions: bool,
 }
 
 /// One server in one process.
@@ -174,7 +178,13 @@ impl Report {
             changed: false,
             servers: Vec::new(),
             reached: false,
+            ended_sessions: false,
         }
+    }
+
+    /// Sets `changed` from the records, once the run on the socket ended (well or not).
+    fn settle(&mut self) {
+        self.changed = self.ended_sessions || self.servers.iter().any(|r| r.changed);
     }
 }
 
@@ -323,14 +333,18 @@ fn one_socket(
                     },
                     state_words(before),
                 )?;
-                report.changed |= record.changed;
                 record.after = Some(after);
             }
             continue;
         }
         for (i, (backend, server)) in servers.iter().enumerate() {
             run_in(address, exchange, to, &plan.action.command(backend, server))?;
-            report.servers[first + i].verdict = "done";
+            let record = &mut report.servers[first + i];
+            record.verdict = "done";
+            // What it leads to, until the state is read again (a later failure may prevent that).
+            if let Some(before) = &record.before {
+                record.changed = differs(before, &predicted(before, &[plan.action]));
+            }
             writeln!(
                 out,
                 "{place}: {backend}/{server}: {}",
@@ -347,7 +361,7 @@ fn one_socket(
                 }
                 if !left.is_empty() {
                     // Sessions were ended: that is a change, whatever the state says.
-                    report.changed = true;
+                    report.ended_sessions = true;
                 }
             }
             for pending in &left {
@@ -395,7 +409,6 @@ fn one_socket(
                 if let (Some(before), Some(after)) = (&record.before, &after) {
                     record.changed = differs(before, after);
                 }
-                report.changed |= record.changed;
                 record.after = after;
             }
         }
