@@ -78,6 +78,23 @@ else
     cat "$tmp/doc.err"
 fi
 
+# ansible-test's validate-modules on the installed collection, run directly: `ansible-test
+# sanity` itself first downloads a pip bootstrap script from a host other than PyPI. Two
+# findings are expected and filtered: DOCUMENTATION.author without a GitHub handle, and no GPLv3
+# header (the collection is MIT or Apache-2.0, as sockctl).
+"$venv/pip" install --quiet --no-cache-dir --disable-pip-version-check voluptuous antsibull-docs-parser
+validate=$(dirname "$("$venv/python" -c 'import ansible_test; print(ansible_test.__file__)')")/_util/controller/sanity/validate-modules
+(cd "$tmp/collections/ansible_collections/sockctl/haproxy" &&
+    PYTHONPATH=$validate "$venv/python" "$validate/validate.py" --arg-spec \
+        --collection ansible_collections/sockctl/haproxy --collection-version 0.1.0 \
+        plugins/modules) >"$tmp/validate.txt" 2>&1 || true
+if ! grep -v -e 'DOCUMENTATION.author: Invalid author' -e 'Emissing-gplv3-license' "$tmp/validate.txt" | grep -q .; then
+    ok "validate-modules: no finding but the author handle and the GPLv3 header ($(wc -l <"$tmp/validate.txt") filtered)"
+else
+    fail "validate-modules"
+    cat "$tmp/validate.txt"
+fi
+
 # --- sshd on 127.0.0.1, a free port, keys of this run only
 step "sshd and three HAProxy masters"
 mkdir -p "$tmp/ssh" && chmod 700 "$tmp/ssh"
