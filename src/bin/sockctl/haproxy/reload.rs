@@ -43,6 +43,9 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     let address = socket(&args.socket, Want::Master, verbose)?;
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
+    if args.check_only {
+        return check_only(&reload, &address, args.json);
+    }
     let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
     let before = at(
         reload.before(|| {
@@ -53,9 +56,6 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
         &address,
     )?;
 
-    if args.check_only {
-        return check_only(&address, before.master.pid, args.json);
-    }
     if !args.no_check
         && let Some(messages) = configuration_fails(before.master.pid, verbose)
     {
@@ -217,15 +217,27 @@ fn configuration_fails(pid: u32, verbose: bool) -> Option<String> {
     }
 }
 
-/// `reload --check-only`: the check a reload starts with, and its verdict alone. A master whose
-/// process cannot be seen here is not checked: that is exit 2, never a success.
-fn check_only(address: &sockctl::Address, pid: u32, json: bool) -> anyhow::Result<Code> {
-    let process = sockctl::haproxy::running::Process::read(pid)
-        .filter(|p| p.is_haproxy() && sockctl::haproxy::running::process_trusted(pid));
+/// `reload --check-only`: the check a reload starts with, and its verdict alone (no reload, so
+/// no lock). The process checked must be the master of this very socket (its `-S`): a master
+/// whose process cannot be seen here (another host, another PID namespace, where the same PID
+/// may be another process) is not checked, which is exit 2, never a success.
+fn check_only(reload: &Reload, address: &sockctl::Address, json: bool) -> anyhow::Result<Code> {
+    let before = at(
+        reload.before(|| {
+            crate::messages::say(format_args!(
+                "{address}: another reload is in progress; waiting for it"
+            ))
+        }),
+        address,
+    )?;
+    let pid = before.master.pid;
+    let process = sockctl::haproxy::running::Process::read(pid).filter(|p| {
+        p.is_haproxy() && sockctl::haproxy::running::process_trusted(pid) && p.serves(address)
+    });
     let Some(process) = process else {
         return Err(exit::UsageError(format!(
             "{address}: cannot check the configuration: the master (pid {pid}) cannot be seen \
-             here (another host or PID namespace)"
+             here (another host or PID namespace), or its -S is not this socket"
         ))
         .into());
     };
