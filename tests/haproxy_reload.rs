@@ -503,3 +503,39 @@ fn reload_json_of_a_3_x_master_keeps_its_shape() {
         "the log is in the document too"
     );
 }
+
+#[test]
+fn check_only_checks_and_never_reloads() {
+    let Some(ha) = Haproxy::start() else { return };
+    let old_worker = ha.current_worker();
+    let json: serde_json::Value = reload(&ha)
+        .args(["--check-only", "--json"])
+        .succeeds()
+        .json();
+    assert_eq!(json["status"], "check_ok");
+    reload(&ha)
+        .arg("--check-only")
+        .succeeds()
+        .stdout_has("configuration loads");
+    let config = std::fs::read_to_string(&ha.config).unwrap();
+    std::fs::write(
+        &ha.config,
+        config.replacen("global\n", "global\n    no_such_keyword\n", 1),
+    )
+    .unwrap();
+    let json: serde_json::Value = reload(&ha)
+        .args(["--check-only", "--json"])
+        .fails(1)
+        .stderr_has("haproxy -c: ")
+        .json();
+    assert_eq!(json["status"], "check_failed");
+    assert!(
+        json["check"].as_str().unwrap().contains("no_such_keyword"),
+        "{json}"
+    );
+    assert_eq!(ha.reloads(), 0);
+    assert_eq!(ha.current_worker(), old_worker);
+    // Nothing that would write or skip the check goes with it.
+    reload(&ha).args(["--check-only", "--save-state"]).fails(2);
+    reload(&ha).args(["--check-only", "--no-check"]).fails(2);
+}

@@ -73,7 +73,43 @@ impl Action {
             Action::Weight(w) => format!("set server {backend}/{server} weight {w}"),
         }
     }
+
+    /// Its name on the command line and in JSON: `drain`, `ready`, `maint`, `weight`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Drain => "drain",
+            Action::Ready => "ready",
+            Action::Maint => "maint",
+            Action::Weight(_) => "weight",
+        }
+    }
+
+    /// The admin state bits (`srv_admin_state`) a server with `bits` has once the action is
+    /// done, as HAProxy's `set server … state` sets them: `ready` clears forced maintenance
+    /// and forced drain, `drain` clears the one and sets the other, `maint` the reverse. The
+    /// inherited and configured bits stay: an operator's command does not change them.
+    pub fn admin_after(self, bits: u32) -> u32 {
+        match self {
+            Action::Ready => bits & !(FMAINT | FDRAIN),
+            Action::Drain => (bits & !FMAINT) | FDRAIN,
+            Action::Maint => (bits & !FDRAIN) | FMAINT,
+            Action::Weight(_) => bits,
+        }
+    }
+
+    /// The weight a server of weight `weight` has once the action is done.
+    pub fn weight_after(self, weight: u32) -> u32 {
+        match self {
+            Action::Weight(w) => w,
+            _ => weight,
+        }
+    }
 }
+
+/// `SRV_ADMF_FMAINT`: maintenance forced by the operator.
+const FMAINT: u32 = 0x01;
+/// `SRV_ADMF_FDRAIN`: drain forced by the operator.
+const FDRAIN: u32 = 0x08;
 
 /// A server not yet where the action leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +189,21 @@ mod tests {
             Action::Weight(5).command("be", "s1"),
             "set server be/s1 weight 5"
         );
+    }
+
+    #[test]
+    fn predicted_admin_states() {
+        use crate::haproxy::servers_state::admin_state_name as name;
+        // From ready, from forced maintenance, with the configured CMAINT bit kept.
+        assert_eq!(name(Action::Drain.admin_after(0)), "drain");
+        assert_eq!(Action::Drain.admin_after(0x01), 0x08);
+        assert_eq!(Action::Ready.admin_after(0x01 | 0x04), 0x04);
+        assert_eq!(Action::Maint.admin_after(0x08), 0x01);
+        // Inherited maintenance stays: `ready` does not end it.
+        assert_eq!(name(Action::Ready.admin_after(0x02)), "maint");
+        assert_eq!(Action::Weight(3).admin_after(0x08), 0x08);
+        assert_eq!(Action::Weight(3).weight_after(1), 3);
+        assert_eq!(Action::Drain.weight_after(1), 1);
     }
 
     #[test]

@@ -180,7 +180,7 @@ mod view;
 
 pub use validate::{StateValidator, ValidatingWriter, validate};
 use validate::{fields, header_names};
-pub use view::{ServerState, ServersState, parse};
+pub use view::{ServerState, ServersState, admin_flag_names, admin_state_name, parse};
 
 /// `show servers state`, of one backend when named.
 pub fn command(backend: Option<&str>) -> Result<String, BadName> {

@@ -73,6 +73,11 @@ pub(super) const CHECK_FLAGS: &[(u32, &str)] = &[
     (0x10, "AGENT"),
 ];
 
+/// The names of the bits of an `srv_admin_state`, as in [`ServerState::admin_flags`].
+pub fn admin_flag_names(bits: u32) -> Vec<String> {
+    flag_names(bits, ADMIN_FLAGS)
+}
+
 pub(super) fn flag_names(bits: u32, table: &[(u32, &str)]) -> Vec<String> {
     let mut names: Vec<String> = table
         .iter()
@@ -90,7 +95,7 @@ pub(super) fn flag_names(bits: u32, table: &[(u32, &str)]) -> Vec<String> {
 /// FMAINT, IMAINT or RMAINT. CMAINT alone says the server was `disabled` in the configuration
 /// and is not maintenance: a `server-template … disabled` slot enabled at runtime keeps it and
 /// serves.
-pub(super) fn admin_state_name(bits: u32) -> &'static str {
+pub fn admin_state_name(bits: u32) -> &'static str {
     const MAINT: u32 = 0x01 | 0x02 | 0x20;
     const DRAIN: u32 = 0x08 | 0x10;
     if bits & MAINT != 0 {

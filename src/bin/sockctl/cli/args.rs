@@ -254,6 +254,15 @@ pub struct OperateArgs {
     #[arg(long, requires = "wait")]
     pub shutdown_sessions: bool,
 
+    /// Change nothing: read each server's state and say what the command would change
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors, and each
+    /// server's state before and after
+    #[arg(long)]
+    pub json: bool,
+
     #[command(flatten)]
     pub socket: SocketsArgs,
 
@@ -276,6 +285,15 @@ pub struct WeightArgs {
     /// The weight (0 to 256)
     #[arg(value_name = "WEIGHT", value_parser = clap::value_parser!(u32).range(0..=256))]
     pub weight: u32,
+
+    /// Change nothing: read each server's weight and say what the command would change
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object keyed by address: each socket's exit code, errors, and each
+    /// server's state before and after
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub socket: SocketsArgs,
@@ -349,6 +367,11 @@ pub struct ReloadArgs {
     /// Give up waiting for the outcome after this long (loading a big configuration takes time)
     #[arg(long, value_name = "DUR", default_value = "5m")]
     pub timeout: HumanDuration,
+
+    /// Only check the configuration with the running master's own binary (`haproxy -c`):
+    /// exit 0 if it loads, 1 with HAProxy's lines if not; no reload, nothing saved
+    #[arg(long, conflicts_with_all = ["save_state", "no_check"])]
+    pub check_only: bool,
 
     /// Print the outcome as one JSON object
     #[arg(long)]

@@ -205,10 +205,13 @@ Examples:
   sockctl haproxy drain web1 --wait --wait-timeout 2m --then maint
   sockctl haproxy ready be_app/web1 --wait -s /run/lb1/admin.sock -s /run/lb2/admin.sock
   sockctl haproxy weight web1 50
+  sockctl haproxy drain web1 --dry-run --json
 
 A NAME without a backend acts on every backend that has a server of that name; none is exit 1.
 With --wait, progress goes to stderr on a terminal; at --wait-timeout, exit 4 names what is
 left (sessions, queue, status). A server already in the state is done at once.
+--json: one record per socket and server, with its state before and after and whether it
+changed; --dry-run reads the state and says what would change, sending no change.
 
 ",
     exit_codes_help!()

@@ -59,6 +59,9 @@ pub fn run(args: ReloadArgs, config: &Config) -> anyhow::Result<Code> {
     }
     let timeout = args.timeout.limit().unwrap_or(Duration::MAX / 4);
     let reload = Reload::new(&address, timeout);
+    if args.check_only {
+        return check_only(&reload, &address, args.json);
+    }
     let _lock = at(reload.lock(), &address).context("waiting for another reload")?;
     let before = at(
         reload.before(|| {
@@ -279,4 +282,67 @@ fn configuration_fails(pid: u32, verbose: bool) -> Option<String> {
         }
         None => None,
     }
+}
+
+/// `reload --check-only`: the check a reload starts with, and its verdict alone (no reload, so
+/// no lock). The process checked must be the master of this very socket (its `-S`): a master
+/// whose process cannot be seen here (another host, another PID namespace, where the same PID
+/// may be another process) is not checked, which is exit 2, never a success.
+fn check_only(reload: &Reload, address: &sockctl::Address, json: bool) -> anyhow::Result<Code> {
+    let before = at(
+        reload.before(|| {
+            crate::messages::say(format_args!(
+                "{address}: another reload is in progress; waiting for it"
+            ))
+        }),
+        address,
+    )?;
+    let pid = before.master.pid;
+    let process = sockctl::haproxy::running::Process::read(pid).filter(|p| {
+        p.is_haproxy() && sockctl::haproxy::running::process_trusted(pid) && p.serves(address)
+    });
+    let Some(process) = process else {
+        return Err(exit::UsageError(format!(
+            "{address}: cannot check the configuration: the master (pid {pid}) cannot be seen \
+             here (another host or PID namespace), or its -S is not this socket"
+        ))
+        .into());
+    };
+    let checked = match process.check_configuration() {
+        Some(Ok(checked)) => checked,
+        Some(Err(e)) => {
+            return Err(exit::UsageError(format!(
+                "{address}: cannot check the configuration: {e}"
+            ))
+            .into());
+        }
+        None => {
+            return Err(exit::UsageError(format!(
+                "{address}: cannot check the configuration: the master's command line names \
+                 no configuration"
+            ))
+            .into());
+        }
+    };
+    if json {
+        let report = serde_json::json!({
+            "master": address.to_string(),
+            "status": if checked.valid { "check_ok" } else { "check_failed" },
+            "check": checked.messages,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if checked.valid {
+        if !json {
+            println!("configuration loads (checked with the running master's binary)");
+        }
+        return Ok(Code::Ok);
+    }
+    for line in checked.messages.lines().filter(|l| !l.trim().is_empty()) {
+        crate::messages::say(format_args!("haproxy -c: {line}"));
+    }
+    crate::messages::say(
+        "the configuration does not load (checked with the running master's binary)",
+    );
+    Ok(Code::CommandFailed)
 }
