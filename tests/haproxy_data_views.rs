@@ -9,8 +9,9 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use crate::support::fake::{Reply, stats_socket};
 use crate::support::haproxy::{self, Haproxy, Setup};
-use crate::support::{Run, sockctl};
+use crate::support::{Run, fixture, sockctl};
 
 type Object = serde_json::Map<String, serde_json::Value>;
 
@@ -591,4 +592,87 @@ fn views_ask_one_worker_of_a_master() {
     view("sess", &ha.master, &["--worker", "all"])
         .fails(2)
         .stderr_has("a view shows one process");
+}
+
+/// HAProxy 3.4's replies, recorded, answered by a stats socket that has them: each view reads
+/// them into the documented shape. (The same tests run live against 2.6 and 2.8 above.)
+#[test]
+fn the_3_4_replies_read_through_the_views() {
+    let recorded = |name: &str| {
+        // As it comes after `set severity-output number; `: that command's empty answer first.
+        let mut reply = b"\n".to_vec();
+        reply.extend(fixture(&format!("3.4/{name}.reply")));
+        reply
+    };
+    let script: Vec<(&str, Vec<u8>)> = vec![
+        ("show map", recorded("stats_show_map")),
+        (
+            "show map /etc/haproxy/hosts.map",
+            recorded("stats_show_map_hosts"),
+        ),
+        ("show acl #0", recorded("stats_show_acl_id0")),
+        ("show table", recorded("stats_show_table")),
+        ("show table st_src", recorded("stats_show_table_st_src")),
+        (
+            "show table st_src data.gpc0 gt 0",
+            recorded("stats_show_table_filter_gpc0"),
+        ),
+        ("show sess", recorded("stats_show_sess")),
+        ("show ssl cert", recorded("stats_show_ssl_cert")),
+        (
+            "show ssl cert /etc/haproxy/site.pem",
+            recorded("stats_show_ssl_cert_site"),
+        ),
+    ];
+    let server = stats_socket(move |command| {
+        let command = command.strip_prefix("set severity-output number; ")?;
+        script
+            .iter()
+            .find(|(line, _)| *line == command)
+            .map(|(_, reply)| Reply::Bytes(reply.clone()))
+    });
+    let socket = Path::new(server.address());
+    let maps: MapsDoc = view("map", socket, &[]).succeeds().document();
+    assert_eq!(maps.maps[0].file, "/etc/haproxy/hosts.map");
+    let map: MapDoc = view("map", socket, &["/etc/haproxy/hosts.map"])
+        .succeeds()
+        .document();
+    assert_eq!(map.entries[2].key, "example.com");
+    let acl: AclDoc = view("acl", socket, &["#0"]).succeeds().document();
+    assert_eq!(acl.entries.len(), 2);
+    let tables: TablesDoc = view("table", socket, &[]).succeeds().document();
+    assert_eq!(tables.tables.len(), 2);
+    let dump: DumpDoc = view("table", socket, &["st_src"]).succeeds().document();
+    assert_eq!(dump.entries[0].shard, Some(0));
+    assert_eq!(dump.entries[0].data["http_req_cnt"], 7);
+    let dump: DumpDoc = view("table", socket, &["st_src", "--filter", "data.gpc0 gt 0"])
+        .succeeds()
+        .document();
+    assert_eq!(dump.entries.len(), 1);
+    let sessions: SessionsDoc = view("sess", socket, &[]).succeeds().document();
+    assert_eq!(sessions.sessions.len(), 3);
+    let certs: CertificatesDoc = view("cert", socket, &[]).succeeds().document();
+    assert_eq!(certs.certificates.len(), 1);
+    let cert: CertDoc = view("cert", socket, &["/etc/haproxy/site.pem"])
+        .succeeds()
+        .document();
+    // 3.4 adds lines 2.6 does not have; all are kept.
+    assert!(cert.fields.iter().any(|f| f.name == "Option"), "{cert:?}");
+    assert_eq!(cert.status.as_deref(), Some("Used"));
+    view("sess", socket, &["--raw"])
+        .succeeds()
+        .stdout_is(fixture("3.4/stats_show_sess.reply"));
+}
+
+/// Text from the server (a map key, a table key) cannot drive the terminal in a table.
+#[test]
+fn server_text_cannot_drive_the_terminal() {
+    let server = stats_socket(|command| {
+        (command == "set severity-output number; show map #1")
+            .then(|| Reply::Bytes(b"\n0x1 \x1b]0;owned\x07 \x1b[2Jvalue\n\n".to_vec()))
+    });
+    let out = view("map", Path::new(server.address()), &["#1", "--table"])
+        .succeeds()
+        .stdout_has("\\x1b]0;owned\\x07");
+    assert!(!out.stdout_bytes().contains(&0x1b), "{out}");
 }
