@@ -359,6 +359,7 @@ fn tables_list_and_filter_their_entries() {
             "set table st_host key www.example.com data.gpc0 5",
             "set table st_src key 127.0.0.1 data.gpc0 2",
             "set table st_src key 10.1.2.3 data.gpc0 0",
+            "set table st_host key a\\ b=c data.gpc0 1",
         ])
         .succeeds();
     let shard = haproxy::version().at_least(2, 8);
@@ -370,7 +371,7 @@ fn tables_list_and_filter_their_entries() {
             .map(|t| (t.name.as_str(), t.key_type.as_str(), t.size, t.used))
             .collect();
         assert!(
-            tables.contains(&("st_host", "string", 1024, 2)),
+            tables.contains(&("st_host", "string", 1024, 3)),
             "{tables:?}"
         );
         assert!(tables.contains(&("st_src", "ip", 1024, 2)), "{tables:?}");
@@ -388,6 +389,10 @@ fn tables_list_and_filter_their_entries() {
         assert!(www.data["http_req_rate"].is_u64());
         assert!(www.expire_ms > 0 && www.expire_ms <= 600_000, "{www:?}");
         assert_eq!(www.shard.is_some(), shard, "{www:?}");
+        // A key with a space and an `=`: one field, as HAProxy escapes it.
+        let spaced = doc.entries.iter().find(|e| e.key.contains(" ")).unwrap();
+        assert_eq!(spaced.key, "a\\ b\\=c");
+        assert_eq!(spaced.data["gpc0"], 1);
 
         // Filtered by HAProxy: several filters all apply.
         let doc: DumpDoc = view(

@@ -9,7 +9,8 @@
 //!
 //! 2.8 and later add `shard=N` after `exp`. Data fields are `NAME=VALUE`, a rate
 //! `NAME(PERIOD_MS)=VALUE`; array types are printed element by element (`gpc0=… gpc1=…`). String
-//! keys are printed with spaces and control characters escaped, so every field is one word.
+//! keys are printed with a backslash before a space, `=` or `\` and control bytes as `\xHH`, so
+//! the fields are the words between unescaped spaces.
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,7 +47,8 @@ pub struct Dump {
 pub struct Entry {
     /// The entry's address in the process, as HAProxy prints it.
     pub pointer: String,
-    /// The key as HAProxy prints it (a string key with `\x20` for spaces, a binary key in hex).
+    /// The key as HAProxy prints it: a string key with `\` before a space, `=` or `\`, and
+    /// `\xHH` for other bytes; a binary key in hex.
     pub key: String,
     /// How many streams use the entry now.
     #[serde(rename = "use")]
@@ -216,7 +218,7 @@ fn entry(line: &text::Line<'_>, periods: &mut Ordered<u64>) -> Result<Entry, Par
         _ => return Err(bad_line()),
     };
     let text = std::str::from_utf8(rest).map_err(|_| bad_line())?;
-    let mut words = text.split(' ');
+    let mut words = words(text).into_iter();
     let mut field = |name: &'static str| -> Result<&str, ParseError> {
         let word = words.next().unwrap_or_default();
         word.strip_prefix(name)
@@ -268,6 +270,26 @@ fn entry(line: &text::Line<'_>, periods: &mut Ordered<u64>) -> Result<Entry, Par
         shard,
         data: Ordered(data),
     })
+}
+
+/// The words of an entry line: split at spaces, except an escaped one (`key=a\ b`: HAProxy
+/// prints a string key's space, `=` and `\` with a backslash before them).
+fn words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (at, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ' ' => {
+                words.push(&text[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    words.push(&text[start..]);
+    words
 }
 
 /// The most filters one `show table` takes (`STKTABLE_FILTER_LEN`, 4 in every version since
@@ -539,18 +561,29 @@ mod tests {
             assert_eq!(dump.entries.len(), 1);
             assert_eq!(dump.entries[0].key, "127.0.0.1");
         }
+        // A key with a space and an `=`, as `set table st_str key a\ b=c` made it.
+        for reply in [
+            reply!("2.6", "stats_show_table_escaped_key"),
+            reply!("3.4", "stats_show_table_escaped_key"),
+        ] {
+            let dump = parse(reply).unwrap();
+            let entry = dump.entries.iter().find(|e| e.key.contains(" ")).unwrap();
+            assert_eq!(entry.key, "a\\ b\\=c");
+            assert_eq!(entry.data.get("server_id"), Some(&Value::Int(2)));
+            assert_eq!(dump.entries.len(), 3);
+        }
         // A table without entries: an empty list, not an error.
         let empty = parse(b"# table: t, type: ip, size:10, used:0\n\n").unwrap();
         assert!(empty.entries.is_empty());
         // A name with a comma still reads; array elements are their own fields.
         let dump = parse(
             b"# table: a, b, type: string, size:1, used:1\n\
-              0x1: key=x\\x20y use=2 exp=0 shard=1 gpc0=1 gpc1=2 gpc0_rate(1000)=5 server_key=-\n\n",
+              0x1: key=x\\ y\\=\\\\ use=2 exp=0 shard=1 gpc0=1 gpc1=2 gpc0_rate(1000)=5 server_key=-\n\n",
         )
         .unwrap();
         assert_eq!(dump.table.name, "a, b");
         let entry = &dump.entries[0];
-        assert_eq!(entry.key, "x\\x20y");
+        assert_eq!(entry.key, "x\\ y\\=\\\\");
         assert_eq!(entry.use_count, 2);
         let names: Vec<&str> = entry.data.0.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["gpc0", "gpc1", "gpc0_rate", "server_key"]);
