@@ -138,31 +138,100 @@ pub fn parse_list(reply: &[u8]) -> Result<Vec<Table>, ParseError> {
 /// Reads the reply of `show table NAME [FILTER]…`: its header, then its entries (none is an
 /// empty list).
 pub fn parse(reply: &[u8]) -> Result<Dump, TableError> {
-    let first = text::first_line(reply)?;
-    if !first.starts_with(HEADER) {
-        return Err(not_a_table(first).into());
-    }
-    let body = text::body_lines(reply)?;
-    let Some((head, lines)) = body.split_first() else {
-        return Err(ParseError::Empty.into());
-    };
-    let table = header(head.text).ok_or_else(|| ParseError::BadLine {
-        line: head.number,
-        found: excerpt(head.text),
-    })?;
+    let (table, lines) = head(reply)?;
     let mut periods_ms = Ordered::default();
     let mut entries = Vec::with_capacity(lines.len());
-    for line in lines {
-        if let Some(note) = line.text.strip_prefix(b"# ") {
-            return Err(TableError::NotDumped(excerpt(note)));
-        }
-        entries.push(entry(line, &mut periods_ms)?);
+    for line in &lines {
+        entries.push(entry_line(line, &mut periods_ms)?);
     }
     Ok(Dump {
         table,
         periods_ms,
         entries,
     })
+}
+
+/// The reply of `show table NAME` checked whole but kept as bytes: its JSON (the shape of
+/// [`Dump`]) is written entry by entry as each is read again, so a table of a million entries
+/// never becomes a million [`Entry`] values in memory.
+#[derive(Debug)]
+pub struct DumpStream<'a> {
+    pub table: Table,
+    pub periods_ms: Ordered<u64>,
+    /// How many entries the reply holds.
+    pub entries: usize,
+    reply: &'a [u8],
+}
+
+/// Checks every entry of `reply`, keeping none, for [`DumpStream`]'s serialization.
+pub fn stream(reply: &[u8]) -> Result<DumpStream<'_>, TableError> {
+    let (table, lines) = head(reply)?;
+    let mut periods_ms = Ordered::default();
+    for line in &lines {
+        entry_line(line, &mut periods_ms)?;
+    }
+    Ok(DumpStream {
+        table,
+        periods_ms,
+        entries: lines.len(),
+        reply,
+    })
+}
+
+impl Serialize for DumpStream<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeStruct};
+
+        struct Lazy<'a>(&'a [u8]);
+        impl Serialize for Lazy<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let (_, lines) = head(self.0).map_err(S::Error::custom)?;
+                let mut periods = Ordered::default();
+                let mut failed = None;
+                let entries = lines.iter().map_while(|line| {
+                    entry_line(line, &mut periods)
+                        .map_err(|e| failed = Some(e))
+                        .ok()
+                });
+                let done = serializer.collect_seq(entries)?;
+                match failed {
+                    Some(e) => Err(S::Error::custom(e)),
+                    None => Ok(done),
+                }
+            }
+        }
+        let mut dump = serializer.serialize_struct("Dump", 3)?;
+        dump.serialize_field("table", &self.table)?;
+        dump.serialize_field("periods_ms", &self.periods_ms)?;
+        dump.serialize_field("entries", &Lazy(self.reply))?;
+        dump.end()
+    }
+}
+
+/// The table's header and the lines of its entries.
+fn head(reply: &[u8]) -> Result<(Table, Vec<text::Line<'_>>), TableError> {
+    let first = text::first_line(reply)?;
+    if !first.starts_with(HEADER) {
+        return Err(not_a_table(first).into());
+    }
+    let mut body = text::body_lines(reply)?;
+    if body.is_empty() {
+        return Err(ParseError::Empty.into());
+    }
+    let head = body.remove(0);
+    let table = header(head.text).ok_or_else(|| ParseError::BadLine {
+        line: head.number,
+        found: excerpt(head.text),
+    })?;
+    Ok((table, body))
+}
+
+/// An entry, or the note HAProxy sends instead of the entries.
+fn entry_line(line: &text::Line<'_>, periods: &mut Ordered<u64>) -> Result<Entry, TableError> {
+    if let Some(note) = line.text.strip_prefix(b"# ") {
+        return Err(TableError::NotDumped(excerpt(note)));
+    }
+    Ok(entry(line, periods)?)
 }
 
 fn not_a_table(first: &[u8]) -> ParseError {
@@ -608,6 +677,30 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_writes_what_parse_reads() {
+        for reply in [
+            reply!("2.6", "stats_show_table_st_src"),
+            reply!("2.8", "stats_show_table_st_str"),
+            reply!("3.4", "stats_show_table_escaped_key"),
+            &b"# table: t, type: ip, size:10, used:0\n\n"[..],
+        ] {
+            let stream = stream(reply).unwrap();
+            let dump = parse(reply).unwrap();
+            assert_eq!(stream.entries, dump.entries.len());
+            assert_eq!(
+                serde_json::to_string(&stream).unwrap(),
+                serde_json::to_string(&dump).unwrap()
+            );
+        }
+        let refused = b"# table: t, type: ip, size:10, used:3\n# contents not dumped\n\n";
+        assert!(matches!(stream(refused), Err(TableError::NotDumped(_))));
+        let reply = reply!("2.8", "stats_show_table_st_src");
+        for end in 0..reply.len() {
+            assert!(stream(&reply[..end]).is_err(), "cut at {end}");
+        }
+    }
+
+    #[test]
     fn other_replies_are_rejected() {
         for reply in [
             reply!("2.6", "stats_show_table_nosuch"),
@@ -694,6 +787,18 @@ mod tests {
         fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let _ = parse_list(&bytes);
             let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn stream_agrees_with_parse(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let (streamed, parsed) = (stream(&bytes), parse(&bytes));
+            proptest::prop_assert_eq!(streamed.is_ok(), parsed.is_ok());
+            if let (Ok(streamed), Ok(parsed)) = (streamed, parsed) {
+                proptest::prop_assert_eq!(
+                    serde_json::to_string(&streamed).unwrap(),
+                    serde_json::to_string(&parsed).unwrap()
+                );
+            }
         }
 
         #[test]

@@ -35,12 +35,15 @@ pub fn run(args: TableArgs, config: &Config) -> anyhow::Result<Code> {
                     _ => list_table(&tables).into_bytes(),
                 }
             }
+            // JSON is written as the entries are read, after a first pass has checked them
+            // all: a table of a million entries never becomes a million entries in memory.
+            Some(_) if mode == Mode::Json => {
+                let stream = super::at(table::stream(reply), address)?;
+                return view::json_to(&stream, out);
+            }
             Some(_) => {
                 let dump = super::at(table::parse(reply), address)?;
-                match mode {
-                    Mode::Json => view::json(&dump)?,
-                    _ => dump_table(&dump).into_bytes(),
-                }
+                dump_table(&dump).into_bytes()
             }
         };
         Ok(out.write_all(&text)?)
