@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list config batch framer units)
+[ ${#targets[@]} -gt 0 ] || targets=(address servers_state stat info proc_list patterns table sess cert config batch framer units)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is missing; installing it (cargo install cargo-fuzz --locked)..." >&2
@@ -29,6 +29,10 @@ seed() {
         stat) pattern='*show_stat*.reply' ;;
         info) pattern='*show_info*.reply' ;;
         proc_list) pattern='*show_proc*.reply' ;;
+        patterns) pattern='*show_[ma][ac][pl]*.reply' ;;
+        table) pattern='*show_table*.reply' ;;
+        sess) pattern='*show_sess*.reply' ;;
+        cert) pattern='*show_ssl_cert*.reply' ;;
         framer) pattern='*.rep' ;;
     esac
     if [ -n "$pattern" ]; then

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 . scripts/ensure-haproxy.sh
 # jq: the documentation pipes JSON into it; a virtualenv holds ansible-core for the example.
+# openssl makes the certificate of the sandbox's TLS listener (the cert examples).
 ensure_tools "the documentation's examples" haproxy:haproxy jq:jq python3:python3 \
-    py.ensurepip:python3-venv
+    py.ensurepip:python3-venv openssl:openssl
 cargo build --release --quiet
 bin=$root/target/release
 
@@ -43,6 +44,7 @@ substitute() {
         -e "s#/run/lb2/admin.sock#abns@haproxy#g" \
         -e "s#/var/lib/haproxy/#$dir/var/#g" \
         -e "s#/etc/haproxy/haproxy.cfg#$dir/lb/haproxy.cfg#g" \
+        -e "s#/etc/haproxy/\(hosts.map\|allow.acl\|site.pem\)#$dir/lb/\1#g" \
         -e "s#lb1.example:9999#127.0.0.1:$port#g" \
         -e "s#/usr/local/bin/sockctl#$bin/sockctl#g" \
         -e "s#/usr/sbin/haproxy#haproxy#g" \

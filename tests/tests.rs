@@ -8,6 +8,7 @@ mod fanout;
 mod faults_state;
 mod framing;
 mod haproxy_config;
+mod haproxy_data_views;
 mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_operate;

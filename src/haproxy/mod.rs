@@ -28,6 +28,7 @@ macro_rules! reply {
 }
 
 pub mod batch;
+pub mod cert;
 pub mod command;
 pub mod config;
 pub mod declared;
@@ -45,8 +46,10 @@ pub mod route;
 pub mod running;
 pub mod save_state;
 pub mod servers_state;
+pub mod sess;
 pub mod session;
 pub mod stat;
+pub mod table;
 mod text;
 
 pub use command::{BadName, check_name};
@@ -285,7 +288,7 @@ mod tests {
     fn no_recorded_reply_makes_a_parser_panic() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/haproxy");
         let mut seen = 0;
-        for version in ["2.6", "3.4"] {
+        for version in ["2.6", "2.8", "3.4"] {
             for entry in std::fs::read_dir(root.join(version)).unwrap() {
                 let path = entry.unwrap().path();
                 if path.extension().is_none_or(|e| e != "reply") {
@@ -300,6 +303,14 @@ mod tests {
                     let _ = servers_state::parse(cut);
                     let _ = stat::parse(cut);
                     let _ = info::parse(cut);
+                    let _ = patterns::parse_refs(cut);
+                    let _ = patterns::parse_map(cut);
+                    let _ = patterns::parse_acl(cut);
+                    let _ = table::parse_list(cut);
+                    let _ = table::parse(cut);
+                    let _ = sess::parse(cut);
+                    let _ = cert::parse_list(cut);
+                    let _ = cert::parse(cut);
                     let _ = outcome::read(cut, Tags::Plain);
                     let _ = outcome::read(cut, Tags::Tagged);
                     let _ = outcome::read(cut, Tags::TaggedSession);

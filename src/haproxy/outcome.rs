@@ -542,7 +542,7 @@ mod tests {
         }
     }
 
-    /// Every reply recorded from HAProxy 2.6 and 3.4 (views, dumps, successes, reloads, prompt
+    /// Every reply recorded from HAProxy 2.6, 2.8 and 3.4 (views, dumps, successes, reloads, prompt
     /// mode sessions, errors), read as a reply through the master: exactly the recorded
     /// errors are failures.
     #[test]
@@ -570,17 +570,65 @@ mod tests {
             ("2.6/prompt_master_errors_c.03", "Unknown command"),
             ("2.6/prompt_master_errors_c.04", "No such server."),
             ("2.6/prompt_stats.04", "Unknown command"),
-            // An empty line in prompt mode: 2.6 answers with its list of commands.
             ("2.6/prompt_stats.05", "Unknown command"),
             ("2.6/prompt_stats_errors.02", "No such server."),
             ("2.6/prompt_stats_errors.04", "Can't find backend."),
             ("2.6/stats_set_server_bad", "No such server."),
+            ("2.6/stats_show_acl_nosuch", "Unknown ACL identifier."),
+            ("2.6/stats_show_map_id0", "Unknown map identifier."),
+            ("2.6/stats_show_map_nosuch", "Unknown map identifier."),
             (
                 "2.6/stats_show_servers_state_nosuchbe",
                 "Can't find backend.",
             ),
+            (
+                "2.6/stats_show_ssl_cert_nosuch",
+                "Can't display the certificate",
+            ),
+            ("2.6/stats_show_table_be_app", "No such table"),
+            (
+                "2.6/stats_show_table_filter_bad_op",
+                "Filter entry #1: Require and operator",
+            ),
+            (
+                "2.6/stats_show_table_filter_bad_type",
+                "Filter entry #1: Unknown data type",
+            ),
+            (
+                "2.6/stats_show_table_filter_bad_value",
+                "Filter entry #1: Require a valid integer",
+            ),
+            (
+                "2.6/stats_show_table_filter_not_stored",
+                "Filter entry #1: Data type not stored",
+            ),
+            ("2.6/stats_show_table_nosuch", "No such table"),
             ("2.6/stats_unknown_foo", "Unknown command"),
-            // A rejected reload: the master's own reply.
+            ("2.8/stats_show_acl_nosuch", "Unknown ACL identifier."),
+            ("2.8/stats_show_map_id0", "Unknown map identifier."),
+            ("2.8/stats_show_map_nosuch", "Unknown map identifier."),
+            (
+                "2.8/stats_show_ssl_cert_nosuch",
+                "Can't display the certificate",
+            ),
+            ("2.8/stats_show_table_be_app", "No such table"),
+            (
+                "2.8/stats_show_table_filter_bad_op",
+                "Filter entry #1: Require and operator",
+            ),
+            (
+                "2.8/stats_show_table_filter_bad_type",
+                "Filter entry #1: Unknown data type",
+            ),
+            (
+                "2.8/stats_show_table_filter_bad_value",
+                "Filter entry #1: Require a valid integer",
+            ),
+            (
+                "2.8/stats_show_table_filter_not_stored",
+                "Filter entry #1: Data type not stored",
+            ),
+            ("2.8/stats_show_table_nosuch", "No such table"),
             ("3.4/bad_02_master_reload_badcfg", "Success=0\n--\n"),
             ("3.4/master_at9_show_info", "Can't find the target PID"),
             (
@@ -613,16 +661,41 @@ mod tests {
             ("3.4/prompt_timed_master.05", "Unknown command"),
             ("3.4/prompt_timed_stats.04", "Unknown command"),
             ("3.4/stats_set_server_bad", "No such server."),
+            ("3.4/stats_show_acl_nosuch", "Unknown ACL identifier."),
+            ("3.4/stats_show_map_id0", "Unknown map identifier."),
+            ("3.4/stats_show_map_nosuch", "Unknown map identifier."),
             (
                 "3.4/stats_show_servers_state_nosuchbe",
                 "Can't find backend.",
             ),
+            (
+                "3.4/stats_show_ssl_cert_nosuch",
+                "Can't display the certificate",
+            ),
+            ("3.4/stats_show_table_be_app", "No such table"),
+            (
+                "3.4/stats_show_table_filter_bad_op",
+                "Filter entry #1: Require and operator",
+            ),
+            (
+                "3.4/stats_show_table_filter_bad_type",
+                "Filter entry #1: Unknown data type",
+            ),
+            (
+                "3.4/stats_show_table_filter_bad_value",
+                "Filter entry #1: Require a valid integer",
+            ),
+            (
+                "3.4/stats_show_table_filter_not_stored",
+                "Filter entry #1: Data type not stored",
+            ),
+            ("3.4/stats_show_table_nosuch", "No such table"),
             ("3.4/stats_unknown_foo", "Unknown command"),
         ];
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/haproxy");
         let mut failed = Vec::new();
         let mut read_count = 0;
-        for version in ["2.6", "3.4"] {
+        for version in ["2.6", "2.8", "3.4"] {
             let dir = std::fs::read_dir(format!("{root}/{version}")).unwrap();
             for path in dir.map(|e| e.unwrap().path()) {
                 if path.extension().is_none_or(|e| e != "reply") {

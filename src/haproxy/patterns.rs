@@ -1,6 +1,12 @@
 //! Map and ACL files, as HAProxy reads them and as its runtime API lists them, and what a
 //! reload would lose when the two differ.
 //!
+//! The views (`sockctl haproxy map|acl`) read the same outputs strictly and typed:
+//! [`parse_refs`] the list (`# id (file) description`, then `ID (FILE) DESCRIPTION.
+//! curr_ver=N next_ver=N entry_cnt=N`), [`parse_map`] and [`parse_acl`] the entries of one
+//! (`POINTER KEY VALUE`, `POINTER PATTERN`; the pointer is what `del map`/`set map` take as
+//! `#PTR`).
+//!
 //! HAProxy loads a map or ACL file once, at start; `add map`, `set map`, `del map` (and their
 //! `acl` forms) change only the running copy, and the next reload loads the file again. The
 //! file syntax, per line: a `#` in the first column starts a comment; leading spaces and tabs
@@ -11,6 +17,9 @@
 use std::fmt;
 
 use serde::Serialize;
+
+use super::ParseError;
+use super::text::{self, excerpt};
 
 /// Which kind of pattern file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -375,6 +384,169 @@ fn check_writable(kind: Kind, entry: &Entry) -> Result<(), Unwritable> {
     Ok(())
 }
 
+/// What a `show map` or `show acl` without an argument lists: one pattern reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatternRef {
+    /// The unique id, for `show map #ID`. Maps and ACLs share the numbering.
+    pub id: i64,
+    /// The file it was loaded from; empty for patterns written inline in the configuration.
+    pub file: String,
+    /// HAProxy's description: where it is loaded from and used.
+    pub description: String,
+    /// The version in use (`curr_ver`) and the one being prepared (`next_ver`).
+    pub current_version: u32,
+    pub next_version: u32,
+    /// The number of entries (`entry_cnt`).
+    pub entries: u64,
+}
+
+/// One entry of a map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapEntry {
+    /// The entry's reference, as HAProxy prints it (`0x55d0c0a3e420`).
+    pub pointer: String,
+    pub key: String,
+    /// The value; a map line without one (possible with `add map` payloads) has `null`.
+    pub value: Option<String>,
+}
+
+/// One entry of an ACL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AclEntry {
+    pub pointer: String,
+    pub pattern: String,
+}
+
+const LIST_HEADER: &[u8] = b"# id (file) description";
+
+/// Reads the reply of `show map` or `show acl` without an argument, every line typed (the
+/// views; [`parse_list`] keeps only what a reload compares).
+pub fn parse_refs(reply: &[u8]) -> Result<Vec<PatternRef>, ParseError> {
+    let first = text::first_line(reply)?;
+    if first != LIST_HEADER {
+        return Err(ParseError::NotThisOutput {
+            expected: "show map",
+            found: excerpt(first),
+        });
+    }
+    let body = text::body_lines(reply)?;
+    body.get(1..)
+        .unwrap_or_default()
+        .iter()
+        .map(|line| list_line(line.text).ok_or_else(|| bad_line(line)))
+        .collect()
+}
+
+/// `ID (FILE) DESCRIPTION. curr_ver=N next_ver=N entry_cnt=N`; the counters are read from the
+/// end, since the description is free text.
+fn list_line(line: &[u8]) -> Option<PatternRef> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (rest, entries) = line.rsplit_once(" entry_cnt=")?;
+    let (rest, next_version) = rest.rsplit_once(" next_ver=")?;
+    let (rest, current_version) = rest.rsplit_once(". curr_ver=")?;
+    let (id, rest) = rest.split_once(" (")?;
+    let (file, description) = rest.split_once(") ")?;
+    Some(PatternRef {
+        id: canonical(id)?,
+        file: file.to_string(),
+        description: description.to_string(),
+        current_version: canonical(current_version)?,
+        next_version: canonical(next_version)?,
+        entries: canonical(entries)?,
+    })
+}
+
+/// A number as HAProxy prints one: digits (with a `-` for signed ones), no `+`, no spaces.
+fn canonical<T: std::str::FromStr>(text: &str) -> Option<T> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Reads the reply of `show map MAP`. A key is one word (HAProxy reads map files that way);
+/// the value is the rest of the line, spaces included.
+pub fn parse_map(reply: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
+    entries(reply, "show map MAP", |pointer, rest| {
+        let (key, value) = match rest.split_once(' ') {
+            Some((key, value)) => (key, Some(value.to_string())),
+            None => (rest, None),
+        };
+        (!key.is_empty()).then(|| MapEntry {
+            pointer,
+            key: key.to_string(),
+            value,
+        })
+    })
+}
+
+/// Reads the reply of `show acl ACL`: the pattern is the rest of the line.
+pub fn parse_acl(reply: &[u8]) -> Result<Vec<AclEntry>, ParseError> {
+    entries(reply, "show acl ACL", |pointer, rest| {
+        Some(AclEntry {
+            pointer,
+            pattern: rest.to_string(),
+        })
+    })
+}
+
+/// Lines of `POINTER REST`; an empty list is the blank line alone.
+fn entries<T>(
+    reply: &[u8],
+    expected: &'static str,
+    entry: impl Fn(String, &str) -> Option<T>,
+) -> Result<Vec<T>, ParseError> {
+    let first = text::first_line(reply)?;
+    if !first.is_empty() && pointer_of(first).is_none() {
+        return Err(ParseError::NotThisOutput {
+            expected,
+            found: excerpt(first),
+        });
+    }
+    text::body_lines(reply)?
+        .iter()
+        .map(|line| {
+            let parsed = pointer_of(line.text).and_then(|(pointer, rest)| {
+                let rest = std::str::from_utf8(rest).ok()?;
+                entry(pointer, rest)
+            });
+            parsed.ok_or_else(|| bad_line(line))
+        })
+        .collect()
+}
+
+/// `0x55d0c0a3e420 rest` into the pointer and the rest.
+fn pointer_of(line: &[u8]) -> Option<(String, &[u8])> {
+    let at = line.iter().position(|&b| b == b' ')?;
+    let (pointer, rest) = line.split_at(at);
+    let rest = &rest[1..];
+    is_pointer(pointer).then(|| (String::from_utf8_lossy(pointer).into_owned(), rest))
+}
+
+/// `0x` and hex digits, as `%p` prints a pointer.
+pub(crate) fn is_pointer(text: &[u8]) -> bool {
+    text.strip_prefix(b"0x")
+        .is_some_and(|hex| !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit))
+}
+
+fn bad_line(line: &text::Line<'_>) -> ParseError {
+    ParseError::BadLine {
+        line: line.number,
+        found: excerpt(line.text),
+    }
+}
+
+/// The command for a map or ACL: the list without a name, else its entries. `name` is a file
+/// name or `#ID`, one word.
+pub fn command(kind: Kind, name: Option<&str>) -> Result<String, super::BadName> {
+    let word = kind.word();
+    Ok(match name {
+        None => format!("show {word}"),
+        Some(name) => format!("show {word} {}", super::check_name(name)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +736,144 @@ mod tests {
                 .collect();
             let text = synced(Kind::Map, original.as_bytes(), &running).unwrap();
             proptest::prop_assert_eq!(parse_file(Kind::Map, &text), running);
+        }
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn lists_of_every_version() {
+        for (reply, id) in [
+            (reply!("2.6", "stats_show_map"), 2),
+            (reply!("2.8", "stats_show_map"), 2),
+            (reply!("3.4", "stats_show_map"), 2),
+            (reply!("2.6", "master_at1_show_map"), 2),
+        ] {
+            let maps = parse_refs(reply).unwrap();
+            let [map] = &maps[..] else { panic!("{maps:?}") };
+            assert_eq!(map.id, id);
+            assert_eq!(map.file, "/etc/haproxy/hosts.map");
+            assert!(
+                map.description
+                    .starts_with("pattern loaded from file '/etc/haproxy/hosts.map' used by map"),
+                "{map:?}"
+            );
+            assert!(!map.description.ends_with('.'));
+            assert_eq!(
+                (map.current_version, map.next_version, map.entries),
+                (0, 0, 3)
+            );
+        }
+        for version in ["2.6", "2.8", "3.4"] {
+            let reply = match version {
+                "2.6" => reply!("2.6", "stats_show_acl"),
+                "2.8" => reply!("2.8", "stats_show_acl"),
+                _ => reply!("3.4", "stats_show_acl"),
+            };
+            let acls = parse_refs(reply).unwrap();
+            assert_eq!(acls[0].file, "/etc/haproxy/allow.acl", "{version}");
+            assert_eq!(acls[0].entries, 2);
+            // An inline ACL has no file.
+            assert_eq!(acls[1].file, "");
+            assert!(acls[1].description.starts_with("acl 'src' file"));
+        }
+        assert_eq!(parse_refs(b"# id (file) description\n\n"), Ok(vec![]));
+    }
+
+    #[test]
+    fn entries_of_every_version() {
+        for reply in [
+            reply!("2.6", "stats_show_map_hosts"),
+            reply!("2.8", "stats_show_map_hosts"),
+            reply!("3.4", "stats_show_map_hosts"),
+        ] {
+            let map = parse_map(reply).unwrap();
+            let keys: Vec<(&str, Option<&str>)> = map
+                .iter()
+                .map(|e| (e.key.as_str(), e.value.as_deref()))
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    ("/api", Some("be_api")),
+                    ("/static", Some("be_static")),
+                    ("example.com", Some("10"))
+                ]
+            );
+            assert!(map[0].pointer.starts_with("0x"));
+        }
+        for reply in [
+            reply!("2.6", "stats_show_acl_allow"),
+            reply!("2.8", "stats_show_acl_id0"),
+            reply!("3.4", "stats_show_acl_allow"),
+        ] {
+            let acl = parse_acl(reply).unwrap();
+            let patterns: Vec<&str> = acl.iter().map(|e| e.pattern.as_str()).collect();
+            assert_eq!(patterns, ["10.0.0.0/8", "192.168.1.1"]);
+        }
+        // An empty map is the blank line alone: no entries, not an error.
+        assert_eq!(parse_map(b"\n"), Ok(vec![]));
+        assert_eq!(parse_acl(b"\n"), Ok(vec![]));
+        // A value with spaces stays whole.
+        let map = parse_map(b"0x1 k a b\n0x2 lonely\n\n").unwrap();
+        assert_eq!(map[0].value.as_deref(), Some("a b"));
+        assert_eq!(map[1].value, None);
+    }
+
+    #[test]
+    fn other_replies_are_rejected() {
+        for reply in [
+            reply!("2.6", "stats_show_map_nosuch"),
+            reply!("2.6", "stats_show_acl_nosuch"),
+            reply!("2.6", "stats_show_table"),
+            reply!("2.6", "stats_show_info"),
+        ] {
+            assert!(
+                matches!(parse_map(reply), Err(ParseError::NotThisOutput { .. })),
+                "{:?}",
+                parse_map(reply)
+            );
+            assert!(matches!(
+                parse_refs(reply),
+                Err(ParseError::NotThisOutput { .. })
+            ));
+        }
+        assert_eq!(parse_refs(b""), Err(ParseError::Empty));
+        let reply = reply!("2.8", "stats_show_map_hosts");
+        for end in 0..reply.len() {
+            assert!(parse_map(&reply[..end]).is_err(), "cut at {end}");
+        }
+        let reply = reply!("2.6", "stats_show_acl");
+        for end in 0..reply.len() {
+            assert!(parse_refs(&reply[..end]).is_err(), "cut at {end}");
+        }
+        assert!(matches!(
+            parse_map(b"0x1 a b\nnot an entry\n\n"),
+            Err(ParseError::BadLine { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse_refs(b"# id (file) description\n2 (x) y. curr_ver=0 next_ver=0 entry_cnt=+3\n\n"),
+            Err(ParseError::BadLine { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(command(Kind::Map, None).unwrap(), "show map");
+        assert_eq!(command(Kind::Acl, Some("#3")).unwrap(), "show acl #3");
+        assert!(command(Kind::Map, Some("a;b")).is_err());
+        assert!(command(Kind::Map, Some("a b")).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_refs(&bytes);
+            let _ = parse_map(&bytes);
+            let _ = parse_acl(&bytes);
         }
     }
 }

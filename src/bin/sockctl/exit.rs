@@ -16,6 +16,7 @@ use sockctl::haproxy::route::RunError;
 use sockctl::haproxy::save_state::SaveError;
 use sockctl::haproxy::servers_state::StateError;
 use sockctl::haproxy::session::OpenError;
+use sockctl::haproxy::table::TableError;
 use sockctl::haproxy::{BadName, ParseError};
 use sockctl::lock::LockError;
 
@@ -241,7 +242,10 @@ pub fn for_error(err: &anyhow::Error) -> Code {
         if cause.is::<Failure>() {
             return Code::CommandFailed;
         }
-        if cause.is::<ParseError>() || cause.is::<OutcomeError>() {
+        if let Some(TableError::NotDumped(_)) = cause.downcast_ref() {
+            return Code::CommandFailed;
+        }
+        if cause.is::<ParseError>() || cause.is::<OutcomeError>() || cause.is::<TableError>() {
             return Code::BadReply;
         }
         if cause.is::<UsageError>()

@@ -23,6 +23,7 @@ mod table;
 
 use crate::cli::{Commands, HaproxyCommand};
 use sockctl::haproxy::operate::Action;
+use sockctl::haproxy::patterns::Kind;
 
 /// Entered from the C runtime rather than through std's `main`, whose set-up (finding the main
 /// thread's stack through `/proc/self/maps`, a guard page, SIGSEGV and SIGBUS handlers for a
@@ -72,6 +73,11 @@ fn run(args: Vec<std::ffi::OsString>) -> ! {
             HaproxyCommand::Stat(args) => haproxy::stat::run(args, &config),
             HaproxyCommand::Info(args) => haproxy::info::run(args, &config),
             HaproxyCommand::Servers(args) => haproxy::servers::run(args, &config),
+            HaproxyCommand::Map(args) => haproxy::patterns::run(Kind::Map, args, &config),
+            HaproxyCommand::Acl(args) => haproxy::patterns::run(Kind::Acl, args, &config),
+            HaproxyCommand::Table(args) => haproxy::table::run(args, &config),
+            HaproxyCommand::Sess(args) => haproxy::sess::run(args, &config),
+            HaproxyCommand::Cert(args) => haproxy::cert::run(args, &config),
             HaproxyCommand::Drain(args) => haproxy::operate::run(Action::Drain, args, &config),
             HaproxyCommand::Maint(args) => haproxy::operate::run(Action::Maint, args, &config),
             HaproxyCommand::Ready(args) => haproxy::operate::run(Action::Ready, args, &config),

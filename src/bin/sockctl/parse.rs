@@ -5,8 +5,9 @@ use std::ffi::OsString;
 use clap::{Args, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::{
-    AddArgs, Cli, DelArgs, ExecArgs, Global, InfoArgs, OperateArgs, ProcArgs, ReloadArgs,
-    SaveStateArgs, SendArgs, ServersArgs, ShellArgs, StatArgs, WeightArgs,
+    AddArgs, CertArgs, Cli, DelArgs, ExecArgs, Global, InfoArgs, OperateArgs, PatternArgs,
+    ProcArgs, ReloadArgs, SaveStateArgs, SendArgs, ServersArgs, SessArgs, ShellArgs, StatArgs,
+    TableArgs, WeightArgs,
 };
 
 /// Parses the command line. Building clap's definitions of every subcommand, with all their
@@ -67,6 +68,11 @@ fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
                 "stat" => StatArgs::augment_args(leaf("stat")),
                 "info" => InfoArgs::augment_args(leaf("info")),
                 "servers" => ServersArgs::augment_args(leaf("servers")),
+                "map" => PatternArgs::augment_args(leaf("map")),
+                "acl" => PatternArgs::augment_args(leaf("acl")),
+                "table" => TableArgs::augment_args(leaf("table")),
+                "sess" => SessArgs::augment_args(leaf("sess")),
+                "cert" => CertArgs::augment_args(leaf("cert")),
                 "drain" => OperateArgs::augment_args(leaf("drain")),
                 "maint" => OperateArgs::augment_args(leaf("maint")),
                 "ready" => OperateArgs::augment_args(leaf("ready")),

@@ -150,6 +150,26 @@ pub enum HaproxyCommand {
     #[command(after_help = SERVERS_HELP)]
     Servers(ServersArgs),
 
+    /// `show map`: the maps, or the entries of one (MAP: its file or #ID)
+    #[command(after_help = MAP_HELP)]
+    Map(PatternArgs),
+
+    /// `show acl`: the ACLs, or the entries of one (ACL: its file or #ID)
+    #[command(after_help = ACL_HELP)]
+    Acl(PatternArgs),
+
+    /// `show table`: the stick tables, or the entries of one with typed data
+    #[command(after_help = TABLE_HELP)]
+    Table(TableArgs),
+
+    /// `show sess`: one record per stream
+    #[command(after_help = SESS_HELP)]
+    Sess(SessArgs),
+
+    /// `show ssl cert`: the certificate files, or the details of one
+    #[command(after_help = CERT_HELP)]
+    Cert(CertArgs),
+
     /// Drain a server by name, in every backend that has it (or be/name for one)
     #[command(after_help = OPERATE_HELP)]
     Drain(OperateArgs),
@@ -607,6 +627,85 @@ pub struct ServersArgs {
     /// Only the servers of this backend
     #[arg(long, value_name = "NAME", value_parser = proxy_name)]
     pub backend: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// `map` and `acl`.
+#[derive(Args)]
+pub struct PatternArgs {
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// The file name as HAProxy loaded it, or #ID from the list; without it, the list
+    #[arg(value_name = "NAME", value_parser = proxy_name)]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args)]
+pub struct TableArgs {
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// The stick table (its proxy's name); without it, the list of tables
+    #[arg(value_name = "TABLE", value_parser = proxy_name)]
+    pub name: Option<String>,
+
+    /// Only entries whose stored data matches: 'data.TYPE OP VALUE', OP one of eq ne le ge lt
+    /// gt, VALUE a whole number (repeat for all of up to 4; applied by HAProxy)
+    #[arg(long = "filter", value_name = "FILTER", requires = "name")]
+    pub filters: Vec<sockctl::haproxy::table::Filter>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args)]
+pub struct SessArgs {
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+#[derive(Args)]
+pub struct CertArgs {
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// The certificate file as HAProxy loaded it (*NAME: its uncommitted transaction);
+    /// without it, the list
+    #[arg(value_name = "NAME", value_parser = proxy_name)]
+    pub name: Option<String>,
 
     #[command(flatten)]
     pub format: FormatArgs,

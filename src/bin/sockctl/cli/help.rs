@@ -175,6 +175,68 @@ Examples:
     many_help!()
 );
 
+pub const MAP_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy map
+  sockctl haproxy map /etc/haproxy/hosts.map --json | jq -r '.entries[] | \"\\(.key) \\(.value)\"'
+  sockctl haproxy map '#2' --table
+
+Without NAME, the maps HAProxy loaded (id, file, entry count); with NAME (the file as in the
+configuration, or #ID), its entries. An empty map is an empty list.",
+    many_help!()
+);
+
+pub const ACL_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy acl
+  sockctl haproxy acl /etc/haproxy/allow.acl --json | jq -r '.entries[].pattern'
+  sockctl haproxy acl '#0' -s /run/haproxy-master.sock --table
+
+Without NAME, the ACLs HAProxy loaded (id, file, entry count); with NAME (the file as in the
+configuration, or #ID), its patterns. An empty ACL is an empty list.",
+    many_help!()
+);
+
+pub const TABLE_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy table
+  sockctl haproxy table st_src --filter 'data.gpc0 gt 0' --json | jq -r '.entries[].key'
+  sockctl haproxy table st_src --filter 'data.http_req_rate ge 100' --filter 'data.conn_cur gt 5'
+
+Without TABLE, the stick tables (name, type, size, used); with TABLE, its entries: key, use
+count, milliseconds to expiry, and every stored data field typed. Filters are checked before
+anything is sent (a stored data type name, an operator among eq ne le ge lt gt, a whole
+number; at most 4, as HAProxy takes) and applied by HAProxy.",
+    many_help!()
+);
+
+pub const SESS_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy sess
+  sockctl haproxy sess -s /run/haproxy-master.sock --worker 4242 --table
+  sockctl haproxy sess --json | jq '.sessions[] | select(.backend == \"be_app\") | .pointer'
+
+One record per stream: pointer, protocol, source, frontend, backend, server, age, calls; the
+fields that change between versions are kept as text under 'extra'.",
+    many_help!()
+);
+
+pub const CERT_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy cert
+  sockctl haproxy cert --sockets-file lbs.txt --json
+  sockctl haproxy cert /etc/haproxy/site.pem --json | jq '.not_after_unix'
+
+Without NAME, the certificate files HAProxy loaded; with NAME, the details of one: status,
+serial, validity, subject, issuer, SANs, chain, and every line as sent.",
+    many_help!()
+);
+
 pub const SEND_HELP: &str = concat!(
     "\
 Examples:

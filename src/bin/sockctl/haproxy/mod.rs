@@ -1,18 +1,22 @@
 //! `sockctl haproxy …`: the commands that know HAProxy.
 
 mod batch;
+pub mod cert;
 pub mod config;
 mod destination;
 pub mod exec;
 pub mod info;
 mod losses;
 pub mod operate;
+pub mod patterns;
 mod printer;
 pub mod proc;
 pub mod reload;
 pub mod save_state;
 pub mod servers;
+pub mod sess;
 pub mod stat;
+pub mod table;
 mod view;
 
 use std::path::Path;
