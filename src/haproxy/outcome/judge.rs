@@ -36,6 +36,10 @@ pub struct Judge {
 }
 
 impl Judge {
+    /// The hold size sockctl's commands use: a reply this small is judged whole, exactly as
+    /// [`read_for`](super::read_for) does; a larger one as it passes.
+    pub const HOLD: usize = 1 << 20;
+
     /// A judge for the reply of `command`, sent as `tags` says, holding up to `hold` bytes.
     pub fn new(command: &str, tags: Tags, hold: usize) -> Judge {
         Judge {

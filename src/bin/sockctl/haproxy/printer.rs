@@ -136,10 +136,6 @@ pub struct Printer<'a> {
     carry: Vec<u8>,
 }
 
-/// A reply larger than this is passed on as it comes rather than held to be judged whole
-/// (see `Judge`), except for JSON, which embeds it.
-const HOLD: usize = 1 << 20;
-
 impl<'a> Printer<'a> {
     pub fn new(
         address: &'a Address,
@@ -167,7 +163,7 @@ impl<'a> Printer<'a> {
 
     /// How much of a reply may be held to be judged whole before it is passed on in parts.
     pub fn hold(&self) -> usize {
-        HOLD
+        sockctl::haproxy::outcome::Judge::HOLD
     }
 
     /// Output of the entry in progress, passed on as it comes (with `--json`, into a

@@ -25,9 +25,6 @@ use super::{Settings, describe, note, raw, reload_failed};
 use crate::exit::{self, Code, UsageError};
 use crate::lines::StdinLines;
 
-/// A reply larger than this is judged as it passes (see `Judge`), not held.
-const HOLD: usize = 1 << 20;
-
 pub fn run(args: &Settings) -> anyhow::Result<Code> {
     if args.raw {
         return raw::piped(args);
@@ -75,7 +72,7 @@ pub fn run(args: &Settings) -> anyhow::Result<Code> {
             }
         }
         // A large reply is shown as it comes, judged by a judge that holds little of it.
-        let mut judge = Judge::new(&command.to_string(), Tags::Plain, HOLD);
+        let mut judge = Judge::new(&command.to_string(), Tags::Plain, Judge::HOLD);
         let mut shown = Ok(());
         let mut part = |bytes: &[u8]| {
             shown = crate::sanitize::print(bytes, escape)
