@@ -487,6 +487,13 @@ impl Framer for ServiceFramer {
             ServiceFramer::Doveadm(f) => f.ending(),
         }
     }
+
+    fn may_half_close(&self) -> bool {
+        match self {
+            ServiceFramer::Doveadm(f) => f.may_half_close(),
+            _ => true,
+        }
+    }
 }
 
 /// Limits of a [`Service`].

@@ -237,7 +237,11 @@ fn a_dropped_connection_stops_the_batch() {
              (0 bytes received); it was sent and may have run; not sent again",
         )
         .stdout_is("row 0\nrow 1\n\n");
-    let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
+    let sent: Vec<u8> = fake
+        .received_when_closed()
+        .into_iter()
+        .flat_map(|r| r.bytes)
+        .collect();
     let sent = String::from_utf8_lossy(&sent);
     assert!(!sent.contains("quiet 4"), "{sent}");
     // Written ahead, the lines after it went out too: the message names them all.
@@ -625,8 +629,11 @@ fn a_batch_on_a_3_4_stats_socket_prints_the_recorded_replies() {
         }
         assert_eq!(alone, expected);
         // The batches went in prompt mode, one connection each after the probe.
-        crate::support::wait_for(|| fake.received().len() as u64 == fake.connections());
-        let sent: Vec<u8> = fake.received().into_iter().flat_map(|r| r.bytes).collect();
+        let sent: Vec<u8> = fake
+            .received_when_closed()
+            .into_iter()
+            .flat_map(|r| r.bytes)
+            .collect();
         let sent = String::from_utf8_lossy(&sent);
         assert_eq!(sent.matches("prompt p\n").count(), 2, "{sent}");
     }

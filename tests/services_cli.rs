@@ -280,6 +280,20 @@ fn dovecot_handshake_and_result_line() {
         .fails(1)
         .stderr_has("'bogus': the command failed");
     shell("dovecot", &dovecot.socket, "who\nbogus\n").fails(1);
+
+    // A reply larger than the socket's buffers comes whole: the half-close waits for it.
+    let file = dovecot.process.path("large.txt");
+    let content: String = (0..4_000_000u32)
+        .map(|i| match i % 100 {
+            99 => '\n',
+            n => char::from(b'a' + (n % 26) as u8),
+        })
+        .collect();
+    std::fs::write(&file, &content).unwrap();
+    send("dovecot", &dovecot.socket)
+        .arg(format!("fs get posix no-fsync {}", file.display()))
+        .succeeds()
+        .stdout_is(format!("{content}\n"));
 }
 
 #[test]

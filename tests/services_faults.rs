@@ -60,7 +60,7 @@ fn a_reply_ends_at_its_end_line_on_a_connection_that_stays_open() {
         .stdout_is("a\nb\nEND\na\nb\nEND\n");
     // Framed, not timed: well before the timeout, both commands on one connection.
     assert!(start.elapsed() < Duration::from_secs(3));
-    let received = fake.received();
+    let received = fake.received_when_closed();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].bytes, b"list\nlist\n");
 }
@@ -119,4 +119,52 @@ fn secrets_never_come_from_argv() {
     .arg("PING")
     .fails(2)
     .stderr_has("--password-file /nonexistent/pw");
+}
+
+/// doveadm-server reads the next command as soon as one is done and, on EOF, closes with what
+/// its socket had no room for unsent: a half-close sent with the command cuts a large reply
+/// whenever the client reads slower than the server writes.
+#[test]
+fn a_doveadm_reply_is_not_cut_by_an_early_half_close() {
+    let mut output = Vec::new();
+    for i in 0..2000 {
+        output.extend_from_slice(format!("row{i}\tvalue{i}\t").as_bytes());
+    }
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(output.len() as u32 + 3).to_be_bytes());
+    framed.extend_from_slice(&output);
+    framed.extend_from_slice(b"\n+\n");
+    let fake = FakeServer::in_temp_dir("doveadm-server", Behavior::Doveadm { reply: framed });
+    let out = sockctl(["send", "--proto", "dovecot", "--timeout", "5s"])
+        .arg(fake.address())
+        .arg("process status")
+        .succeeds()
+        .stdout();
+    assert_eq!(out.lines().count(), 4000);
+    assert!(out.ends_with("row1999\nvalue1999\n"), "{out}");
+    let received = fake.received_when_closed();
+    assert_eq!(
+        received[0].bytes,
+        b"VERSION\tdoveadm-server\t1\t2\n\t\tprocess\tstatus\n"
+    );
+    assert!(received[0].half_closed);
+}
+
+/// A doveadm reply whose result line never came, the connection closed: a cut reply.
+#[test]
+fn a_doveadm_reply_cut_by_a_close_is_5() {
+    fn answer(line: &[u8]) -> Answer {
+        match line {
+            b"VERSION\tdoveadm-server\t1\t2" => {
+                Answer::Reply(b"VERSION\tdoveadm-client\t1\t2\n+\n".to_vec())
+            }
+            _ => Answer::ReplyAndClose(b"\0\0\0\0\x08a\tb\tc\t\n".to_vec()),
+        }
+    }
+    let fake = FakeServer::in_temp_dir("doveadm-server", Behavior::lines(answer));
+    sockctl(["send", "--proto", "dovecot", "--timeout", "5s"])
+        .arg(fake.address())
+        .arg("process status")
+        .fails(5)
+        .stderr_has("closed the connection before the end of the reply");
 }

@@ -299,7 +299,12 @@ impl<'a, 'p> Run<'a, 'p> {
                     Err(failure) => return Err(connection.fail(failure)),
                 }
             }
-            if self.out.is_empty() && !self.shut && !self.peer_gone && connection.half_close() {
+            if self.out.is_empty()
+                && !self.shut
+                && !self.peer_gone
+                && connection.half_close()
+                && connection.framer.may_half_close()
+            {
                 match stream.shutdown_write() {
                     Ok(()) => self.shut = true,
                     Err(IoFailure::Reset(_)) => self.peer_gone = true,
@@ -323,11 +328,14 @@ impl<'a, 'p> Run<'a, 'p> {
                 }
                 // EOF ends the reply in a half-close framing, once the request went out.
                 Ok(Some(_)) if self.answered < self.sent() && connection.half_close() => {
-                    let reply = connection.framer.end();
+                    let Some(reply) = connection.framer.end() else {
+                        // A reply EOF does not complete: cut.
+                        let received = Received::held(connection.framer.take_pending());
+                        connection.drop_connection(Disconnect::Closed);
+                        return Err(ExchangeError::Closed { received });
+                    };
                     connection.drop_connection(Disconnect::Closed);
-                    if let Some(reply) = reply
-                        && !self.deliver(connection, hook, &mut note, reply, to)?
-                    {
+                    if !self.deliver(connection, hook, &mut note, reply, to)? {
                         return Ok(());
                     }
                     continue;

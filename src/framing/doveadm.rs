@@ -38,9 +38,16 @@ impl DoveadmReply {
 
 #[derive(Debug, Default)]
 pub struct Doveadm {
+    /// Bytes not yet a whole packet (or the unframed handshake answer).
     buf: Vec<u8>,
     output: Vec<u8>,
     log: Vec<u8>,
+    /// How much of `output` was searched for the result line.
+    searched: usize,
+    /// Where the result line starts in `output`, once its `\n` came.
+    result_at: Option<usize>,
+    /// The result line is complete.
+    result_seen: bool,
     /// The handshake's `VERSION…\n+\n` is still to come.
     greeting: bool,
 }
@@ -49,18 +56,59 @@ impl Doveadm {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Moves the whole packets in `buf` to their channels.
+    fn unpack(&mut self) {
+        let mut at = 0;
+        while let Some(header) = self.buf.get(at..at + 5) {
+            let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            let Some(data) = self.buf.get(at + 5..at + 5 + len) else {
+                break;
+            };
+            if header[0] == b'L' {
+                // A log line starts with its level byte.
+                self.log
+                    .extend_from_slice(data.get(1..).unwrap_or_default());
+            } else {
+                self.output.extend_from_slice(data);
+            }
+            at += 5 + len;
+        }
+        self.buf.drain(..at);
+        self.search();
+    }
+
+    fn search(&mut self) {
+        if self.result_seen {
+            return;
+        }
+        let found = memchr::memchr_iter(b'\n', &self.output[self.searched..])
+            .map(|i| i + self.searched)
+            .find(|&i| match self.result_at {
+                None => {
+                    self.result_at = Some(i + 1);
+                    false
+                }
+                Some(_) => true,
+            });
+        self.searched = self.output.len();
+        self.result_seen = found.is_some();
+    }
 }
 
-/// The output channel's bytes split into the reply, once the result line is complete.
-fn split(output: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<u8>, usize)> {
-    let newline = output.iter().position(|&b| b == b'\n')?;
-    let end = output[newline + 1..].iter().position(|&b| b == b'\n')? + newline + 1;
+/// The output channel's bytes split into the reply, once the result line is complete. Fields
+/// after the result line are the table's last piece, which the server can send late.
+fn split(output: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<u8>)> {
+    let newline = memchr::memchr(b'\n', output)?;
+    let end = memchr::memchr(b'\n', &output[newline + 1..])? + newline + 1;
+    let late = &output[end + 1..];
     let fields = output[..newline]
         .split(|&b| b == b'\t')
+        .chain(late.split(|&b| b == b'\t'))
         .filter(|f| !f.is_empty())
         .map(unescape)
         .collect();
-    Some((fields, output[newline + 1..end].to_vec(), end + 1))
+    Some((fields, output[newline + 1..end].to_vec()))
 }
 
 fn unescape(field: &[u8]) -> Vec<u8> {
@@ -87,55 +135,39 @@ impl Framer for Doveadm {
 
     fn push(&mut self, chunk: &[u8]) {
         self.buf.extend_from_slice(chunk);
+        if !self.greeting {
+            self.unpack();
+        }
     }
 
     fn next_reply(&mut self) -> Option<DoveadmReply> {
         if self.greeting {
             // `VERSION\tdoveadm-client\t1\t2\n+\n`, unframed.
-            let first = self.buf.iter().position(|&b| b == b'\n')?;
-            let second = self.buf[first + 1..].iter().position(|&b| b == b'\n')? + first + 1;
+            let first = memchr::memchr(b'\n', &self.buf)?;
+            let second = memchr::memchr(b'\n', &self.buf[first + 1..])? + first + 1;
             let result = self.buf[first + 1..second].to_vec();
             self.buf.drain(..=second);
             self.greeting = false;
+            self.unpack();
             return Some(DoveadmReply {
                 result,
                 ..DoveadmReply::default()
             });
         }
-        // The output of a table (`process status`) can come after the result line on a
+        // The last piece of a table (`process status`) can come after the result line on a
         // connection kept open: a reply is whole only at EOF, after the client's half-close.
         None
     }
 
     fn end(&mut self) -> Option<DoveadmReply> {
-        loop {
-            if let Some((fields, result, used)) = split(&self.output) {
-                self.output.drain(..used);
-                return Some(DoveadmReply {
-                    fields,
-                    log: std::mem::take(&mut self.log),
-                    result,
-                });
-            }
-            if self.buf.len() < 5 {
-                return None;
-            }
-            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
-            let end = 5 + len as usize;
-            if self.buf.len() < end {
-                return None;
-            }
-            let channel = self.buf[0];
-            let data = &self.buf[5..end];
-            if channel == b'L' {
-                // A log line starts with its level byte.
-                self.log
-                    .extend_from_slice(data.get(1..).unwrap_or_default());
-            } else {
-                self.output.extend_from_slice(data);
-            }
-            self.buf.drain(..end);
-        }
+        let (fields, result) = split(&self.output)?;
+        let reply = DoveadmReply {
+            fields,
+            log: std::mem::take(&mut self.log),
+            result,
+        };
+        self.clear();
+        Some(reply)
     }
 
     fn pending_len(&self) -> usize {
@@ -150,10 +182,7 @@ impl Framer for Doveadm {
     }
 
     fn clear(&mut self) {
-        self.buf.clear();
-        self.output.clear();
-        self.log.clear();
-        self.greeting = false;
+        *self = Self::default();
     }
 
     /// The handshake's answer comes before the reply.
@@ -164,6 +193,13 @@ impl Framer for Doveadm {
     /// One command per connection: its reply ends at EOF.
     fn ending(&self) -> super::Ending {
         super::Ending::HalfClose
+    }
+
+    /// doveadm-server reads the next command as soon as one is done, and on EOF closes the
+    /// connection with whatever of the reply the socket had no room for yet: the half-close
+    /// waits until the result line is in, when all but a table's late last piece has come.
+    fn may_half_close(&self) -> bool {
+        !self.greeting && self.result_seen
     }
 }
 
@@ -209,5 +245,23 @@ mod tests {
         assert_eq!(ok.fields, [b"a".to_vec(), b"b\tc".to_vec()]);
         assert_eq!(ok.text(), b"a\nb\tc\n");
         assert_eq!(command(b"process status"), b"\t\tprocess\tstatus\n");
+    }
+
+    #[test]
+    fn the_half_close_waits_for_the_result_line_and_a_late_piece_is_kept() {
+        let mut framer = Doveadm::new();
+        framer.expect_interim(1);
+        assert!(!framer.may_half_close());
+        framer.push(b"VERSION\tdoveadm-client\t1\t2\n+\n\0\0\0\0\x04a\tb\t");
+        assert!(framer.next_reply().is_some());
+        assert!(!framer.may_half_close());
+        framer.push(b"\0\0\0\0\x03\n+");
+        assert!(!framer.may_half_close());
+        framer.push(b"\n\0\0\0");
+        assert!(framer.may_half_close());
+        framer.push(b"\0\x02c\t");
+        let reply = framer.end().unwrap();
+        assert_eq!(reply.fields, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(reply.result, b"+");
     }
 }

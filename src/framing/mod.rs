@@ -75,6 +75,12 @@ pub trait Framer {
     fn ending(&self) -> Ending {
         Ending::Line
     }
+
+    /// With [`Ending::HalfClose`]: whether the half-close may go out now, or must wait for
+    /// more of the reply (a server that drops what it has not sent yet when it reads EOF).
+    fn may_half_close(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,11 @@ pub enum Behavior {
         greeting: Vec<u8>,
         answer: fn(&[u8]) -> Answer,
     },
+    /// Dovecot's doveadm-server when the client reads slower than it writes: after the
+    /// handshake, each command gets the first half of `reply`; if the client half-closed by
+    /// then, the connection closes with the rest unsent, as doveadm-server does on reading EOF
+    /// with its socket full; otherwise the rest follows.
+    Doveadm { reply: Vec<u8> },
     /// An HAProxy CLI in miniature: `answer` gives the non-interactive reply of one command,
     /// and whether to close the connection after it. A line is split at each `;` into
     /// commands; after `prompt p` every command's reply is followed by `> `, and without it
@@ -270,6 +275,13 @@ impl FakeServer {
 
     pub fn received(&self) -> Vec<Received> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// What every connection accepted so far delivered, once each has ended (a client that
+    /// exited has closed its connections, but the server may not have seen it yet).
+    pub fn received_when_closed(&self) -> Vec<Received> {
+        super::wait_for(|| self.received().len() as u64 >= self.connections());
+        self.received()
     }
 
     pub fn connections(&self) -> u64 {
@@ -524,6 +536,7 @@ fn handle(
         Behavior::HaproxyThenFlood { master, flood } => {
             haproxy_then_flood(conn, master, flood, &stop);
         }
+        Behavior::Doveadm { reply } => doveadm(conn, &reply, &stop, &log),
         Behavior::Interactive { greeting, answer } => {
             if conn.write_all(&greeting).is_err() {
                 return;
@@ -642,6 +655,50 @@ fn serve_lines(
         }
     }
     // Closed before it is logged, so that a test that saw the log knows the client sees EOF.
+    conn.shutdown();
+    log.lock().unwrap().push(got);
+}
+
+fn doveadm(mut conn: Conn, reply: &[u8], stop: &AtomicBool, log: &Mutex<Vec<Received>>) {
+    conn.set_read_timeout(Duration::from_millis(300));
+    let (first, rest) = reply.split_at(reply.len() / 2);
+    let mut got = Received::default();
+    let mut lines = 0;
+    let mut buf = [0u8; 4096];
+    'conn: while !stop.load(Ordering::SeqCst) {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                got.half_closed = true;
+                break;
+            }
+            Ok(n) => {
+                got.bytes.extend_from_slice(&buf[..n]);
+                for _ in buf[..n].iter().filter(|&&b| b == b'\n') {
+                    lines += 1;
+                    if lines == 1 {
+                        let _ = conn.write_all(b"VERSION\tdoveadm-client\t1\t2\n+\n");
+                        continue;
+                    }
+                    let _ = conn.write_all(first);
+                    // Then it reads the next command: on EOF it closes, the rest unsent.
+                    let mut more = [0u8; 4096];
+                    match conn.read(&mut more) {
+                        Ok(0) => {
+                            got.half_closed = true;
+                            break 'conn;
+                        }
+                        Ok(n) => got.bytes.extend_from_slice(&more[..n]),
+                        Err(_) => {}
+                    }
+                    let _ = conn.write_all(rest);
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
     conn.shutdown();
     log.lock().unwrap().push(got);
 }
