@@ -14,6 +14,7 @@ mod haproxy_fake;
 mod haproxy_operate;
 mod haproxy_reload;
 mod haproxy_reload_losses;
+mod haproxy_top;
 mod haproxy_verdicts;
 mod haproxy_views;
 mod hardening_files;

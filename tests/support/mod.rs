@@ -7,6 +7,7 @@ pub mod pty;
 mod run;
 pub mod services;
 pub mod sshd;
+pub mod tmux;
 
 use std::ffi::OsStr;
 use std::path::Path;

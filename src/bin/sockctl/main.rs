@@ -78,6 +78,7 @@ fn run(args: Vec<std::ffi::OsString>) -> ! {
             HaproxyCommand::Table(args) => haproxy::table::run(args, &config),
             HaproxyCommand::Sess(args) => haproxy::sess::run(args, &config),
             HaproxyCommand::Cert(args) => haproxy::cert::run(args, &config),
+            HaproxyCommand::Top(args) => haproxy::top::run(args, &config),
             HaproxyCommand::Drain(args) => haproxy::operate::run(Action::Drain, args, &config),
             HaproxyCommand::Maint(args) => haproxy::operate::run(Action::Maint, args, &config),
             HaproxyCommand::Ready(args) => haproxy::operate::run(Action::Ready, args, &config),

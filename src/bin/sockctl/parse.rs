@@ -7,7 +7,7 @@ use clap::{Args, Command, CommandFactory, FromArgMatches};
 use crate::cli::{
     AddArgs, CertArgs, Cli, DelArgs, ExecArgs, Global, InfoArgs, OperateArgs, PatternArgs,
     ProcArgs, ReloadArgs, SaveStateArgs, SendArgs, ServersArgs, SessArgs, ShellArgs, StatArgs,
-    TableArgs, WeightArgs,
+    TableArgs, TopArgs, WeightArgs,
 };
 
 /// Parses the command line. Building clap's definitions of every subcommand, with all their
@@ -73,6 +73,7 @@ fn only_the_named_subcommand(args: &[OsString]) -> Option<Command> {
                 "table" => TableArgs::augment_args(leaf("table")),
                 "sess" => SessArgs::augment_args(leaf("sess")),
                 "cert" => CertArgs::augment_args(leaf("cert")),
+                "top" => TopArgs::augment_args(leaf("top")),
                 "drain" => OperateArgs::augment_args(leaf("drain")),
                 "maint" => OperateArgs::augment_args(leaf("maint")),
                 "ready" => OperateArgs::augment_args(leaf("ready")),

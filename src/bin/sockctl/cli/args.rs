@@ -170,6 +170,11 @@ pub enum HaproxyCommand {
     #[command(after_help = CERT_HELP)]
     Cert(CertArgs),
 
+    /// A live view of frontends, backends and servers, with keys to drain, ready, maint or
+    /// weight the selected server
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
+
     /// Drain a server by name, in every backend that has it (or be/name for one)
     #[command(after_help = OPERATE_HELP)]
     Drain(OperateArgs),
@@ -245,6 +250,35 @@ pub struct DelArgs {
 
     #[command(flatten)]
     pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// What `top` takes.
+#[derive(Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub socket: SocketsArgs,
+
+    #[command(flatten)]
+    pub route: ViewRouteArgs,
+
+    /// Time between refreshes
+    #[arg(short = 'd', long, value_name = "DUR", default_value = "2s")]
+    pub interval: HumanDuration,
+
+    /// Stop after this many refreshes
+    #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Show only the lines whose BACKEND/NAME or status holds TEXT (ignoring case)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub filter: String,
+
+    /// One plain table per refresh, also on a terminal (the default when stdout is not one)
+    #[arg(long)]
+    pub plain: bool,
 
     #[command(flatten)]
     pub exchange: ExchangeArgs,

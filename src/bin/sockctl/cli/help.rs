@@ -279,6 +279,26 @@ changed; --dry-run reads the state and says what would change, sending no change
     exit_codes_help!()
 );
 
+pub const TOP_HELP: &str = concat!(
+    "\
+Examples:
+  sockctl haproxy top
+  sockctl haproxy top -s /run/lb1/admin.sock -s /run/lb2/admin.sock --interval 5s
+  sockctl haproxy top --filter be_app -n 3 > snapshot.txt
+
+Each refresh reads `show stat` from every socket: status, weight, current, highest and limit
+of sessions, queue, new sessions and bytes per second (from the difference with the last
+refresh), errors (request, connection, response) and the last check.
+Keys: up/down or j/k select, / filter, s sort (config order, sessions, rate, queue, errors,
+name), d drain, r ready, m maint, w weight (the selected server, after a y to confirm, as
+`sockctl haproxy drain BACKEND/NAME` would), q or Ctrl-C quit. SIGTERM also ends it, with the
+terminal restored. When stdout is not a terminal (or with --plain), one table per refresh.
+Exit status: a socket that could not be read at the last refresh makes it non-zero.
+
+",
+    exit_codes_help!()
+);
+
 pub const ADD_DEL_HELP: &str = concat!(
     "\
 Examples:

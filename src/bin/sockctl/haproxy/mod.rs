@@ -17,6 +17,7 @@ pub mod servers;
 pub mod sess;
 pub mod stat;
 pub mod table;
+pub mod top;
 mod view;
 
 use std::path::Path;

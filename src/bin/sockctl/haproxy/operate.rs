@@ -75,6 +75,35 @@ pub fn weight(args: WeightArgs, config: &Config) -> anyhow::Result<Code> {
     each(&args.socket, &args.exchange, &plan, config)
 }
 
+/// One action on one server, as the command with that name does it without a wait: for
+/// `top`'s keys. The code, and what the command would have printed (its lines and errors).
+pub fn apply(
+    address: &Address,
+    exchange: &crate::cli::ExchangeArgs,
+    worker: Option<WorkerChoice>,
+    action: Action,
+    server: &ServerName,
+) -> (Code, String) {
+    let plan = Plan {
+        action,
+        server,
+        worker,
+        wait: None,
+        then_maint: false,
+        shutdown_sessions: false,
+        progress: false,
+        dry_run: false,
+        json: false,
+    };
+    let exchange = exchange.holding(Some(HELD_REPLY_LIMIT));
+    let mut report = Report::new(&plan);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let result = one_socket(address, &exchange, &plan, &mut report, &mut out, &mut err);
+    let code = many::settle(result, &mut err);
+    out.extend_from_slice(&err);
+    (code, String::from_utf8_lossy(&out).trim_end().to_string())
+}
+
 fn each(
     sockets: &SocketsArgs,
     exchange: &crate::cli::ExchangeArgs,

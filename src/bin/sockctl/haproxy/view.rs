@@ -126,7 +126,7 @@ fn run(
 
 /// Runs `command` in the process `source` names and returns its output, or the failure
 /// HAProxy reported, with the address in front of the error.
-fn fetch(
+pub fn fetch(
     address: &Address,
     source: &Source<'_>,
     command: &str,
