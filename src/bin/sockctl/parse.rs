@@ -83,8 +83,9 @@ fn one_shot_send(args: &[OsString]) -> Option<Cli> {
                 continue;
             }
         };
+        // A flag given twice: clap refuses it, except `-v` both before and after `send`.
         if *flag {
-            return None; // clap refuses a flag given twice
+            return None;
         }
         *flag = true;
     }
