@@ -478,7 +478,7 @@ pub struct FormatArgs {
 }
 
 /// The sockets of `send` and of the HAProxy commands that take several.
-#[derive(Args)]
+#[derive(Args, Debug)]
 pub struct TargetArgs {
     /// A socket; repeat to use several at once, each result labelled with its address
     #[arg(short = 's', long = "socket", value_name = "ADDR", value_parser = address())]
@@ -748,7 +748,7 @@ pub struct CertArgs {
     pub exchange: ExchangeArgs,
 }
 
-#[derive(Args)]
+#[derive(Args, Debug)]
 pub struct ExchangeArgs {
     /// Limit for the whole exchange, connect included (0 = none)
     #[arg(long, value_name = "DUR", default_value = "10s")]
@@ -771,7 +771,7 @@ pub struct ExchangeArgs {
 }
 
 /// Which protocol the socket speaks, declared once for `send` and `shell`.
-#[derive(Args, Clone, Default)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct ProtoArgs {
     /// The service behind the socket: haproxy (the default), bird, tor, openvpn, memcached,
     /// unbound, kea, redis, collectd, dovecot, uwsgi (see docs/services.md)
@@ -823,7 +823,7 @@ fn regex(text: &str) -> Result<Regex, String> {
     Regex::new(text).map_err(|e| e.to_string())
 }
 
-#[derive(Args)]
+#[derive(Args, Debug)]
 pub struct SendArgs {
     /// The socket (see Addresses below); with -s or --sockets-file, a COMMAND
     #[arg(value_name = "ADDR", required_unless_present_any = ["sockets", "sockets_file"])]
