@@ -94,6 +94,12 @@ pub type CliAnswer = Arc<dyn Fn(&[u8]) -> Answer + Send + Sync>;
 pub enum Answer {
     Reply(Vec<u8>),
     ReplyAndClose(Vec<u8>),
+    /// `now`, then `rest` unless the client half-closed meanwhile (seen within the read
+    /// timeout): then the connection closes with `rest` unsent.
+    ReplyUnlessClosed {
+        now: Vec<u8>,
+        rest: Vec<u8>,
+    },
     Close,
 }
 
@@ -563,6 +569,9 @@ fn handle(
                                 return Answer::ReplyAndClose(reply);
                             }
                             Answer::Close => return Answer::ReplyAndClose(reply),
+                            Answer::ReplyUnlessClosed { .. } => {
+                                unreachable!("not a CLI's answer")
+                            }
                         }
                     }
                     if prompt {
@@ -644,6 +653,23 @@ fn serve_lines(
                             write(conn, &reply);
                             break 'conn;
                         }
+                        Answer::ReplyUnlessClosed { now, rest } if write(conn, &now) => {
+                            let mut more = [0u8; 4096];
+                            match conn.read(&mut more) {
+                                Ok(0) => {
+                                    got.half_closed = true;
+                                    break 'conn;
+                                }
+                                Ok(n) => {
+                                    got.bytes.extend_from_slice(&more[..n]);
+                                    pending.extend_from_slice(&more[..n]);
+                                }
+                                Err(_) => {}
+                            }
+                            if !write(conn, &rest) {
+                                break 'conn;
+                            }
+                        }
                         _ => break 'conn,
                     }
                 }
@@ -660,47 +686,19 @@ fn serve_lines(
 }
 
 fn doveadm(mut conn: Conn, reply: &[u8], stop: &AtomicBool, log: &Mutex<Vec<Received>>) {
-    conn.set_read_timeout(Duration::from_millis(300));
-    let (first, rest) = reply.split_at(reply.len() / 2);
-    let mut got = Received::default();
-    let mut lines = 0;
-    let mut buf = [0u8; 4096];
-    'conn: while !stop.load(Ordering::SeqCst) {
-        match conn.read(&mut buf) {
-            Ok(0) => {
-                got.half_closed = true;
-                break;
+    let (now, rest) = reply.split_at(reply.len() / 2);
+    let mut handshaken = false;
+    serve_lines(&mut conn, stop, log, &[], |_| {
+        if std::mem::replace(&mut handshaken, true) {
+            // Then it reads the next command: on EOF it closes, the rest unsent.
+            Answer::ReplyUnlessClosed {
+                now: now.to_vec(),
+                rest: rest.to_vec(),
             }
-            Ok(n) => {
-                got.bytes.extend_from_slice(&buf[..n]);
-                for _ in buf[..n].iter().filter(|&&b| b == b'\n') {
-                    lines += 1;
-                    if lines == 1 {
-                        let _ = conn.write_all(b"VERSION\tdoveadm-client\t1\t2\n+\n");
-                        continue;
-                    }
-                    let _ = conn.write_all(first);
-                    // Then it reads the next command: on EOF it closes, the rest unsent.
-                    let mut more = [0u8; 4096];
-                    match conn.read(&mut more) {
-                        Ok(0) => {
-                            got.half_closed = true;
-                            break 'conn;
-                        }
-                        Ok(n) => got.bytes.extend_from_slice(&more[..n]),
-                        Err(_) => {}
-                    }
-                    let _ = conn.write_all(rest);
-                }
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(_) => break,
+        } else {
+            Answer::Reply(b"VERSION\tdoveadm-client\t1\t2\n+\n".to_vec())
         }
-    }
-    conn.shutdown();
-    log.lock().unwrap().push(got);
+    });
 }
 
 /// A Unix listener whose backlog is full: connecting to it waits until the client gives up.
