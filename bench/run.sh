@@ -520,7 +520,13 @@ elif [ $quick = 1 ]; then
 else
     fact size_musl "not measured: the $musl target is not installed (rustup target add $musl)"
 fi
-check_ok "w5 release binary: $(size_of "$sockctl") bytes"
+# The budget of the release binary: 2 MiB (the live view's terminal handling included).
+size_budget=$((2 * 1024 * 1024))
+if [ "$(size_of "$sockctl")" -le $size_budget ]; then
+    check_ok "w5 release binary: $(size_of "$sockctl") bytes (budget $size_budget)"
+else
+    check_fail "w5 release binary: $(size_of "$sockctl") bytes, over the budget of $size_budget"
+fi
 fact load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------------------------------------
