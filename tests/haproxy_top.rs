@@ -177,6 +177,14 @@ fn plain_tables_with_rates_from_real_traffic() {
         .unwrap();
     assert!(cur >= 1, "{last}");
     assert_eq!(cell(last, "be_app", "web1", "WEIGHT").as_deref(), Some("1"));
+    assert_eq!(
+        cell(last, "be_app", "web1", "ADMIN").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(
+        cell(last, "be_app", "BACKEND", "ADMIN").as_deref(),
+        Some("-")
+    );
     assert_eq!(cell(last, "fe", "FRONTEND", "WEIGHT").as_deref(), Some("-"));
     assert!(
         cell(last, "be_app", "down1", "CHECK")
@@ -296,6 +304,7 @@ fn full_screen_keys_act_on_the_selected_server() {
     tmux.wait_for_text(&format!("{path}: be_app/web1: draining"));
     tmux.wait_for("DRAIN on the screen", |s| {
         cell(s, "be_app", "web1", "STATUS").as_deref() == Some("DRAIN")
+            && cell(s, "be_app", "web1", "ADMIN").as_deref() == Some("drain")
     });
     assert_eq!(admin_state(&ha, "be_app", "web1").0, "drain");
     // The same name in the other backend is untouched: the key acts on one line.
@@ -316,6 +325,9 @@ fn full_screen_keys_act_on_the_selected_server() {
     tmux.wait_for_text("maint be_api/web1 on");
     tmux.type_text("y");
     tmux.wait_for_text("be_api/web1: in maintenance");
+    tmux.wait_for("maint on the screen", |s| {
+        cell(s, "be_api", "web1", "ADMIN").as_deref() == Some("maint")
+    });
     assert_eq!(admin_state(&ha, "be_api", "web1").0, "maint");
     tmux.type_text("r");
     tmux.type_text("y");

@@ -286,7 +286,8 @@ Examples:
   sockctl haproxy top -s /run/lb1/admin.sock -s /run/lb2/admin.sock --interval 5s
   sockctl haproxy top --filter be_app -n 3 > snapshot.txt
 
-Each refresh reads `show stat` from every socket: status, weight, current, highest and limit
+Each refresh reads `show stat` and `show servers state` from every socket: status, admin
+state (ready, drain, maint), weight, current, highest and limit
 of sessions, queue, new sessions and bytes per second (from the difference with the last
 refresh), errors (request, connection, response) and the last check.
 Keys: up/down or j/k select, / filter, s sort (config order, sessions, rate, queue, errors,

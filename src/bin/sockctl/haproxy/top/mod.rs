@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sockctl::Address;
 use sockctl::haproxy::discover::Want;
-use sockctl::haproxy::stat;
+use sockctl::haproxy::{servers_state, stat};
 
 use super::targets;
 use super::view::{self, Source};
@@ -42,16 +42,16 @@ pub fn run(args: TopArgs, config: &Config) -> anyhow::Result<Code> {
     plain(&sampler)
 }
 
-/// Reads every socket's `show stat`.
+/// Reads every socket's `show stat` and `show servers state`.
 pub struct Sampler<'a> {
     pub sockets: Vec<Address>,
     pub args: &'a TopArgs,
 }
 
 impl Sampler<'_> {
-    /// Each socket's rows, or why they could not be read with its exit code, read in parallel
-    /// so that a slow socket holds the refresh up by its own time only.
-    fn sample(&self) -> Vec<Result<stat::Stat, (Code, String)>> {
+    /// Each socket's sample, or why it could not be read with its exit code, read in parallel
+    /// (`--jobs` at a time) so that a slow socket holds the refresh up by its own time only.
+    fn sample(&self) -> Vec<Result<model::Sample, (Code, String)>> {
         let source = Source {
             socket: &self.args.socket,
             route: &self.args.route,
@@ -59,21 +59,34 @@ impl Sampler<'_> {
         };
         let one = |address: &Address| {
             let mut sink = std::io::sink();
-            view::fetch(address, &source, "show stat", false, &mut sink)
+            let mut read = |command| view::fetch(address, &source, command, false, &mut sink);
+            read("show stat")
                 .and_then(|reply| super::at(stat::parse(&reply), address))
+                .and_then(|stat| {
+                    let reply = read("show servers state")?;
+                    let state = super::at(servers_state::parse(&reply), address)?;
+                    Ok(model::Sample::new(stat, &state))
+                })
                 .map_err(|e| (exit::for_error(&e), messages::describe(&e)))
         };
-        std::thread::scope(|scope| {
-            let running: Vec<_> = self
-                .sockets
-                .iter()
-                .map(|address| scope.spawn(move || one(address)))
-                .collect();
-            running
-                .into_iter()
-                .map(|r| r.join().expect("a sample does not panic"))
-                .collect()
-        })
+        let jobs = usize::try_from(self.args.socket.targets.jobs)
+            .unwrap_or(1)
+            .max(1);
+        let mut samples = Vec::with_capacity(self.sockets.len());
+        for sockets in self.sockets.chunks(jobs) {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = sockets
+                    .iter()
+                    .map(|address| scope.spawn(|| one(address)))
+                    .collect();
+                samples.extend(
+                    running
+                        .into_iter()
+                        .map(|r| r.join().expect("a sample does not panic")),
+                );
+            });
+        }
+        samples
     }
 
     /// One sample into the model: the worst exit code of the sockets that failed.

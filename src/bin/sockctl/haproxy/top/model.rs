@@ -4,7 +4,28 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use sockctl::haproxy::servers_state::ServersState;
 use sockctl::haproxy::stat::{Kind, Stat, StatRow};
+
+/// What one socket said at one refresh: its `show stat`, and each server's admin state from
+/// `show servers state` (`ready`, `drain`, `maint`), which the status alone does not always
+/// show (a server down and drained says `DOWN`).
+#[derive(Debug)]
+pub struct Sample {
+    pub stat: Stat,
+    pub admin: HashMap<(String, String), &'static str>,
+}
+
+impl Sample {
+    pub fn new(stat: Stat, state: &ServersState) -> Sample {
+        let admin = state
+            .servers
+            .iter()
+            .map(|s| ((s.backend.clone(), s.name.clone()), s.admin_state_name))
+            .collect();
+        Sample { stat, admin }
+    }
+}
 
 /// One frontend, backend or server.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +38,8 @@ pub struct Line {
     pub kind: Kind,
     /// `status` as HAProxy says it: `UP`, `DOWN`, `MAINT`, `DRAIN`, `no check`, `OPEN`, …
     pub status: String,
+    /// A server's admin state: `ready`, `drain`, `maint`.
+    pub admin: Option<&'static str>,
     pub weight: Option<i64>,
     /// Current, highest and limit of sessions.
     pub cur: i64,
@@ -60,22 +83,26 @@ pub struct Model {
 
 impl Model {
     /// Takes one sample: each socket's `show stat`, or why it could not be read, as of `at`.
-    pub fn update(&mut self, samples: Vec<Result<Stat, String>>, at: Instant) {
+    pub fn update(&mut self, samples: Vec<Result<Sample, String>>, at: Instant) {
         let mut lines = Vec::new();
         let mut totals = HashMap::new();
         self.failures.clear();
         for (socket, sample) in samples.into_iter().enumerate() {
-            let stat = match sample {
-                Ok(stat) => stat,
+            let sample = match sample {
+                Ok(sample) => sample,
                 Err(why) => {
                     self.failures.push((socket, why));
                     continue;
                 }
             };
-            for row in &stat.rows {
+            for row in &sample.stat.rows {
                 let Some(mut line) = line(socket, row) else {
                     continue;
                 };
+                if line.kind == Kind::Server {
+                    let key = (line.proxy.clone(), line.name.clone());
+                    line.admin = sample.admin.get(&key).copied();
+                }
                 let now = Totals {
                     sessions: int(row, "stot"),
                     bytes_in: int(row, "bin"),
@@ -137,6 +164,7 @@ fn line(socket: usize, row: &StatRow) -> Option<Line> {
         name: row.name()?.to_string(),
         kind,
         status: text(row, "status"),
+        admin: None,
         weight: (kind != Kind::Frontend)
             .then(|| row.get("weight").and_then(|v| v.as_int()))
             .flatten(),
@@ -215,8 +243,8 @@ pub fn shown<'a>(lines: &'a [Line], filter: &str, sort: Sort) -> Vec<&'a Line> {
 
 /// The header of the table, and a line's cells; the socket column only for several sockets.
 pub const HEADER: &[&str] = &[
-    "PROXY", "NAME", "STATUS", "WEIGHT", "CUR", "MAX", "LIMIT", "QUEUE", "SESS/S", "IN/S", "OUT/S",
-    "ERR", "CHECK",
+    "PROXY", "NAME", "STATUS", "ADMIN", "WEIGHT", "CUR", "MAX", "LIMIT", "QUEUE", "SESS/S", "IN/S",
+    "OUT/S", "ERR", "CHECK",
 ];
 
 pub fn cells(line: &Line) -> Vec<String> {
@@ -227,6 +255,7 @@ pub fn cells(line: &Line) -> Vec<String> {
         line.proxy.clone(),
         line.name.clone(),
         line.status.clone(),
+        line.admin.unwrap_or("-").to_string(),
         or_dash(line.weight),
         line.cur.to_string(),
         line.max.to_string(),
@@ -269,12 +298,20 @@ mod tests {
         sockctl::haproxy::stat::parse(text.as_bytes()).unwrap()
     }
 
+    /// `rows` of `show stat`, with be/s1 drained.
+    fn sample(rows: &str) -> Sample {
+        Sample {
+            stat: stat(rows),
+            admin: HashMap::from([(("be".to_string(), "s1".to_string()), "drain")]),
+        }
+    }
+
     #[test]
     fn rates_come_from_the_difference_between_two_samples() {
         let start = Instant::now();
         let mut model = Model::default();
         model.update(
-            vec![Ok(stat(
+            vec![Ok(sample(
                 "fe,FRONTEND,,2,5,100,10,1000,2000,1,,,,OPEN,0,,,\n\
                  be,s1,0,1,3,,4,0,0,,2,1,1,UP,2,L7OK,200,\n\
                  be,s2,3,0,0,,0,0,0,,,,1,DOWN,2,L4CON,,\n\
@@ -290,7 +327,7 @@ mod tests {
         assert_eq!(model.lines[0].errors, 1);
         assert_eq!(s1.errors, 3);
         model.update(
-            vec![Ok(stat(
+            vec![Ok(sample(
                 "fe,FRONTEND,,2,5,100,30,3048,2000,1,,,,OPEN,0,,,\n\
                  be,s1,0,1,3,,2,0,0,,2,1,1,UP,2,L7OK,200,",
             ))],
@@ -303,14 +340,18 @@ mod tests {
         );
         // The counter went down (a reload): no rate rather than a negative one.
         assert_eq!(model.lines[1].rate, None);
-        assert_eq!(cells(fe)[8..11], ["10.0", "1.0K", "0"]);
+        assert_eq!(cells(fe)[9..12], ["10.0", "1.0K", "0"]);
+        assert_eq!(cells(fe)[3], "-");
+        assert_eq!(model.lines[1].admin, Some("drain"));
 
         // A socket that fails keeps its counters for the next sample.
         model.update(vec![Err("refused".into())], start + Duration::from_secs(3));
         assert!(model.lines.is_empty());
         assert_eq!(model.failures, [(0, "refused".to_string())]);
         model.update(
-            vec![Ok(stat("fe,FRONTEND,,2,5,100,34,3048,2000,1,,,,OPEN,0,,,"))],
+            vec![Ok(sample(
+                "fe,FRONTEND,,2,5,100,34,3048,2000,1,,,,OPEN,0,,,",
+            ))],
             start + Duration::from_secs(4),
         );
         assert_eq!(model.lines[0].rate, Some(2.0));
@@ -320,7 +361,7 @@ mod tests {
     fn filter_and_sort() {
         let mut model = Model::default();
         model.update(
-            vec![Ok(stat(
+            vec![Ok(sample(
                 "be,a,0,1,3,,4,0,0,,9,,1,UP,2,,,\n\
                  be,b,5,7,9,,0,0,0,,,,1,DRAIN,2,,,\n\
                  other,c,0,2,3,,4,0,0,,,,1,MAINT,2,,,",
