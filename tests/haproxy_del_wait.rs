@@ -145,3 +145,56 @@ fn the_fake_interrupts_a_wait_sent_with_a_half_close() {
         .fails(1)
         .stderr_has("Interrupted. Server still has connections attached to it");
 }
+
+#[test]
+fn the_fake_answers_as_recorded() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    let recorded = |name: &str| {
+        let path = format!(
+            "{}/tests/fixtures/prompt/3.4/prompt_p_stats/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(path).unwrap()
+    };
+    let (fake, _servers) = fleet(Attached::Nothing);
+    let path = fake.path.clone().unwrap();
+
+    // A one-shot: the reply, then the close.
+    let mut oneshot = UnixStream::connect(&path).unwrap();
+    oneshot.write_all(b"show info\n").unwrap();
+    oneshot.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    oneshot.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, crate::support::fixture("3.4/stats_show_info.reply"));
+
+    // Prompt mode: each reply ends with the prompt, the connection stays.
+    let mut session = UnixStream::connect(&path).unwrap();
+    session
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut exchange = |request: &[u8], expected: &[u8]| {
+        session.write_all(request).unwrap();
+        let mut reply = vec![0; expected.len()];
+        session.read_exact(&mut reply).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&reply),
+            String::from_utf8_lossy(expected)
+        );
+    };
+    exchange(&recorded("01.req"), &recorded("01.rep"));
+    exchange(&recorded("04.req"), &recorded("04.rep"));
+    exchange(b"set severity-output number\n", b"\n> ");
+    exchange(
+        b"wait 0 srv-removable be_app/web1\n",
+        b"[3]: Invalid duration.\n\n> ",
+    );
+    exchange(
+        b"wait 100 srv-removable be_app/web1\n",
+        b"[3]: Failed. Only servers in maintenance mode can be deleted.\n\n> ",
+    );
+    exchange(b"set server be_app/web1 state maint\n", b"\n> ");
+    exchange(b"wait 100 srv-removable be_app/web1\n", b"[6]: Done.\n\n> ");
+    exchange(b"del server be_app/web1\n", b"[6]: Server deleted.\n\n> ");
+}

@@ -987,6 +987,16 @@ fn removable(servers: &[Server3], target: &str) -> Result<(), (bool, &'static st
     Ok(())
 }
 
+/// What HAProxy 3.x answers a `wait` with a condition it does not know.
+const WAIT_USAGE: &str = "Usage: wait {-h|<duration>} [condition [args...]]\n\
+    \x20 - '-h' displays this help\n\
+    \x20 - <duration> is the maximum wait time, optionally suffixed by the unit among\n\
+    \x20   'us', 'ms', 's', 'm', 'h', and 'd'. ; the default unit is milliseconds.\n\
+    \x20 - <condition> indicates what to wait for, no longer than the specified\n\
+    \x20   duration. Supported conditions are:\n\
+    \x20   - <none> : by default, just sleep for the specified duration.\n\
+    \x20   - srv-removable <px>/<sv> : wait for this server to become removable.\n";
+
 /// `wait <ms> srv-removable B/S` as `cli_parse_wait`, `cli_io_handler_wait` and
 /// `cli_release_wait` do it: the condition is checked at once, then again after pauses growing
 /// by half the time elapsed, at most a tenth of the delay; a shut write side with nothing left
@@ -1007,10 +1017,8 @@ fn wait_3(
         return Said::Message(3, "Invalid duration.\n".into());
     };
     if args.get(2) != Some(&"srv-removable") {
-        return Said::Message(
-            3,
-            "Usage: wait {-h|<duration>} [condition [args...]]\n".into(),
-        );
+        // Only this condition is known here.
+        return Said::Message(3, WAIT_USAGE.into());
     }
     let Some(target) = args.get(3).filter(|t| t.contains('/')) else {
         return Said::Message(3, "Require 'backend/server'.\n".into());
@@ -1128,7 +1136,8 @@ fn command_3(command: &str, servers: &Mutex<Vec<Server3>>) -> Said {
             let text = String::from_utf8_lossy(&recorded);
             let first = words.first().copied().unwrap_or_default();
             let text = text.replacen("'foo'", &format!("'{first}'"), 1);
-            Said::Message(3, text.trim_end_matches('\n').to_string())
+            // At info severity, as HAProxy gives its usage message.
+            Said::Message(6, text.trim_end_matches('\n').to_string())
         }
     }
 }
