@@ -691,6 +691,9 @@ fn delete(
     }
 }
 
+/// The longest delay given to HAProxy's `wait`, in milliseconds.
+const MAX_WAIT_MS: u128 = 2_000_000_000;
+
 /// The first version whose CLI has `wait … srv-removable`.
 const WAIT_SINCE: (u32, u32) = (3, 0);
 
@@ -825,8 +828,9 @@ impl WaitDel<'_> {
         server: &str,
         limit: Duration,
     ) -> anyhow::Result<Removable> {
-        // HAProxy takes no delay under 1 ms.
-        let ms = limit.as_millis().max(1);
+        // HAProxy takes no delay under 1 ms, and counts time in 32-bit milliseconds: a delay
+        // past 2^31 (some 24 days) would wrap.
+        let ms = limit.as_millis().clamp(1, MAX_WAIT_MS);
         let idle = ms.div_ceil(1000) + SETTLE.as_secs() as u128;
         self.run_in(session, &format!("set timeout cli {idle}"), Duration::ZERO)?;
         let command = format!("wait {ms} srv-removable {backend}/{server}");
