@@ -9,6 +9,7 @@ mod faults_state;
 mod framing;
 mod haproxy_config;
 mod haproxy_data_views;
+mod haproxy_del_wait;
 mod haproxy_exec;
 mod haproxy_fake;
 mod haproxy_operate;

@@ -47,6 +47,16 @@ impl Info {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
+
+    /// The major and minor numbers of `Version` (`3.4.0-64a335366` gives `(3, 4)`), for
+    /// commands that only newer versions have.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        let text = self.get("Version")?.to_string();
+        let mut numbers = text.split(['.', '-']);
+        let major = numbers.next()?.parse().ok()?;
+        let minor = numbers.next()?.parse().ok()?;
+        Some((major, minor))
+    }
 }
 
 /// `Build info: 2.6.12` into (`Build info`, `2.6.12`). The server writes `key: ` even for an
@@ -115,6 +125,17 @@ mod tests {
             assert_eq!(info.get("Name"), Some(&Value::Text("HAProxy".into())));
             assert!(info.entries.len() > 50, "case {i}");
         }
+    }
+
+    #[test]
+    fn versions_of_every_recording() {
+        let version = |reply: &[u8]| parse(reply).unwrap().version();
+        assert_eq!(version(reply!("2.6", "stats_show_info")), Some((2, 6)));
+        assert_eq!(version(reply!("3.4", "stats_show_info")), Some((3, 4)));
+        let odd = |v: &str| parse(format!("Name: HAProxy\nVersion: {v}\n\n").as_bytes()).unwrap();
+        assert_eq!(odd("3.0-dev5").version(), Some((3, 0)));
+        assert_eq!(odd("dev").version(), None);
+        assert_eq!(odd("3").version(), None);
     }
 
     #[test]

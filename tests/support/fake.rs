@@ -74,6 +74,8 @@ pub enum Behavior {
     /// the connection closes after the first line. Replies go out in pieces of the sizes in `cuts` (in turn),
     /// so that the client reads them in chunks.
     Cli { answer: CliAnswer, cuts: Vec<usize> },
+    /// A stats socket of HAProxy 3.x with the servers of [`haproxy_3`].
+    Haproxy3(Arc<Mutex<Vec<Server3>>>),
 }
 
 impl Behavior {
@@ -585,6 +587,7 @@ fn handle(
                 }
             });
         }
+        Behavior::Haproxy3(servers) => haproxy_3_connection(conn, &servers, &stop, &log),
         Behavior::Sequence(_) => unreachable!("resolved per connection"),
         Behavior::Respond(responder) => {
             read_command(&mut conn, &log);
@@ -797,4 +800,342 @@ pub fn stats_socket(answer: impl Fn(&str) -> Option<Reply> + Send + Sync + 'stat
 /// A [`stats_socket`] whose `show servers state` is answered by `dump()`, each time.
 pub fn servers_state(dump: impl Fn() -> Reply + Send + Sync + 'static) -> FakeServer {
     stats_socket(move |command| (command == "show servers state").then(&dump))
+}
+
+/// A server of [`haproxy_3`].
+#[derive(Clone, Debug)]
+pub struct Server3 {
+    pub backend: String,
+    pub name: String,
+    pub attached: Attached,
+    /// Other configuration elements point to it (a `track`, a `use-server`): HAProxy can
+    /// never delete it.
+    pub pinned: bool,
+    maint: bool,
+    maint_since: Option<std::time::Instant>,
+}
+
+/// How long connections stay attached to a [`Server3`] once it is in maintenance.
+#[derive(Clone, Copy, Debug)]
+pub enum Attached {
+    /// None.
+    Nothing,
+    /// They end this long after the server went into maintenance.
+    For(Duration),
+    /// Until `shutdown sessions server` ends them.
+    UntilShutdown,
+}
+
+impl Server3 {
+    pub fn new(backend: &str, name: &str, attached: Attached) -> Server3 {
+        Server3 {
+            backend: backend.into(),
+            name: name.into(),
+            attached,
+            pinned: false,
+            maint: false,
+            maint_since: None,
+        }
+    }
+
+    /// `srv_check_for_deletion`'s part that may change over time: whether connections are
+    /// still attached.
+    fn busy(&self) -> bool {
+        match (self.attached, self.maint_since) {
+            (Attached::Nothing, _) => false,
+            (Attached::For(d), Some(since)) => since.elapsed() < d,
+            (Attached::For(_), None) | (Attached::UntilShutdown, _) => true,
+        }
+    }
+}
+
+/// A stats socket of HAProxy 3.x (`show info` says 3.4.0) that knows what `haproxy del` sends,
+/// and answers byte for byte as HAProxy's CLI does (src/cli.c, src/server.c): `prompt p`,
+/// `set severity-output number` (`[N]: ` before messages), one-shot lines that close after
+/// their reply, `show servers state`, `set server B/S state maint`, `set timeout cli`,
+/// `shutdown sessions server`, `del server`, and `wait <ms> srv-removable B/S`, which checks the
+/// server as `del server` does until it can go (`Done.`), cannot (`Failed. <why>`) or the
+/// delay ran out (`Wait delay expired. <why>`), and answers `Interrupted. <why>` as soon as the
+/// client shuts its write side with nothing more to read. Anything else is an unknown command
+/// (the list of suggestions is a recording's). Each connection's bytes are logged when it ends.
+pub fn haproxy_3(servers: Vec<Server3>) -> (FakeServer, Arc<Mutex<Vec<Server3>>>) {
+    let servers = Arc::new(Mutex::new(servers));
+    let server = FakeServer::in_temp_dir("admin.sock", Behavior::Haproxy3(servers.clone()));
+    (server, servers)
+}
+
+/// How a 3.x command ended, as the CLI prints it.
+enum Said {
+    /// Raw output (already ending with its own newline, if any).
+    Output(Vec<u8>),
+    /// A message at this syslog severity.
+    Message(u8, String),
+}
+
+/// One connection to [`haproxy_3`].
+fn haproxy_3_connection(
+    mut conn: Conn,
+    servers: &Mutex<Vec<Server3>>,
+    stop: &AtomicBool,
+    log: &Mutex<Vec<Received>>,
+) {
+    let mut got = Received::default();
+    let mut pending = Vec::new();
+    let (mut prompt, mut severity) = (false, false);
+    conn.set_read_timeout(Duration::from_millis(20));
+    'conn: while !stop.load(Ordering::SeqCst) {
+        let Some(end) = pending.iter().position(|&b| b == b'\n') else {
+            if got.half_closed {
+                break;
+            }
+            read_more(&mut conn, &mut got, &mut pending);
+            continue;
+        };
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        let line = String::from_utf8_lossy(&line[..end]).into_owned();
+        let commands: Vec<&str> = line.split(';').map(str::trim).collect();
+        for (i, command) in commands.iter().enumerate() {
+            let said = match *command {
+                "prompt p" | "prompt" => {
+                    prompt = true;
+                    Said::Output(Vec::new())
+                }
+                "set severity-output number" => {
+                    severity = true;
+                    Said::Output(Vec::new())
+                }
+                _ if command.starts_with("wait ") => {
+                    wait_3(command, servers, &mut conn, &mut got, &mut pending)
+                }
+                _ => command_3(command, servers),
+            };
+            let mut reply = match said {
+                Said::Output(bytes) => bytes,
+                Said::Message(level, text) => {
+                    let tag = if severity {
+                        format!("[{level}]: ")
+                    } else {
+                        String::new()
+                    };
+                    format!("{tag}{}\n", text.trim_end_matches('\n')).into_bytes()
+                }
+            };
+            // The post-command prompt: LF alone between pipelined commands and without prompt
+            // mode, LF and `> ` after a line's last command in prompt mode.
+            let last = i == commands.len() - 1;
+            reply.extend_from_slice(if prompt && last { b"\n> " } else { b"\n" });
+            if conn.write_all(&reply).is_err() {
+                break 'conn;
+            }
+        }
+        if !prompt {
+            // Not interactive: the first line is the only one.
+            break;
+        }
+    }
+    conn.shutdown();
+    log.lock().unwrap().push(got);
+}
+
+/// Reads what the client sent next, noting a half-close.
+fn read_more(conn: &mut Conn, got: &mut Received, pending: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    match conn.read(&mut buf) {
+        Ok(0) => got.half_closed = true,
+        Ok(n) => {
+            got.bytes.extend_from_slice(&buf[..n]);
+            pending.extend_from_slice(&buf[..n]);
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut => {}
+        Err(_) => got.half_closed = true,
+    }
+}
+
+/// `srv_check_for_deletion`: `Ok(())` when the server can go, else whether that may change
+/// (`Err((true, why))`) or not.
+fn removable(servers: &[Server3], target: &str) -> Result<(), (bool, &'static str)> {
+    let (backend, name) = target.split_once('/').unwrap_or((target, ""));
+    if !servers.iter().any(|s| s.backend == backend) {
+        return Err((false, "No such backend."));
+    }
+    let Some(server) = servers
+        .iter()
+        .find(|s| s.backend == backend && s.name == name)
+    else {
+        return Err((false, "No such server."));
+    };
+    if server.pinned {
+        return Err((
+            false,
+            "This server cannot be removed at runtime due to other configuration elements \
+             pointing to it.",
+        ));
+    }
+    if !server.maint {
+        return Err((false, "Only servers in maintenance mode can be deleted."));
+    }
+    if server.busy() {
+        return Err((
+            true,
+            "Server still has connections attached to it, cannot remove it.",
+        ));
+    }
+    Ok(())
+}
+
+/// What HAProxy 3.x answers a `wait` with a condition it does not know.
+const WAIT_USAGE: &str = "Usage: wait {-h|<duration>} [condition [args...]]\n\
+    \x20 - '-h' displays this help\n\
+    \x20 - <duration> is the maximum wait time, optionally suffixed by the unit among\n\
+    \x20   'us', 'ms', 's', 'm', 'h', and 'd'. ; the default unit is milliseconds.\n\
+    \x20 - <condition> indicates what to wait for, no longer than the specified\n\
+    \x20   duration. Supported conditions are:\n\
+    \x20   - <none> : by default, just sleep for the specified duration.\n\
+    \x20   - srv-removable <px>/<sv> : wait for this server to become removable.\n";
+
+/// `wait <ms> srv-removable B/S` as `cli_parse_wait`, `cli_io_handler_wait` and
+/// `cli_release_wait` do it: the condition is checked at once, then again after pauses growing
+/// by half the time elapsed, at most a tenth of the delay; a shut write side with nothing left
+/// to read interrupts it.
+fn wait_3(
+    command: &str,
+    servers: &Mutex<Vec<Server3>>,
+    conn: &mut Conn,
+    got: &mut Received,
+    pending: &mut Vec<u8>,
+) -> Said {
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let Some(total) = args
+        .get(1)
+        .and_then(|a| a.parse::<u64>().ok())
+        .filter(|&ms| ms >= 1)
+    else {
+        return Said::Message(3, "Invalid duration.\n".into());
+    };
+    if args.get(2) != Some(&"srv-removable") {
+        // Only this condition is known here.
+        return Said::Message(3, WAIT_USAGE.into());
+    }
+    let Some(target) = args.get(3).filter(|t| t.contains('/')) else {
+        return Said::Message(3, "Require 'backend/server'.\n".into());
+    };
+    let start = std::time::Instant::now();
+    let total = Duration::from_millis(total);
+    loop {
+        let why = match removable(&servers.lock().unwrap(), target) {
+            Ok(()) => return Said::Message(6, "Done.\n".into()),
+            Err((false, why)) => return Said::Message(3, format!("Failed. {why}\n")),
+            Err((true, why)) => why,
+        };
+        let elapsed = start.elapsed();
+        let Some(left) = total.checked_sub(elapsed).filter(|l| !l.is_zero()) else {
+            return Said::Message(3, format!("Wait delay expired. {why}\n"));
+        };
+        let pause = (elapsed / 2 + Duration::from_millis(1))
+            .min(left)
+            .min(total / 10)
+            .max(Duration::from_millis(1));
+        let wake = std::time::Instant::now() + pause;
+        while std::time::Instant::now() < wake {
+            if got.half_closed && pending.is_empty() {
+                return Said::Message(3, format!("Interrupted. {why}\n"));
+            }
+            if !got.half_closed {
+                conn.set_read_timeout(
+                    wake.saturating_duration_since(std::time::Instant::now())
+                        .max(Duration::from_millis(1)),
+                );
+                read_more(conn, got, pending);
+            } else {
+                std::thread::sleep(wake.saturating_duration_since(std::time::Instant::now()));
+            }
+        }
+        conn.set_read_timeout(Duration::from_millis(20));
+    }
+}
+
+/// The other commands of [`haproxy_3`].
+fn command_3(command: &str, servers: &Mutex<Vec<Server3>>) -> Said {
+    let mut servers = servers.lock().unwrap();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let find = |servers: &mut Vec<Server3>, target: &str| {
+        let (backend, name) = target.split_once('/')?;
+        servers
+            .iter()
+            .position(|s| s.backend == backend && s.name == name)
+    };
+    match words.as_slice() {
+        ["show", "info"] => {
+            let mut info = fixture("3.4/stats_show_info.reply");
+            // Without the post-command LF, which the CLI adds.
+            info.pop();
+            Said::Output(info)
+        }
+        ["show", "servers", "state"] => {
+            let mut dump = fixture("3.4/stats_show_servers_state.reply");
+            let header_end = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let header_end =
+                header_end + dump[header_end..].iter().position(|&b| b == b'\n').unwrap() + 1;
+            dump.truncate(header_end);
+            let mut ids: Vec<&str> = Vec::new();
+            for (i, s) in servers.iter().enumerate() {
+                if !ids.contains(&s.backend.as_str()) {
+                    ids.push(&s.backend);
+                }
+                let be_id = ids.iter().position(|b| *b == s.backend).unwrap() + 3;
+                let admin = u8::from(s.maint);
+                dump.extend_from_slice(
+                    format!(
+                        "{be_id} {} {} {} 127.0.0.1 2 {admin} 1 1 5 1 0 0 0 0 0 0 - {} - 0 0 - - 0\n",
+                        s.backend,
+                        i + 1,
+                        s.name,
+                        19340 + i
+                    )
+                    .as_bytes(),
+                );
+            }
+            Said::Output(dump)
+        }
+        ["set", "server", target, "state", "maint"] => match find(&mut servers, target) {
+            Some(i) => {
+                let server = &mut servers[i];
+                if !server.maint {
+                    server.maint = true;
+                    server.maint_since = Some(std::time::Instant::now());
+                }
+                Said::Output(Vec::new())
+            }
+            None => Said::Message(3, "No such server.\n".into()),
+        },
+        ["set", "timeout", "cli", secs] => match secs.parse::<u64>() {
+            Ok(n) if n >= 1 => Said::Output(Vec::new()),
+            _ => Said::Message(3, "Invalid timeout value.\n".into()),
+        },
+        ["shutdown", "sessions", "server", target] => match find(&mut servers, target) {
+            Some(i) => {
+                servers[i].attached = Attached::Nothing;
+                Said::Output(Vec::new())
+            }
+            None => Said::Message(3, "No such server.\n".into()),
+        },
+        ["del", "server", target] => match removable(&servers, target) {
+            Ok(()) => {
+                let i = find(&mut servers, target).unwrap();
+                servers.remove(i);
+                Said::Message(6, "Server deleted.\n".into())
+            }
+            Err((_, why)) => Said::Message(3, why.into()),
+        },
+        _ => {
+            let recorded = fixture("3.4/stats_unknown_foo.reply");
+            let text = String::from_utf8_lossy(&recorded);
+            let first = words.first().copied().unwrap_or_default();
+            let text = text.replacen("'foo'", &format!("'{first}'"), 1);
+            // At info severity, as HAProxy gives its usage message.
+            Said::Message(6, text.trim_end_matches('\n').to_string())
+        }
+    }
 }
