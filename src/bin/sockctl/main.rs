@@ -83,8 +83,8 @@ fn run(args: Vec<std::ffi::OsString>) -> ! {
             HaproxyCommand::Maint(args) => haproxy::operate::run(Action::Maint, args, &config),
             HaproxyCommand::Ready(args) => haproxy::operate::run(Action::Ready, args, &config),
             HaproxyCommand::Weight(args) => haproxy::operate::weight(args, &config),
-            HaproxyCommand::Add(args) => haproxy::operate::add(args, &config),
-            HaproxyCommand::Del(args) => haproxy::operate::del(args, &config),
+            HaproxyCommand::Add(args) => haproxy::add_del::add(args, &config),
+            HaproxyCommand::Del(args) => haproxy::add_del::del(args, &config),
         },
         Commands::Shell(args) => shell::run(args, &config),
     };

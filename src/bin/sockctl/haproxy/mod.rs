@@ -1,5 +1,6 @@
 //! `sockctl haproxy …`: the commands that know HAProxy.
 
+pub mod add_del;
 mod batch;
 pub mod cert;
 pub mod config;
