@@ -455,26 +455,6 @@ fn a_connection_lost_in_the_middle_of_a_reply_is_5() {
         .stderr_has("the ssh connection to lb ended before the reply did");
 }
 
-/// The `sockctl` lines of the ```sh blocks, with the exit code each expects.
-fn examples(doc: &str) -> Vec<(String, i32)> {
-    let mut found = Vec::new();
-    let mut in_sh = false;
-    for line in doc.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with("```") {
-            in_sh = !in_sh && trimmed == "```sh";
-            continue;
-        }
-        if in_sh && trimmed.contains("sockctl ") {
-            let expected = trimmed
-                .rsplit_once("# exits ")
-                .map_or(0, |(_, n)| n.trim().parse().unwrap());
-            found.push((trimmed.to_string(), expected));
-        }
-    }
-    found
-}
-
 #[test]
 fn every_example_of_the_ssh_page_runs() {
     let doc =
@@ -487,7 +467,7 @@ fn every_example_of_the_ssh_page_runs() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let found = examples(&doc);
+    let found = crate::support::doc_examples(&doc);
     assert!(found.len() >= 8, "{found:?}");
     let mut failures = Vec::new();
     for (example, expected) in &found {

@@ -23,6 +23,26 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The `sockctl` lines of a documentation page's ```sh blocks, with the exit code each expects.
+pub fn doc_examples(doc: &str) -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    let mut in_sh = false;
+    for line in doc.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_sh = !in_sh && trimmed == "```sh";
+            continue;
+        }
+        if in_sh && trimmed.contains("sockctl ") {
+            let expected = trimmed
+                .rsplit_once("# exits ")
+                .map_or(0, |(_, n)| n.trim().parse().unwrap());
+            found.push((trimmed.to_string(), expected));
+        }
+    }
+    found
+}
+
 /// `sockctl send SOCKET COMMAND…`, which must succeed.
 #[track_caller]
 pub fn send(socket: impl AsRef<OsStr>, commands: &[&str]) -> Run {
