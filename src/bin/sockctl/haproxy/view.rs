@@ -126,13 +126,25 @@ fn run(
 
 /// Runs `command` in the process `source` names and returns its output, or the failure
 /// HAProxy reported, with the address in front of the error.
-pub fn fetch(
+fn fetch(
     address: &Address,
     source: &Source<'_>,
     command: &str,
     verbose: bool,
     err: &mut dyn Write,
 ) -> anyhow::Result<Vec<u8>> {
+    let mut outputs = fetch_each(address, source, &[command], verbose, err)?;
+    Ok(outputs.remove(0))
+}
+
+/// [`fetch`] for several commands, the socket asked once which process runs them.
+pub fn fetch_each(
+    address: &Address,
+    source: &Source<'_>,
+    commands: &[&str],
+    verbose: bool,
+    err: &mut dyn Write,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let exchange = source.exchange.holding(Some(VIEW_REPLY_LIMIT));
     let kind = at(master::probe(address, &exchange), address)?;
     let route_args = RouteArgs {
@@ -143,18 +155,23 @@ pub fn fetch(
         .into_iter()
         .next()
         .expect("one target for one worker");
-    if verbose {
-        crate::messages::line_to(
-            err,
-            format_args!("{address}: '{command}' in {}", target.process),
-        )?;
-    }
-    let outcome = route::run(address, &exchange, target.route, command)
-        .with_context(|| format!("{address}: '{command}'"))?;
-    let output = outcome
-        .into_result()
-        .with_context(|| format!("{address}: '{command}'"))?;
-    Ok(output)
+    commands
+        .iter()
+        .map(|command| {
+            if verbose {
+                crate::messages::line_to(
+                    err,
+                    format_args!("{address}: '{command}' in {}", target.process),
+                )?;
+            }
+            let outcome = route::run(address, &exchange, target.route, command)
+                .with_context(|| format!("{address}: '{command}'"))?;
+            let output = outcome
+                .into_result()
+                .with_context(|| format!("{address}: '{command}'"))?;
+            Ok(output)
+        })
+        .collect()
 }
 
 /// One JSON document and a newline, written as it is made (a large document is never held).

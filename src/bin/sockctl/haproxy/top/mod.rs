@@ -58,13 +58,11 @@ impl Sampler<'_> {
             exchange: &self.args.exchange,
         };
         let one = |address: &Address| {
-            let mut sink = std::io::sink();
-            let mut read = |command| view::fetch(address, &source, command, false, &mut sink);
-            read("show stat")
-                .and_then(|reply| super::at(stat::parse(&reply), address))
-                .and_then(|stat| {
-                    let reply = read("show servers state")?;
-                    let state = super::at(servers_state::parse(&reply), address)?;
+            let commands = ["show stat", "show servers state"];
+            view::fetch_each(address, &source, &commands, false, &mut std::io::sink())
+                .and_then(|replies| {
+                    let stat = super::at(stat::parse(&replies[0]), address)?;
+                    let state = super::at(servers_state::parse(&replies[1]), address)?;
                     Ok(model::Sample::new(stat, &state))
                 })
                 .map_err(|e| (exit::for_error(&e), messages::describe(&e)))
