@@ -249,8 +249,12 @@ fn plain_tables_say_which_socket_could_not_be_read() {
 /// `sockctl haproxy top ARGS` on a tmux terminal; afterwards the shell says whether the
 /// terminal's modes are as before, and the exit status.
 fn on_terminal(args: &[&Path]) -> Option<Tmux> {
+    on_terminal_with("", args)
+}
+
+fn on_terminal_with(options: &str, args: &[&Path]) -> Option<Tmux> {
     let mut command = format!(
-        "{} haproxy top --interval 500ms",
+        "{} haproxy top --interval 500ms {options}",
         env!("CARGO_BIN_EXE_sockctl")
     );
     for arg in args {
@@ -310,6 +314,12 @@ fn full_screen_keys_act_on_the_selected_server() {
     // The same name in the other backend is untouched: the key acts on one line.
     assert_eq!(admin_state(&ha, "be_api", "web1").0, "ready");
 
+    // A weight HAProxy would refuse is refused before anything is sent.
+    tmux.type_text("w300");
+    tmux.press("Enter");
+    tmux.wait_for_text("not a weight (0 to 256): 300");
+    assert_eq!(admin_state(&ha, "be_app", "web1").1, "1");
+
     tmux.type_text("w12");
     tmux.press("Enter");
     tmux.wait_for_text("weight 12 for be_app/web1");
@@ -365,6 +375,18 @@ fn full_screen_ends_restoring_the_terminal_on_ctrl_c_and_sigterm() {
     )
     .unwrap();
     let screen = tmux.wait_for_text("exit 143");
+    assert!(screen.contains("modes restored"), "{screen}");
+    assert!(!tmux.alternate_screen());
+}
+
+#[test]
+fn plain_on_a_terminal_prints_tables_and_leaves_the_screen_alone() {
+    let Some(ha) = start() else { return };
+    let Some(tmux) = on_terminal_with("--plain -n 2", &[&ha.admin]) else {
+        return;
+    };
+    let screen = tmux.wait_for_text("exit 0");
+    assert_eq!(screen.matches("PROXY ").count(), 2, "{screen}");
     assert!(screen.contains("modes restored"), "{screen}");
     assert!(!tmux.alternate_screen());
 }
